@@ -1,0 +1,53 @@
+# The few verbs a newcomer needs. Each target installs what it needs itself the first time.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+CDK := node_modules/.bin/cdk
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help deps run test unit integration lint format typecheck invoke synth deploy destroy smoke bench openapi clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+deps: $(VENV)/.installed node_modules/.installed ## install the Python and npm dependencies
+
+run: deps ## the API on http://127.0.0.1:$${PORT:-3000} over DynamoDB Local
+	$(PY) -m localrun
+
+test: deps lint typecheck ## lint, types and the whole test suite
+	$(PY) -m pytest
+
+unit: deps ## the fast tests only (no DynamoDB Local)
+	$(PY) -m pytest tests/unit
+
+lint: deps ## ruff check + ruff format --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: deps ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: deps ## mypy on functions/, infra/ and tools/
+	$(BIN)/mypy
+
+invoke: deps ## run one event through the handler against the local database: make invoke EVENT=events/minimal.json
+	$(PY) -m localrun.invoke $(EVENT)
+
+clean: ## remove what the targets installed and built (keeps .local data)
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,85 @@
+"""Domain errors. Each carries the HTTP status and the stable code of the contract's error table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str
+    message: str
+
+
+class ApiError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    default_message: ClassVar[str] = "An internal error occurred."
+    # Seconds a client should wait before retrying; sent as Retry-After when set.
+    retry_after: ClassVar[int | None] = None
+
+    def __init__(self, message: str | None = None, details: list[FieldProblem] | None = None):
+        self.message = message or self.default_message
+        self.details = details or []
+        super().__init__(self.message)
+
+
+class InvalidJson(ApiError):
+    status, code = 400, "INVALID_JSON"
+    default_message = "The request body is not valid JSON."
+
+
+class InvalidBody(ApiError):
+    status, code = 400, "INVALID_BODY"
+    default_message = "The request body must be a JSON object."
+
+
+class Unauthorized(ApiError):
+    status, code = 401, "UNAUTHORIZED"
+    default_message = "Missing or invalid appId / widgetKey."
+
+
+class AppDisabled(ApiError):
+    status, code = 403, "APP_DISABLED"
+    default_message = "This app is disabled."
+
+
+class OriginNotAllowed(ApiError):
+    status, code = 403, "ORIGIN_NOT_ALLOWED"
+    default_message = "This origin is not allowed to use this app."
+
+
+class RouteNotFound(ApiError):
+    status, code = 404, "NOT_FOUND"
+    default_message = "No such resource."
+
+
+class MethodNotAllowed(ApiError):
+    status, code = 405, "METHOD_NOT_ALLOWED"
+    default_message = "This method is not allowed on this resource."
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "PAYLOAD_TOO_LARGE"
+    default_message = "The request body is larger than 32 KiB."
+
+
+class ValidationFailed(ApiError):
+    status, code = 422, "VALIDATION_ERROR"
+    default_message = "The request has invalid fields."
+
+
+class PresetNotFound(ApiError):
+    status, code = 422, "PRESET_NOT_FOUND"
+    default_message = "No preset with this presetId exists for this app."
+
+
+class ServiceUnavailable(ApiError):
+    status, code = 503, "SERVICE_UNAVAILABLE"
+    default_message = "The service is temporarily unavailable. Retry shortly."
+    retry_after = 1
+
+
+class InternalError(ApiError):
+    """Something that is nobody's fault but ours; the message never carries internals."""

@@ -1,0 +1,131 @@
+"""Lambda entry point for POST /api/calls: routing, responses, error mapping. Decisions live in logic."""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from calls import logic
+from calls.errors import ApiError, InternalError, MethodNotAllowed, RouteNotFound
+from calls.jsontext import dumps_exact
+
+CALLS_PATH = "/api/calls"
+
+# Powertools reads these variables itself; the defaults only spare a local run from setting them.
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "video-calls")
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "VideoCalls")
+app = APIGatewayRestResolver()
+
+
+@functools.cache
+def get_call_service() -> logic.CallService:
+    """Built on the first request, then reused by every request the container serves."""
+    from calls.repository import get_repository
+    from calls.settings import get_settings
+
+    settings = get_settings()
+    repository = get_repository()
+    return logic.CallService(
+        apps=logic.AppDirectory(repository.load_app, ttl_seconds=settings.cache_ttl_seconds),
+        put_call_once=repository.put_call_once,
+        join_base_url=settings.join_base_url,
+        call_ttl_seconds=settings.call_ttl_seconds,
+    )
+
+
+@app.post(CALLS_PATH)
+def create_call() -> Response[str]:
+    created = get_call_service().create_call(_call_request())
+    logger.info(
+        "Call created",
+        extra={
+            "callId": created.record.call_id,
+            "appId": created.record.app_id,
+            "presetId": created.record.preset_id,
+        },
+    )
+    metrics.add_metric(name="CallCreated", unit=MetricUnit.Count, value=1)
+    return _json_response(201, {"ok": True, "data": logic.response_data(created)})
+
+
+@app.route(CALLS_PATH, method=["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+def wrong_method() -> Response[str]:
+    raise MethodNotAllowed()
+
+
+@app.not_found
+def unknown_path(_error: NotFoundError) -> Response[str]:
+    return _error_response(RouteNotFound())
+
+
+@app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
+def expected_error(error: ApiError) -> Response[str]:
+    level = logger.error if error.status >= 500 else logger.info
+    level("Request refused", extra={"errorCode": error.code, "status": error.status})
+    return _error_response(error)
+
+
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+def unexpected_error(_error: Exception) -> Response[str]:
+    logger.exception("Unexpected error")
+    return _error_response(InternalError())
+
+
+def _request_id() -> str:
+    event = app.current_event
+    request_id = event.request_context.request_id if event.get("requestContext") else None
+    return request_id or app.lambda_context.aws_request_id
+
+
+def _call_request() -> logic.CallRequest:
+    event = app.current_event
+    raw_body = event.get("body") or ""
+    body = logic.decode_base64_body(raw_body) if event.get("isBase64Encoded") else raw_body.encode("utf-8")
+    return logic.CallRequest(
+        request_id=_request_id(),
+        headers={name.lower(): value for name, value in (event.get("headers") or {}).items()},
+        query=event.get("multiValueQueryStringParameters") or {},
+        body=body,
+    )
+
+
+def _json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=dumps_exact(body),
+        headers={"Cache-Control": "no-store", "X-Request-Id": _request_id(), **(headers or {})},
+    )
+
+
+def _error_response(error: ApiError) -> Response[str]:
+    with single_metric(
+        name="CallFailed",
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=metrics.namespace,
+    ) as metric:
+        metric.add_dimension(name="ErrorCode", value=error.code)
+    problem: dict[str, Any] = {
+        "code": error.code,
+        "message": error.message,
+        "requestId": _request_id(),
+    }
+    if error.details:
+        problem["details"] = [{"field": d.field, "message": d.message} for d in error.details]
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
+    return _json_response(error.status, {"ok": False, "error": problem}, headers)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,84 @@
+"""Exact JSON: numbers keep their value and their JSON type through a parse and a dump.
+
+The standard library would turn 1.0 into a float and back (fine) but 1e400 into
+infinity and 0.1000000000000000055511151231257827 into 0.1; decimals keep the text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from json.encoder import encode_basestring
+from typing import Any
+
+
+class JsonTooDeep(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def loads_exact(text: str) -> Any:
+    """Parse JSON keeping every number as it was written (int or Decimal); NaN and Infinity refused."""
+    try:
+        return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
+    except RecursionError:
+        raise JsonTooDeep("JSON nested too deeply") from None
+
+
+def dumps_exact(value: Any) -> str:
+    """Compact JSON (UTF-8 characters left as they are) that writes Decimals as the numbers they hold."""
+    parts: list[str] = []
+    _encode(value, parts.append)
+    return "".join(parts)
+
+
+def _encode(value: Any, out: Callable[[str], Any]) -> None:
+    if value is None:
+        out("null")
+    elif value is True:
+        out("true")
+    elif value is False:
+        out("false")
+    elif isinstance(value, str):
+        out(encode_basestring(value))
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("non-finite number")
+        out(str(value))
+    elif isinstance(value, int):
+        out(int.__repr__(value))
+    elif isinstance(value, float):
+        out(json.dumps(value, allow_nan=False))
+    elif isinstance(value, dict):
+        out("{")
+        first = True
+        for key, item in value.items():
+            if not first:
+                out(",")
+            first = False
+            out(encode_basestring(str(key)))
+            out(":")
+            _encode(item, out)
+        out("}")
+    elif isinstance(value, list | tuple):
+        out("[")
+        for position, item in enumerate(value):
+            if position:
+                out(",")
+            _encode(item, out)
+        out("]")
+    else:
+        raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def nesting_depth(value: Any) -> int:
+    """Levels of objects and arrays: {} is 1, {"a": []} is 2, a scalar is 0."""
+    if isinstance(value, dict):
+        return 1 + max((nesting_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((nesting_depth(item) for item in value), default=0)
+    return 0

@@ -1,0 +1,384 @@
+"""The decisions of POST /api/calls: body, credentials, validation, preset, the call and its links.
+
+Nothing here knows HTTP frameworks or DynamoDB: the handler passes a `CallRequest`
+in, the repository is handed over as two callables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import uuid
+from binascii import Error as Base64Error
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from aws_lambda_powertools import Logger
+from pydantic import ValidationError
+
+from calls.errors import (
+    AppDisabled,
+    FieldProblem,
+    InvalidBody,
+    InvalidJson,
+    PayloadTooLarge,
+    PresetNotFound,
+    Unauthorized,
+    ValidationFailed,
+)
+from calls.jsontext import JsonTooDeep, loads_exact
+from calls.models import (
+    DEFAULT_SETTINGS,
+    GENESYS_FIELDS,
+    MAX_BODY_BYTES,
+    AppRecord,
+    CallRecord,
+    CallSettings,
+    CreateCallRequest,
+)
+
+logger = Logger(child=True)
+
+_TRUE_WORDS = frozenset({"true", "1"})
+_FALSE_WORDS = frozenset({"false", "0"})
+_NEGATIVE_CACHE_SECONDS = 5.0
+_CACHE_MAX_ENTRIES = 1024
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """One HTTP request, as the logic needs it: header names lower-cased, the body raw."""
+
+    request_id: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    app_id: str
+    widget_key: str
+
+
+@dataclass(frozen=True)
+class JoinUrls:
+    host: str
+    guest: str
+
+
+@dataclass(frozen=True)
+class CreatedCall:
+    record: CallRecord
+    join_urls: JoinUrls
+
+
+# Body
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """No body or blank means {}; JSON whatever the Content-Type; only an object is a body."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge()
+    if not raw.strip():
+        return {}
+    try:
+        payload = loads_exact(raw.decode("utf-8"))
+    except JsonTooDeep:
+        raise InvalidJson("The request body is nested too deeply.") from None
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidJson() from None
+    if not isinstance(payload, dict):
+        raise InvalidBody()
+    if b"\\ud" in raw.lower():
+        _reject_lone_surrogates(payload)
+    return payload
+
+
+def _reject_lone_surrogates(payload: dict[str, Any]) -> None:
+    from calls.jsontext import dumps_exact
+
+    try:
+        dumps_exact(payload).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidJson("The request body holds an unpaired surrogate escape.") from None
+
+
+def decode_base64_body(text: str) -> bytes:
+    import base64
+
+    try:
+        return base64.b64decode(text, validate=True)
+    except (Base64Error, ValueError):
+        raise InvalidJson("The request body is not valid base64.") from None
+
+
+# Credentials
+
+
+def _first_query_value(query: Mapping[str, Sequence[str]], name: str) -> str | None:
+    for value in query.get(name, ()):
+        if value:
+            return value
+    return None
+
+
+def extract_credentials(request: CallRequest, payload: Mapping[str, Any]) -> Credentials:
+    """Each of appId and widgetKey from the first place that has it: header, query, body."""
+
+    def first(header: str, name: str) -> str | None:
+        from_body = payload.get(name)
+        candidates = (
+            request.headers.get(header),
+            _first_query_value(request.query, name),
+            from_body if isinstance(from_body, str) else None,
+        )
+        return next((value for value in candidates if value), None)
+
+    app_id = first("x-app-id", "appId")
+    widget_key = first("x-widget-key", "widgetKey")
+    if not app_id or not widget_key:
+        raise Unauthorized()
+    return Credentials(app_id=app_id, widget_key=widget_key)
+
+
+def widget_key_digest(widget_key: str) -> str:
+    return hashlib.sha256(widget_key.encode("utf-8")).hexdigest()
+
+
+def authenticate(credentials: Credentials, app: AppRecord | None) -> AppRecord:
+    """Unknown app and wrong key look the same to the caller; digests compare in constant time."""
+    presented = widget_key_digest(credentials.widget_key)
+    matched = False
+    for digest in app.key_digests if app else ():
+        matched |= hmac.compare_digest(presented, digest)
+    if app is None or not matched:
+        raise Unauthorized()
+    if not app.enabled:
+        raise AppDisabled()
+    return app
+
+
+class AppDirectory:
+    """Apps by id, through an in-memory cache whose entries live `ttl_seconds` at most.
+
+    Unknown apps are remembered too, more briefly, so that a flood of made-up ids
+    does not become a flood of reads. A ttl of 0 turns the cache off.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[str], AppRecord | None],
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._load = load
+        self._ttl = ttl_seconds
+        self._negative_ttl = min(ttl_seconds, _NEGATIVE_CACHE_SECONDS)
+        self._clock = clock
+        self._entries: dict[str, tuple[float, AppRecord | None]] = {}
+
+    def get(self, app_id: str) -> AppRecord | None:
+        now = self._clock()
+        cached = self._entries.get(app_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        app = self._load(app_id)
+        ttl = self._ttl if app is not None else self._negative_ttl
+        if ttl > 0:
+            self._entries.pop(app_id, None)
+            if len(self._entries) >= _CACHE_MAX_ENTRIES:
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[app_id] = (now + ttl, app)
+        return app
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+# Validation
+
+
+def _genesys_from_query(query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    context: dict[str, Any] = {}
+    for name in GENESYS_FIELDS:
+        value = _first_query_value(query, name)
+        if value is None:
+            continue
+        if name == "gcUsePopupAuth":
+            word = value.lower()
+            # Anything but the four words stays a string, which the model then rejects.
+            context[name] = True if word in _TRUE_WORDS else False if word in _FALSE_WORDS else value
+        else:
+            context[name] = value
+    return context
+
+
+def merge_genesys(body_genesys: Any, query: Mapping[str, Sequence[str]]) -> Any:
+    """Per field, the body's genesys object wins over the query string."""
+    from_query = _genesys_from_query(query)
+    if not from_query or not isinstance(body_genesys, dict | None):
+        return body_genesys
+    merged = dict(from_query)
+    merged.update({name: value for name, value in (body_genesys or {}).items() if value is not None})
+    return merged
+
+
+def validate_request(payload: Mapping[str, Any], query: Mapping[str, Sequence[str]]) -> CreateCallRequest:
+    candidate = dict(payload)
+    genesys = merge_genesys(payload.get("genesys"), query)
+    if genesys is not None:
+        candidate["genesys"] = genesys
+    try:
+        return CreateCallRequest.model_validate(candidate)
+    except ValidationError as error:
+        raise ValidationFailed(details=_field_problems(error)) from None
+
+
+def _field_problems(error: ValidationError) -> list[FieldProblem]:
+    problems: dict[str, FieldProblem] = {}
+    for item in error.errors(include_url=False, include_input=False):
+        name = ".".join(str(part) for part in item["loc"]) or "body"
+        problems.setdefault(name, FieldProblem(field=name, message=item["msg"]))
+    return list(problems.values())
+
+
+# Preset and call
+
+
+def resolve_preset(app: AppRecord, requested: CreateCallRequest) -> tuple[str | None, CallSettings]:
+    """The preset the call uses and its settings, with the request's overrides applied."""
+    preset = None
+    if requested.presetId is not None:
+        preset = app.presets.get(requested.presetId)
+        if preset is None:
+            raise PresetNotFound()
+    elif app.active_preset_id:
+        preset = app.presets.get(app.active_preset_id)
+        if preset is None:
+            logger.warning(
+                "Active preset does not exist; using the built-in defaults",
+                extra={"appId": app.app_id, "activePresetId": app.active_preset_id},
+            )
+
+    base = DEFAULT_SETTINGS
+    extra: dict[str, Any] = {}
+    if preset is not None:
+        stored = preset.settings
+        base = CallSettings(
+            host_name=_typed(stored, "hostName", str, base.host_name),
+            guest_name=_typed(stored, "guestName", str, base.guest_name),
+            record_on_start=_typed(stored, "recordOnStart", bool, base.record_on_start),
+            preview_enabled=_typed(stored, "previewEnabled", bool, base.preview_enabled),
+        )
+        extra = {name: value for name, value in stored.items() if name not in _CORE_SETTINGS}
+
+    settings = CallSettings(
+        host_name=requested.hostName if requested.hostName is not None else base.host_name,
+        guest_name=requested.guestName if requested.guestName is not None else base.guest_name,
+        record_on_start=(
+            requested.recordOnStart if requested.recordOnStart is not None else base.record_on_start
+        ),
+        preview_enabled=base.preview_enabled,
+        extra=extra,
+    )
+    return (preset.preset_id if preset else None), settings
+
+
+_CORE_SETTINGS = frozenset({"hostName", "guestName", "recordOnStart", "previewEnabled"})
+
+
+def _typed(stored: Mapping[str, Any], name: str, kind: type, default: Any) -> Any:
+    value = stored.get(name)
+    return value if isinstance(value, kind) else default
+
+
+def build_join_urls(base_url: str, call_id: str, credentials: Credentials) -> JoinUrls:
+    guest = f"{base_url}/c/{quote(call_id, safe='')}"
+    host = (
+        f"{guest}?role=agent&appId={quote(credentials.app_id, safe='')}"
+        f"&widgetKey={quote(credentials.widget_key, safe='')}"
+    )
+    return JoinUrls(host=host, guest=guest)
+
+
+def new_call_record(
+    *,
+    app: AppRecord,
+    requested: CreateCallRequest,
+    request_id: str,
+    now: datetime,
+    ttl_seconds: int,
+) -> CallRecord:
+    preset_id, settings = resolve_preset(app, requested)
+    genesys = requested.genesys.model_dump(exclude_none=True) if requested.genesys else None
+    return CallRecord(
+        call_id=str(uuid.uuid4()),
+        app_id=app.app_id,
+        preset_id=preset_id,
+        settings=settings,
+        created_at=now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        expires_at=int(now.timestamp()) + ttl_seconds,
+        request_id=request_id,
+        title=requested.title,
+        description=requested.description,
+        metadata=requested.metadata,
+        genesys=genesys or None,
+    )
+
+
+@dataclass(frozen=True)
+class CallService:
+    """POST /api/calls from start to end, with its collaborators passed in."""
+
+    apps: AppDirectory
+    put_call_once: Callable[[CallRecord], None]
+    join_base_url: str
+    call_ttl_seconds: int
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def create_call(self, request: CallRequest) -> CreatedCall:
+        payload = parse_body(request.body)
+        credentials = extract_credentials(request, payload)
+        app = authenticate(credentials, self.apps.get(credentials.app_id))
+        requested = validate_request(payload, request.query)
+        record = new_call_record(
+            app=app,
+            requested=requested,
+            request_id=request.request_id,
+            now=self.now(),
+            ttl_seconds=self.call_ttl_seconds,
+        )
+        self.put_call_once(record)
+        return CreatedCall(
+            record=record,
+            join_urls=build_join_urls(self.join_base_url, record.call_id, credentials),
+        )
+
+
+def response_data(created: CreatedCall) -> dict[str, Any]:
+    """The envelope's `data`: upstream fields, aliases, echoes only of what was sent, and additions."""
+    record = created.record
+    data: dict[str, Any] = {
+        "callId": record.call_id,
+        "hostJoinUrl": created.join_urls.host,
+        "guestJoinUrl": created.join_urls.guest,
+        "joinUrl": created.join_urls.guest,
+        "agentJoinUrl": created.join_urls.host,
+        "previewEnabled": record.settings.preview_enabled,
+    }
+    if record.title is not None:
+        data["title"] = record.title
+    if record.description is not None:
+        data["description"] = record.description
+    if record.metadata is not None:
+        data["metadata"] = record.metadata
+    if record.preset_id is not None:
+        data["presetId"] = record.preset_id
+    data["createdAt"] = record.created_at
+    data["expiresAt"] = record.expires_at
+    return data

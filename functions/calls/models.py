@@ -1,0 +1,116 @@
+"""Request, response and domain models. The request limits live here, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
+
+from calls.jsontext import dumps_exact, nesting_depth
+
+PRESET_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+METADATA_MAX_BYTES = 8192
+METADATA_MAX_DEPTH = 10
+MAX_BODY_BYTES = 32 * 1024
+
+PresetId = Annotated[str, StringConstraints(strict=True, pattern=PRESET_ID_PATTERN)]
+DisplayName = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=100)]
+GenesysText = Annotated[str, StringConstraints(strict=True, max_length=256)]
+
+
+class GenesysContext(BaseModel):
+    """Genesys Cloud context; read from the body's `genesys` object and from the query string."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    conversationId: GenesysText | None = None
+    gcHostOrigin: GenesysText | None = None
+    gcTargetEnv: GenesysText | None = None
+    gcLangTag: GenesysText | None = Field(default=None, examples=["en-us"])
+    gcUsePopupAuth: StrictBool | None = None
+
+
+GENESYS_FIELDS = tuple(GenesysContext.model_fields)
+
+
+class CreateCallRequest(BaseModel):
+    """Every field is optional; `null` means the same as leaving the field out."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    presetId: PresetId | None = Field(default=None, description="Preset to use; else the app's active one")
+    title: Annotated[str, StringConstraints(strict=True, max_length=200)] | None = None
+    description: Annotated[str, StringConstraints(strict=True, max_length=2000)] | None = None
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        description=f"Free-form JSON object, at most {METADATA_MAX_BYTES} bytes as compact UTF-8 "
+        f"JSON and {METADATA_MAX_DEPTH} levels deep; stored and echoed exactly",
+    )
+    hostName: DisplayName | None = None
+    guestName: DisplayName | None = None
+    recordOnStart: StrictBool | None = None
+    genesys: GenesysContext | None = None
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _metadata_within_limits(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value  # the type check reports it
+        if nesting_depth(value) > METADATA_MAX_DEPTH:
+            raise ValueError(f"metadata is nested more than {METADATA_MAX_DEPTH} levels deep")
+        if len(dumps_exact(value).encode("utf-8")) > METADATA_MAX_BYTES:
+            raise ValueError(f"metadata is larger than {METADATA_MAX_BYTES} bytes as compact JSON")
+        return value
+
+
+# Domain records: plain dataclasses, cheap to build on every request.
+
+
+@dataclass(frozen=True)
+class Preset:
+    preset_id: str
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AppRecord:
+    app_id: str
+    status: str
+    key_digests: tuple[str, ...]
+    active_preset_id: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    presets: dict[str, Preset] = field(default_factory=dict)
+
+    @property
+    def enabled(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    host_name: str
+    guest_name: str
+    record_on_start: bool
+    preview_enabled: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+DEFAULT_SETTINGS = CallSettings(
+    host_name="Host", guest_name="Guest", record_on_start=False, preview_enabled=True
+)
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    call_id: str
+    app_id: str
+    preset_id: str | None
+    settings: CallSettings
+    created_at: str
+    expires_at: int
+    request_id: str
+    title: str | None = None
+    description: str | None = None
+    metadata: dict[str, Any] | None = None
+    genesys: dict[str, Any] | None = None

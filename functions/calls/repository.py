@@ -1,0 +1,185 @@
+"""Every DynamoDB call of the Lambda lives here; nothing above this module sees botocore.
+
+The client comes from botocore directly: boto3's import pulls in s3transfer, which
+costs a cold start about 0.1 s for nothing this function uses.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any, cast
+
+from calls import tables
+from calls.errors import InternalError, ServiceUnavailable
+from calls.jsontext import dumps_exact, loads_exact
+from calls.models import AppRecord, CallRecord, Preset
+from calls.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+# DynamoDB's answers that mean "too busy right now, retry later".
+_RETRYABLE_ERROR_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "LimitExceededException",
+    }
+)
+
+
+class CallIdTaken(InternalError):
+    """A call with this id exists already; the write refused to overwrite it."""
+
+
+def create_dynamodb_client(settings: Settings) -> DynamoDBClient:
+    from botocore.config import Config
+    from botocore.session import get_session
+
+    config = Config(
+        connect_timeout=settings.dynamodb_connect_timeout_seconds,
+        read_timeout=settings.dynamodb_read_timeout_seconds,
+        retries={"max_attempts": settings.dynamodb_max_attempts, "mode": "standard"},
+        tcp_keepalive=True,
+    )
+    client = get_session().create_client(
+        "dynamodb", endpoint_url=settings.dynamodb_endpoint_url, config=config
+    )
+    return cast("DynamoDBClient", client)
+
+
+class Repository:
+    def __init__(self, client: DynamoDBClient, apps_table_name: str, calls_table_name: str):
+        self._client = client
+        self._apps_table_name = apps_table_name
+        self._calls_table_name = calls_table_name
+
+    def load_app(self, app_id: str) -> AppRecord | None:
+        """The app with all its presets, in one Query (more pages only past 1 MB)."""
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            "TableName": self._apps_table_name,
+            "KeyConditionExpression": "#pk = :app",
+            "ExpressionAttributeNames": {"#pk": tables.APPS.partition_key.name},
+            "ExpressionAttributeValues": {":app": {"S": app_id}},
+        }
+        while True:
+            page = _call(self._client.query, request)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return app_from_items(items)
+
+    def put_call_once(self, call: CallRecord) -> None:
+        """Write the call; the condition makes it impossible to overwrite an existing one."""
+        request = {
+            "TableName": self._calls_table_name,
+            "Item": call_to_item(call),
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": tables.CALLS.partition_key.name},
+        }
+        _call(self._client.put_item, request)
+
+
+def _call(operation: Any, request: dict[str, Any]) -> Any:
+    try:
+        return operation(**request)
+    except Exception as error:
+        raise _translate(error) from error
+
+
+def _translate(error: Exception) -> Exception:
+    """botocore's failures as domain errors: busy or slow means 503, anything else 500."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        if code == "ConditionalCheckFailedException":
+            return CallIdTaken()
+        if code in _RETRYABLE_ERROR_CODES:
+            return ServiceUnavailable()
+        return InternalError()
+    if isinstance(
+        error,
+        ConnectTimeoutError | ReadTimeoutError | EndpointConnectionError | ConnectionClosedError,
+    ):
+        return ServiceUnavailable()
+    return error
+
+
+# Item <-> record mapping. Attribute values are written by hand: the shapes are few and fixed.
+
+
+def app_from_items(items: list[dict[str, Any]]) -> AppRecord | None:
+    app_item: dict[str, Any] | None = None
+    presets: dict[str, Preset] = {}
+    for item in items:
+        sort_key = item["sk"]["S"]
+        if sort_key == tables.APP_ITEM_SK:
+            app_item = item
+        elif sort_key.startswith(tables.PRESET_SK_PREFIX):
+            preset_id = sort_key[len(tables.PRESET_SK_PREFIX) :]
+            settings = loads_exact(item["settings"]["S"]) if "settings" in item else {}
+            presets[preset_id] = Preset(preset_id=preset_id, settings=settings)
+    if app_item is None:
+        return None
+    widget_keys = app_item.get("widgetKeys", {}).get("M", {})
+    return AppRecord(
+        app_id=app_item["appId"]["S"],
+        status=app_item.get("status", {}).get("S", "disabled"),
+        key_digests=tuple(key["M"]["digest"]["S"] for key in widget_keys.values()),
+        active_preset_id=app_item.get("activePresetId", {}).get("S"),
+        allowed_origins=tuple(value["S"] for value in app_item.get("allowedOrigins", {}).get("L", [])),
+        presets=presets,
+    )
+
+
+def call_to_item(call: CallRecord) -> dict[str, Any]:
+    settings = call.settings
+    item: dict[str, Any] = {
+        "callId": {"S": call.call_id},
+        "appId": {"S": call.app_id},
+        "status": {"S": "created"},
+        "createdAt": {"S": call.created_at},
+        "expiresAt": {"N": str(call.expires_at)},
+        "requestId": {"S": call.request_id},
+        "hostName": {"S": settings.host_name},
+        "guestName": {"S": settings.guest_name},
+        "recordOnStart": {"BOOL": settings.record_on_start},
+        "previewEnabled": {"BOOL": settings.preview_enabled},
+    }
+    if settings.extra:
+        item["presetSettings"] = {"S": dumps_exact(settings.extra)}
+    if call.preset_id is not None:
+        item["presetId"] = {"S": call.preset_id}
+    if call.title is not None:
+        item["title"] = {"S": call.title}
+    if call.description is not None:
+        item["description"] = {"S": call.description}
+    if call.metadata is not None:
+        item["metadata"] = {"S": dumps_exact(call.metadata)}
+    if call.genesys:
+        item["genesys"] = {
+            "M": {
+                name: {"BOOL": value} if isinstance(value, bool) else {"S": value}
+                for name, value in call.genesys.items()
+            }
+        }
+    return item
+
+
+@functools.cache
+def get_repository() -> Repository:
+    """One client and repository per container, reused across invocations (keep-alive)."""
+    settings = get_settings()
+    return Repository(create_dynamodb_client(settings), settings.apps_table_name, settings.calls_table_name)

@@ -1,0 +1,57 @@
+"""Configuration from the environment, validated once and cached (never read at import time)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+DEFAULT_JOIN_BASE_URL = "https://video.apifycloud.io"
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    apps_table_name: str
+    calls_table_name: str
+    join_base_url: str
+    call_ttl_seconds: int
+    cache_ttl_seconds: float
+    dynamodb_endpoint_url: str | None
+    dynamodb_connect_timeout_seconds: float
+    dynamodb_read_timeout_seconds: float
+    dynamodb_max_attempts: int
+
+
+def _number(name: str, default: float, *, minimum: float, integer: bool = False) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {raw!r}")
+    return value
+
+
+@functools.cache
+def get_settings() -> Settings:
+    join_base_url = os.environ.get("JOIN_BASE_URL", "").strip() or DEFAULT_JOIN_BASE_URL
+    if not join_base_url.startswith(("https://", "http://")):
+        raise ConfigurationError(f"JOIN_BASE_URL must be an http(s) URL, got {join_base_url!r}")
+    return Settings(
+        apps_table_name=os.environ.get("APPS_TABLE_NAME", "").strip() or "video-calls-apps",
+        calls_table_name=os.environ.get("CALLS_TABLE_NAME", "").strip() or "video-calls-calls",
+        join_base_url=join_base_url.rstrip("/"),
+        call_ttl_seconds=int(_number("CALL_TTL_SECONDS", 86_400, minimum=60, integer=True)),
+        cache_ttl_seconds=_number("CACHE_TTL_SECONDS", 30, minimum=0),
+        dynamodb_endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL", "").strip() or None,
+        dynamodb_connect_timeout_seconds=_number("DYNAMODB_CONNECT_TIMEOUT_SECONDS", 1, minimum=0.05),
+        dynamodb_read_timeout_seconds=_number("DYNAMODB_READ_TIMEOUT_SECONDS", 2, minimum=0.05),
+        dynamodb_max_attempts=int(_number("DYNAMODB_MAX_ATTEMPTS", 3, minimum=1, integer=True)),
+    )

@@ -1,0 +1,95 @@
+"""Table key schemas: the one definition shared by the stack, the local runner and the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class KeyAttribute:
+    name: str
+    type: Literal["S", "N", "B"] = "S"
+
+
+@dataclass(frozen=True)
+class GlobalIndex:
+    name: str
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute | None = None
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """Keys, TTL and indexes of one table; names of deployed tables come from configuration."""
+
+    purpose: str
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute | None = None
+    ttl_attribute: str | None = None
+    indexes: tuple[GlobalIndex, ...] = ()
+
+
+# One partition per app: the app item and its presets, so one Query returns all of them.
+APPS = TableSchema(
+    purpose="apps",
+    partition_key=KeyAttribute("appId"),
+    sort_key=KeyAttribute("sk"),
+)
+APP_ITEM_SK = "APP"
+PRESET_SK_PREFIX = "PRESET#"
+
+CALLS_BY_APP_INDEX = "byAppCreatedAt"
+CALLS = TableSchema(
+    purpose="calls",
+    partition_key=KeyAttribute("callId"),
+    ttl_attribute="expiresAt",
+    indexes=(
+        GlobalIndex(
+            name=CALLS_BY_APP_INDEX,
+            partition_key=KeyAttribute("appId"),
+            sort_key=KeyAttribute("createdAt"),
+        ),
+    ),
+)
+
+ALL_TABLES = (APPS, CALLS)
+
+
+def preset_sort_key(preset_id: str) -> str:
+    return f"{PRESET_SK_PREFIX}{preset_id}"
+
+
+def create_table_request(schema: TableSchema, table_name: str) -> dict[str, Any]:
+    """The CreateTable arguments for `schema` (on-demand billing), as boto3 takes them."""
+    key_schema = [{"AttributeName": schema.partition_key.name, "KeyType": "HASH"}]
+    attributes = {schema.partition_key.name: schema.partition_key.type}
+    if schema.sort_key:
+        key_schema.append({"AttributeName": schema.sort_key.name, "KeyType": "RANGE"})
+        attributes[schema.sort_key.name] = schema.sort_key.type
+
+    request: dict[str, Any] = {
+        "TableName": table_name,
+        "KeySchema": key_schema,
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    indexes = []
+    for index in schema.indexes:
+        index_keys = [{"AttributeName": index.partition_key.name, "KeyType": "HASH"}]
+        attributes[index.partition_key.name] = index.partition_key.type
+        if index.sort_key:
+            index_keys.append({"AttributeName": index.sort_key.name, "KeyType": "RANGE"})
+            attributes[index.sort_key.name] = index.sort_key.type
+        indexes.append(
+            {
+                "IndexName": index.name,
+                "KeySchema": index_keys,
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        )
+    if indexes:
+        request["GlobalSecondaryIndexes"] = indexes
+    request["AttributeDefinitions"] = [
+        {"AttributeName": name, "AttributeType": kind} for name, kind in attributes.items()
+    ]
+    return request

@@ -1,0 +1,72 @@
+"""`make run`: DynamoDB Local (or DYNAMODB_ENDPOINT_URL), tables, demo data, and the API on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from localrun.database import admin_store, prepare_database
+from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY
+from localrun.dynamodb_local import PROJECT_ROOT, local_aws_environment, running_dynamodb_local
+from localrun.server import LocalApiServer
+
+DATA_DIR = PROJECT_ROOT / ".local"
+
+
+@contextlib.contextmanager
+def database_endpoint() -> Iterator[str]:
+    configured = os.environ.get("DYNAMODB_ENDPOINT_URL")
+    if configured:
+        print(f"Using the DynamoDB endpoint {configured}")
+        yield configured
+        return
+    port = int(os.environ.get("DYNAMODB_LOCAL_PORT", "8000"))
+    data_dir = Path(os.environ.get("DYNAMODB_LOCAL_DATA_DIR", str(DATA_DIR / "dynamodb")))
+    DATA_DIR.mkdir(exist_ok=True)
+    with running_dynamodb_local(port, data_dir, log_path=DATA_DIR / "dynamodb-local.log") as endpoint:
+        print(f"DynamoDB Local on {endpoint}, data kept in {data_dir}")
+        yield endpoint
+
+
+def _stop_on_sigterm(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    local_aws_environment()
+    port = int(os.environ.get("PORT", "3000"))
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    with database_endpoint() as endpoint:
+        os.environ["DYNAMODB_ENDPOINT_URL"] = endpoint
+        prepare_database(admin_store(endpoint))
+
+        from calls.handler import lambda_handler
+
+        server = LocalApiServer(("127.0.0.1", port), lambda_handler)
+        print(
+            f"\nVideo Calls API listening on {server.url}\n"
+            f"  demo credentials: appId={DEMO_APP_ID} widgetKey={DEMO_WIDGET_KEY}\n\n"
+            "Create a call:\n"
+            f"  curl -i -X POST {server.url}/api/calls -H 'Content-Type: application/json' "
+            f"-H 'X-App-Id: {DEMO_APP_ID}' -H 'X-Widget-Key: {DEMO_WIDGET_KEY}' "
+            '-d \'{"title": "Support Session #1234"}\'\n\n'
+            "Ctrl-C stops the server and the database.",
+            flush=True,
+        )
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("\nStopping…", flush=True)
+        finally:
+            server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
