@@ -17,6 +17,7 @@ class ConfigurationError(RuntimeError):
 class Settings:
     apps_table_name: str
     calls_table_name: str
+    idempotency_table_name: str
     join_base_url: str
     call_ttl_seconds: int
     cache_ttl_seconds: float
@@ -47,6 +48,9 @@ def get_settings() -> Settings:
     return Settings(
         apps_table_name=os.environ.get("APPS_TABLE_NAME", "").strip() or "video-calls-apps",
         calls_table_name=os.environ.get("CALLS_TABLE_NAME", "").strip() or "video-calls-calls",
+        idempotency_table_name=(
+            os.environ.get("IDEMPOTENCY_TABLE_NAME", "").strip() or "video-calls-idempotency"
+        ),
         join_base_url=join_base_url.rstrip("/"),
         call_ttl_seconds=int(_number("CALL_TTL_SECONDS", 86_400, minimum=60, integer=True)),
         cache_ttl_seconds=_number("CACHE_TTL_SECONDS", 30, minimum=0),

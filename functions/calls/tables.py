@@ -53,7 +53,14 @@ CALLS = TableSchema(
     ),
 )
 
-ALL_TABLES = (APPS, CALLS)
+# Idempotency-Key records (contract section 3): one per app and key, gone after their TTL.
+IDEMPOTENCY = TableSchema(
+    purpose="idempotency",
+    partition_key=KeyAttribute("id"),
+    ttl_attribute="expiration",
+)
+
+ALL_TABLES = (APPS, CALLS, IDEMPOTENCY)
 
 
 def preset_sort_key(preset_id: str) -> str:

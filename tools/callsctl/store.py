@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 class TableNames:
     apps: str
     calls: str
+    idempotency: str
 
     def for_schema(self, schema: tables.TableSchema) -> str:
         name: str = getattr(self, schema.purpose)

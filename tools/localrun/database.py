@@ -13,7 +13,11 @@ def admin_store(endpoint_url: str | None, names: TableNames | None = None) -> Ad
 
     if names is None:
         settings = get_settings()
-        names = TableNames(apps=settings.apps_table_name, calls=settings.calls_table_name)
+        names = TableNames(
+            apps=settings.apps_table_name,
+            calls=settings.calls_table_name,
+            idempotency=settings.idempotency_table_name,
+        )
     client = boto3.client("dynamodb", endpoint_url=endpoint_url)
     return AdminStore(client, names)
 

@@ -1,0 +1,44 @@
+"""Fixtures every test may use: a clean configuration and the sample events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS_DIR = ROOT / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text(encoding="utf-8"))
+    return event
+
+
+def clear_cached_state() -> None:
+    """Forget configuration, clients and the app cache, so each test starts as a cold container."""
+    from calls import handler, repository, settings
+
+    settings.get_settings.cache_clear()
+    repository.get_repository.cache_clear()
+    handler.get_call_service.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_configuration(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "JOIN_BASE_URL", "CACHE_TTL_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    clear_cached_state()
+    yield
+    clear_cached_state()
