@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -16,12 +15,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from calls import logic
 from calls.errors import ApiError, InternalError, MethodNotAllowed, RouteNotFound
 from calls.jsontext import dumps_exact
+from calls.service import METRICS_NAMESPACE, SERVICE_NAME
 
 CALLS_PATH = "/api/calls"
+CORS_ALLOW_HEADERS = "Content-Type, X-App-Id, X-Widget-Key, Idempotency-Key"
+CORS_EXPOSE_HEADERS = "X-Request-Id, Idempotent-Replayed"
+CORS_MAX_AGE_SECONDS = "600"
 
-# Powertools reads these variables itself; the defaults only spare a local run from setting them.
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "video-calls")
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "VideoCalls")
+logger = Logger(service=SERVICE_NAME)
+metrics = Metrics(namespace=METRICS_NAMESPACE)
 app = APIGatewayRestResolver()
 
 
@@ -56,7 +58,21 @@ def create_call() -> Response[str]:
     return _json_response(201, {"ok": True, "data": logic.response_data(created)})
 
 
-@app.route(CALLS_PATH, method=["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@app.route(CALLS_PATH, method="OPTIONS")
+def preflight() -> Response[str]:
+    """CORS preflight. It carries no credentials, so it cannot know the app: the POST is checked."""
+    return Response(
+        status_code=204,
+        headers={
+            **_common_headers(),
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+            "Access-Control-Max-Age": CORS_MAX_AGE_SECONDS,
+        },
+    )
+
+
+@app.route(CALLS_PATH, method=["GET", "PUT", "PATCH", "DELETE", "HEAD"])
 def wrong_method() -> Response[str]:
     raise MethodNotAllowed()
 
@@ -97,12 +113,28 @@ def _call_request() -> logic.CallRequest:
     )
 
 
+def _common_headers() -> dict[str, str]:
+    """Headers of every response. A browser's Origin is echoed on every answer, errors included,
+    so that a widget can read why it was refused; the POST itself enforces allowedOrigins."""
+    headers = {"Cache-Control": "no-store", "X-Request-Id": _request_id()}
+    origin = app.current_event.headers.get("origin")
+    if origin:
+        headers.update(
+            {
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Expose-Headers": CORS_EXPOSE_HEADERS,
+                "Vary": "Origin",
+            }
+        )
+    return headers
+
+
 def _json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
     return Response(
         status_code=status,
         content_type="application/json",
         body=dumps_exact(body),
-        headers={"Cache-Control": "no-store", "X-Request-Id": _request_id(), **(headers or {})},
+        headers={**_common_headers(), **(headers or {})},
     )
 
 

@@ -25,6 +25,7 @@ from calls.errors import (
     FieldProblem,
     InvalidBody,
     InvalidJson,
+    OriginNotAllowed,
     PayloadTooLarge,
     PresetNotFound,
     Unauthorized,
@@ -40,8 +41,9 @@ from calls.models import (
     CallSettings,
     CreateCallRequest,
 )
+from calls.service import SERVICE_NAME
 
-logger = Logger(child=True)
+logger = Logger(service=SERVICE_NAME, child=True)
 
 _TRUE_WORDS = frozenset({"true", "1"})
 _FALSE_WORDS = frozenset({"false", "0"})
@@ -161,6 +163,12 @@ def authenticate(credentials: Credentials, app: AppRecord | None) -> AppRecord:
     if not app.enabled:
         raise AppDisabled()
     return app
+
+
+def check_origin(app: AppRecord, origin: str | None) -> None:
+    """A browser's Origin must be one the app lists; no list, or no Origin (server to server), passes."""
+    if origin is not None and app.allowed_origins and origin not in app.allowed_origins:
+        raise OriginNotAllowed()
 
 
 class AppDirectory:
@@ -345,6 +353,7 @@ class CallService:
         payload = parse_body(request.body)
         credentials = extract_credentials(request, payload)
         app = authenticate(credentials, self.apps.get(credentials.app_id))
+        check_origin(app, request.headers.get("origin"))
         requested = validate_request(payload, request.query)
         record = new_call_record(
             app=app,
