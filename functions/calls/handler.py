@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calls import logic
@@ -139,13 +139,8 @@ def _json_response(status: int, body: dict[str, Any], headers: dict[str, str] | 
 
 
 def _error_response(error: ApiError) -> Response[str]:
-    with single_metric(
-        name="CallFailed",
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=metrics.namespace,
-    ) as metric:
-        metric.add_dimension(name="ErrorCode", value=error.code)
+    metrics.add_dimension(name="ErrorCode", value=error.code)
+    metrics.add_metric(name="CallFailed", unit=MetricUnit.Count, value=1)
     problem: dict[str, Any] = {
         "code": error.code,
         "message": error.message,

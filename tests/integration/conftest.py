@@ -67,6 +67,8 @@ def admin(prepared_endpoint: str) -> AdminStore:
 
 @dataclass(frozen=True)
 class TestApp:
+    __test__ = False  # a value, not a test class
+
     app_id: str
     widget_key: str
 

@@ -1,0 +1,100 @@
+"""The repository and the in-process handler against DynamoDB Local."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+import pytest
+from calls.errors import InternalError
+from calls.models import DEFAULT_SETTINGS, CallRecord
+from calls.repository import CallIdTaken, get_repository
+from callsctl.store import AdminStore
+from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY
+from localrun.server import LocalLambdaContext, build_event
+
+pytestmark = pytest.mark.integration
+
+
+def record(call_id: str, title: str) -> CallRecord:
+    return CallRecord(
+        call_id=call_id,
+        app_id=DEMO_APP_ID,
+        preset_id=None,
+        settings=DEFAULT_SETTINGS,
+        created_at="2026-11-23T12:00:00.000Z",
+        expires_at=1_800_000_000,
+        request_id="r-1",
+        title=title,
+    )
+
+
+def test_put_call_once_never_overwrites(db_environment: str, admin: AdminStore) -> None:
+    call_id = str(uuid.uuid4())
+    repository = get_repository()
+    repository.put_call_once(record(call_id, "first"))
+
+    with pytest.raises(CallIdTaken) as caught:
+        repository.put_call_once(record(call_id, "second"))
+
+    assert isinstance(caught.value, InternalError)
+    item = admin.get_call(call_id)
+    assert item is not None
+    assert item["title"] == {"S": "first"}
+
+
+def test_load_app_returns_the_app_with_all_its_presets(db_environment: str) -> None:
+    app = get_repository().load_app(DEMO_APP_ID)
+    assert app is not None
+    assert app.enabled
+    assert app.active_preset_id == "default"
+    assert set(app.presets) == {"default", "support"}
+    assert app.presets["support"].settings["recordOnStart"] is True
+    assert get_repository().load_app("no-such-app") is None
+
+
+def invoke(body: dict[str, Any]) -> dict[str, Any]:
+    from calls.handler import lambda_handler
+
+    event = build_event(
+        "POST",
+        "/api/calls",
+        [("X-App-Id", DEMO_APP_ID), ("X-Widget-Key", DEMO_WIDGET_KEY)],
+        json.dumps(body).encode(),
+    )
+    return lambda_handler(event, LocalLambdaContext(aws_request_id="r"))
+
+
+def test_a_colliding_call_id_is_a_500_and_leaves_the_first_call_alone(
+    db_environment: str, admin: AdminStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixed = uuid.uuid4()
+    monkeypatch.setattr("calls.logic.uuid.uuid4", lambda: fixed)
+
+    first = invoke({"title": "first"})
+    second = invoke({"title": "second"})
+
+    assert first["statusCode"] == 201
+    assert second["statusCode"] == 500
+    error = json.loads(second["body"])["error"]
+    assert error["code"] == "INTERNAL_ERROR"
+    assert "Conditional" not in second["body"]
+    item = admin.get_call(str(fixed))
+    assert item is not None
+    assert item["title"] == {"S": "first"}
+
+
+def test_join_base_url_is_configurable_without_trailing_slash(
+    db_environment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOIN_BASE_URL", "https://meet.example.com/video/")
+    monkeypatch.setenv("CALL_TTL_SECONDS", "3600")
+
+    data = json.loads(invoke({})["body"])["data"]
+
+    assert data["guestJoinUrl"] == f"https://meet.example.com/video/c/{data['callId']}"
+    assert data["hostJoinUrl"].startswith(f"https://meet.example.com/video/c/{data['callId']}?role=agent&")
+    created = datetime.fromisoformat(data["createdAt"].replace("Z", "+00:00"))
+    assert data["expiresAt"] == int(created.timestamp()) + 3600
