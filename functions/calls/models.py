@@ -14,6 +14,9 @@ METADATA_MAX_BYTES = 8192
 METADATA_MAX_DEPTH = 10
 MAX_BODY_BYTES = 32 * 1024
 
+IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]{1,255}$"  # 1-255 printable ASCII characters
+
+IdempotencyKey = Annotated[str, StringConstraints(strict=True, pattern=IDEMPOTENCY_KEY_PATTERN)]
 PresetId = Annotated[str, StringConstraints(strict=True, pattern=PRESET_ID_PATTERN)]
 DisplayName = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=100)]
 GenesysText = Annotated[str, StringConstraints(strict=True, max_length=256)]

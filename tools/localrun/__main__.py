@@ -14,6 +14,7 @@ from localrun.database import admin_store, prepare_database
 from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY
 from localrun.dynamodb_local import PROJECT_ROOT, local_aws_environment, running_dynamodb_local
 from localrun.server import LocalApiServer
+from localrun.static import static_routes
 
 DATA_DIR = PROJECT_ROOT / ".local"
 
@@ -48,7 +49,7 @@ def main() -> int:
 
         from calls.handler import lambda_handler
 
-        server = LocalApiServer(("127.0.0.1", port), lambda_handler)
+        server = LocalApiServer(("127.0.0.1", port), lambda_handler, static_routes())
         print(
             f"\nVideo Calls API listening on {server.url}\n"
             f"  demo credentials: appId={DEMO_APP_ID} widgetKey={DEMO_WIDGET_KEY}\n\n"
