@@ -1,0 +1,5 @@
+"""`python -m callsctl`, the same as the `callsctl` console script."""
+
+from callsctl.cli import main
+
+main()

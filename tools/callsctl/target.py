@@ -1,0 +1,177 @@
+"""Which tables `callsctl` works on: the local run's, an endpoint's, a stack's or the environment's."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from calls.settings import Settings, get_settings
+
+from callsctl.store import AdminStore, StoreError, TableNames
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+# The stack's outputs that name its tables (infra/ declares them).
+STACK_OUTPUTS = {
+    "apps": "AppsTableName",
+    "calls": "CallsTableName",
+    "idempotency": "IdempotencyTableName",
+}
+# Variables that say "the tables are configured here", as the Lambda reads them.
+ENVIRONMENT_TARGET_VARIABLES = ("APPS_TABLE_NAME", "CALLS_TABLE_NAME", "DYNAMODB_ENDPOINT_URL")
+LOCAL_REGION = "us-east-1"
+
+
+class TargetError(StoreError):
+    """The target cannot be reached or read (stack missing, no region, no credentials...)."""
+
+
+class TargetUsageError(ValueError):
+    """The options do not name one target: a usage error."""
+
+
+class ConflictingTargets(TargetUsageError):
+    pass
+
+
+class NoTarget(TargetUsageError):
+    """No target option given and none configured in the environment."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the tables are. `endpoint_url` None means AWS itself."""
+
+    description: str
+    endpoint_url: str | None = None
+    stack: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    unreachable_hint: str = ""
+
+    @property
+    def is_local(self) -> bool:
+        return self.endpoint_url is not None
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """The global options as given on the command line."""
+
+    local: bool = False
+    endpoint_url: str | None = None
+    stack: str | None = None
+    region: str | None = None
+    profile: str | None = None
+
+
+def choose_target(options: TargetOptions, environ: Mapping[str, str]) -> Target:
+    """The target the options (or, failing them, the environment) name; at most one option may be given."""
+    local, endpoint_url, stack = options.local, options.endpoint_url, options.stack
+    region, profile = options.region, options.profile
+    chosen = [
+        name
+        for name, given in (("--local", local), ("--endpoint-url", endpoint_url), ("--stack", stack))
+        if given
+    ]
+    if len(chosen) > 1:
+        raise ConflictingTargets(f"choose one target: {' or '.join(chosen)}")
+    if local:
+        port = environ.get("DYNAMODB_LOCAL_PORT", "").strip() or "8000"
+        url = f"http://127.0.0.1:{port}"
+        return Target(
+            f"the local run's DynamoDB at {url}",
+            url,
+            region=region,
+            profile=profile,
+            unreachable_hint=" (is `make run` running?)",
+        )
+    if endpoint_url:
+        return Target(f"DynamoDB at {endpoint_url}", endpoint_url, region=region, profile=profile)
+    if stack:
+        return Target(f"stack {stack}", stack=stack, region=region, profile=profile)
+    if any(environ.get(name, "").strip() for name in ENVIRONMENT_TARGET_VARIABLES):
+        configured = environ.get("DYNAMODB_ENDPOINT_URL", "").strip() or None
+        where = f"DynamoDB at {configured}" if configured else "AWS"
+        return Target(
+            f"the tables named by the environment on {where}", configured, region=region, profile=profile
+        )
+    raise NoTarget(
+        "no target: pass --local, --endpoint-url URL or --stack NAME, "
+        "or set APPS_TABLE_NAME and CALLS_TABLE_NAME"
+    )
+
+
+def environment_settings() -> Settings:
+    """The Lambda's configuration as this environment gives it, read afresh (not the cached copy)."""
+    return get_settings.__wrapped__()
+
+
+def table_names_from_environment() -> TableNames:
+    settings = environment_settings()
+    return TableNames(
+        apps=settings.apps_table_name,
+        calls=settings.calls_table_name,
+        idempotency=settings.idempotency_table_name,
+    )
+
+
+def table_names_from_stack(cloudformation: Any, stack: str) -> TableNames:
+    """Table names from the stack's outputs."""
+    from botocore.exceptions import ClientError
+
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as error:
+        message = error.response.get("Error", {}).get("Message", "")
+        # CloudFormation reports a missing stack only as a ValidationError with this text.
+        if "does not exist" in message:
+            raise TargetError(f"stack {stack!r} not found in {cloudformation.meta.region_name}") from None
+        raise
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
+    missing = [key for key in (STACK_OUTPUTS["apps"], STACK_OUTPUTS["calls"]) if key not in outputs]
+    if missing:
+        raise TargetError(f"stack {stack!r} has no output {', '.join(missing)}; is it this project's stack?")
+    return TableNames(
+        apps=outputs[STACK_OUTPUTS["apps"]],
+        calls=outputs[STACK_OUTPUTS["calls"]],
+        idempotency=outputs.get(STACK_OUTPUTS["idempotency"], ""),
+    )
+
+
+def _session(target: Target, environ: Mapping[str, str]) -> Any:
+    import boto3
+
+    options: dict[str, Any] = {}
+    if target.profile:
+        options["profile_name"] = target.profile
+    if target.region:
+        options["region_name"] = target.region
+    if target.is_local:
+        # DynamoDB Local accepts any credentials, but botocore wants some, and a region.
+        if not target.profile and not environ.get("AWS_ACCESS_KEY_ID"):
+            options["aws_access_key_id"] = "local"
+            options["aws_secret_access_key"] = "local"  # noqa: S105 - not a secret
+        if not target.region and not (environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")):
+            options["region_name"] = LOCAL_REGION
+    return boto3.Session(**options)
+
+
+def open_store(target: Target, environ: Mapping[str, str] | None = None) -> AdminStore:
+    """An AdminStore on the target's tables, with short timeouts and bounded retries."""
+    from botocore.config import Config
+
+    environ = os.environ if environ is None else environ
+    session = _session(target, environ)
+    config = Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
+    if target.stack:
+        names = table_names_from_stack(session.client("cloudformation", config=config), target.stack)
+    else:
+        names = table_names_from_environment()
+    client = cast(
+        "DynamoDBClient", session.client("dynamodb", endpoint_url=target.endpoint_url, config=config)
+    )
+    return AdminStore(client, names)
