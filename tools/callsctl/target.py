@@ -142,7 +142,8 @@ def table_names_from_stack(cloudformation: Any, stack: str) -> TableNames:
     )
 
 
-def _session(target: Target, environ: Mapping[str, str]) -> Any:
+def aws_session(target: Target, environ: Mapping[str, str]) -> Any:
+    """A boto3 session for the target: its profile and region; dummy credentials for local endpoints."""
     import boto3
 
     options: dict[str, Any] = {}
@@ -165,7 +166,7 @@ def open_store(target: Target, environ: Mapping[str, str] | None = None) -> Admi
     from botocore.config import Config
 
     environ = os.environ if environ is None else environ
-    session = _session(target, environ)
+    session = aws_session(target, environ)
     config = Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
     if target.stack:
         names = table_names_from_stack(session.client("cloudformation", config=config), target.stack)
