@@ -60,6 +60,17 @@ class MethodNotAllowed(ApiError):
     default_message = "This method is not allowed on this resource."
 
 
+class IdempotencyKeyInUse(ApiError):
+    status, code = 409, "IDEMPOTENCY_KEY_IN_USE"
+    default_message = "A request with this Idempotency-Key is still in progress. Retry shortly."
+    retry_after = 1
+
+
+class IdempotencyKeyReused(ApiError):
+    status, code = 422, "IDEMPOTENCY_KEY_REUSED"
+    default_message = "This Idempotency-Key was already used for a different request."
+
+
 class PayloadTooLarge(ApiError):
     status, code = 413, "PAYLOAD_TOO_LARGE"
     default_message = "The request body is larger than 32 KiB."

@@ -30,7 +30,7 @@ app = APIGatewayRestResolver()
 @functools.cache
 def get_call_service() -> logic.CallService:
     """Built on the first request, then reused by every request the container serves."""
-    from calls.repository import get_repository
+    from calls.repository import get_idempotency_table, get_repository
     from calls.settings import get_settings
 
     settings = get_settings()
@@ -40,22 +40,23 @@ def get_call_service() -> logic.CallService:
         put_call_once=repository.put_call_once,
         join_base_url=settings.join_base_url,
         call_ttl_seconds=settings.call_ttl_seconds,
+        idempotency=get_idempotency_table,
     )
 
 
 @app.post(CALLS_PATH)
 def create_call() -> Response[str]:
-    created = get_call_service().create_call(_call_request())
+    result = get_call_service().create_call(_call_request())
+    if result.created is None:
+        logger.info("Idempotent replay", extra={"status": result.status})
+        metrics.add_metric(name="CallReplayed", unit=MetricUnit.Count, value=1)
+        return _response(result.status, result.body, {"Idempotent-Replayed": "true"})
+    record = result.created.record
     logger.info(
-        "Call created",
-        extra={
-            "callId": created.record.call_id,
-            "appId": created.record.app_id,
-            "presetId": created.record.preset_id,
-        },
+        "Call created", extra={"callId": record.call_id, "appId": record.app_id, "presetId": record.preset_id}
     )
     metrics.add_metric(name="CallCreated", unit=MetricUnit.Count, value=1)
-    return _json_response(201, {"ok": True, "data": logic.response_data(created)})
+    return _response(result.status, result.body)
 
 
 @app.route(CALLS_PATH, method="OPTIONS")
@@ -129,11 +130,11 @@ def _common_headers() -> dict[str, str]:
     return headers
 
 
-def _json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
+def _response(status: int, body: str, headers: dict[str, str] | None = None) -> Response[str]:
     return Response(
         status_code=status,
         content_type="application/json",
-        body=dumps_exact(body),
+        body=body,
         headers={**_common_headers(), **(headers or {})},
     )
 
@@ -149,7 +150,7 @@ def _error_response(error: ApiError) -> Response[str]:
     if error.details:
         problem["details"] = [{"field": d.field, "message": d.message} for d in error.details]
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
-    return _json_response(error.status, {"ok": False, "error": problem}, headers)
+    return _response(error.status, dumps_exact({"ok": False, "error": problem}), headers)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 import uuid
 from binascii import Error as Base64Error
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from aws_lambda_powertools import Logger
@@ -23,6 +24,8 @@ from pydantic import ValidationError
 from calls.errors import (
     AppDisabled,
     FieldProblem,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
     InvalidBody,
     InvalidJson,
     OriginNotAllowed,
@@ -31,15 +34,18 @@ from calls.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from calls.jsontext import JsonTooDeep, loads_exact
+from calls.jsontext import JsonTooDeep, dumps_exact, loads_exact
 from calls.models import (
     DEFAULT_SETTINGS,
     GENESYS_FIELDS,
+    IDEMPOTENCY_KEY_PATTERN,
     MAX_BODY_BYTES,
     AppRecord,
     CallRecord,
     CallSettings,
     CreateCallRequest,
+    PreviousAttempt,
+    StoredResponse,
 )
 from calls.service import SERVICE_NAME
 
@@ -49,6 +55,13 @@ _TRUE_WORDS = frozenset({"true", "1"})
 _FALSE_WORDS = frozenset({"false", "0"})
 _NEGATIVE_CACHE_SECONDS = 5.0
 _CACHE_MAX_ENTRIES = 1024
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
+# How long a claimed key counts as "in progress" before a crashed attempt may be taken over;
+# well above the Lambda timeout, so a live attempt is never taken over.
+IDEMPOTENCY_IN_PROGRESS_SECONDS = 60
+# Stands for the widget key in stored responses; a control character never appears raw in our JSON.
+_STORED_KEY_MARKER = "\x1f"
 
 
 @dataclass(frozen=True)
@@ -236,15 +249,29 @@ def merge_genesys(body_genesys: Any, query: Mapping[str, Sequence[str]]) -> Any:
     return merged
 
 
-def validate_request(payload: Mapping[str, Any], query: Mapping[str, Sequence[str]]) -> CreateCallRequest:
+def validate_request(
+    payload: Mapping[str, Any],
+    query: Mapping[str, Sequence[str]],
+    idempotency_key: str | None = None,
+) -> CreateCallRequest:
+    """The request's fields, its query's genesys fields and its Idempotency-Key, all checked at once."""
     candidate = dict(payload)
     genesys = merge_genesys(payload.get("genesys"), query)
     if genesys is not None:
         candidate["genesys"] = genesys
+    problems: list[FieldProblem] = []
+    requested = None
     try:
-        return CreateCallRequest.model_validate(candidate)
+        requested = CreateCallRequest.model_validate(candidate)
     except ValidationError as error:
-        raise ValidationFailed(details=_field_problems(error)) from None
+        problems = _field_problems(error)
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        problems.append(
+            FieldProblem(field="Idempotency-Key", message="must be 1-255 printable ASCII characters")
+        )
+    if problems or requested is None:
+        raise ValidationFailed(details=problems)
+    return requested
 
 
 def _field_problems(error: ValidationError) -> list[FieldProblem]:
@@ -339,6 +366,62 @@ def new_call_record(
     )
 
 
+# Safe retries (Idempotency-Key)
+
+
+class IdempotencyRecords(Protocol):
+    def claim(
+        self,
+        record_id: str,
+        app_id: str,
+        request_hash: str,
+        now: int,
+        expires_at: int,
+        in_progress_until: int,
+    ) -> PreviousAttempt | None:
+        """Take the key for this request, or return the attempt that holds it."""
+
+    def complete(self, record_id: str, response: StoredResponse) -> None: ...
+
+    def release(self, record_id: str) -> None: ...
+
+
+def idempotency_record_id(app_id: str, idempotency_key: str) -> str:
+    """Scoped to the app: two apps with the same key never meet."""
+    return hashlib.sha256(f"{app_id}\n{idempotency_key}".encode()).hexdigest()
+
+
+def request_fingerprint(requested: CreateCallRequest) -> str:
+    """The request as validated (body fields and the query's genesys fields), not its spelling."""
+    canonical = _sorted_keys(requested.model_dump(exclude_none=True))
+    return hashlib.sha256(dumps_exact(canonical).encode("utf-8")).hexdigest()
+
+
+def _sorted_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted_keys(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """The response to send: a new call, or the replay of an earlier identical request."""
+
+    status: int
+    body: str
+    created: CreatedCall | None = None
+
+    @property
+    def replayed(self) -> bool:
+        return self.created is None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class CallService:
     """POST /api/calls from start to end, with its collaborators passed in."""
@@ -347,26 +430,92 @@ class CallService:
     put_call_once: Callable[[CallRecord], None]
     join_base_url: str
     call_ttl_seconds: int
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    idempotency: Callable[[], IdempotencyRecords] | None = None
+    now: Callable[[], datetime] = utc_now
 
-    def create_call(self, request: CallRequest) -> CreatedCall:
+    def create_call(self, request: CallRequest) -> CallResult:
+        """Checks in the contract's order: size, JSON, credentials, validation, then preset."""
         payload = parse_body(request.body)
         credentials = extract_credentials(request, payload)
         app = authenticate(credentials, self.apps.get(credentials.app_id))
         check_origin(app, request.headers.get("origin"))
-        requested = validate_request(payload, request.query)
+        idempotency_key = request.headers.get("idempotency-key")
+        requested = validate_request(payload, request.query, idempotency_key)
+        if idempotency_key is None or self.idempotency is None:
+            return self._new_call(app, requested, credentials, request.request_id)
+        return self._once_per_key(app, requested, credentials, request.request_id, idempotency_key)
+
+    def _new_call(
+        self, app: AppRecord, requested: CreateCallRequest, credentials: Credentials, request_id: str
+    ) -> CallResult:
         record = new_call_record(
             app=app,
             requested=requested,
-            request_id=request.request_id,
+            request_id=request_id,
             now=self.now(),
             ttl_seconds=self.call_ttl_seconds,
         )
         self.put_call_once(record)
-        return CreatedCall(
-            record=record,
-            join_urls=build_join_urls(self.join_base_url, record.call_id, credentials),
+        created = CreatedCall(
+            record=record, join_urls=build_join_urls(self.join_base_url, record.call_id, credentials)
         )
+        return CallResult(
+            status=201, body=dumps_exact({"ok": True, "data": response_data(created)}), created=created
+        )
+
+    def _once_per_key(
+        self,
+        app: AppRecord,
+        requested: CreateCallRequest,
+        credentials: Credentials,
+        request_id: str,
+        idempotency_key: str,
+    ) -> CallResult:
+        assert self.idempotency is not None
+        records = self.idempotency()
+        record_id = idempotency_record_id(app.app_id, idempotency_key)
+        fingerprint = request_fingerprint(requested)
+        now = int(self.now().timestamp())
+        previous = records.claim(
+            record_id,
+            app.app_id,
+            fingerprint,
+            now=now,
+            expires_at=now + IDEMPOTENCY_WINDOW_SECONDS,
+            in_progress_until=now + IDEMPOTENCY_IN_PROGRESS_SECONDS,
+        )
+        if previous is not None:
+            if previous.request_hash != fingerprint:
+                raise IdempotencyKeyReused()
+            if previous.response is None:
+                raise IdempotencyKeyInUse()
+            body = previous.response.body.replace(_STORED_KEY_MARKER, quote(credentials.widget_key, safe=""))
+            return CallResult(status=previous.response.status, body=body)
+
+        try:
+            result = self._new_call(app, requested, credentials, request_id)
+        except BaseException:
+            # A failed request is not remembered: its retry runs anew.
+            _release_quietly(records, record_id)
+            raise
+        # The host link holds the widget key, which is never stored: it is put back on replay.
+        stored_body = result.body.replace(
+            f"widgetKey={quote(credentials.widget_key, safe='')}", f"widgetKey={_STORED_KEY_MARKER}"
+        )
+        try:
+            records.complete(record_id, StoredResponse(result.status, stored_body))
+        except Exception:
+            # The call exists and the client gets its 201; only a later replay of it is lost.
+            logger.exception("Could not store the response for replay", extra={"appId": app.app_id})
+        return result
+
+
+def _release_quietly(records: IdempotencyRecords, record_id: str) -> None:
+    try:
+        records.release(record_id)
+    except Exception:
+        # The claim then expires by itself after IDEMPOTENCY_IN_PROGRESS_SECONDS.
+        logger.exception("Could not release an Idempotency-Key after a failure")
 
 
 def response_data(created: CreatedCall) -> dict[str, Any]:

@@ -105,6 +105,20 @@ DEFAULT_SETTINGS = CallSettings(
 
 
 @dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: str
+
+
+@dataclass(frozen=True)
+class PreviousAttempt:
+    """What an earlier request with the same app and Idempotency-Key left: done, or in progress."""
+
+    request_hash: str
+    response: StoredResponse | None
+
+
+@dataclass(frozen=True)
 class CallRecord:
     call_id: str
     app_id: str

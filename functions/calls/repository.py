@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 from calls import tables
 from calls.errors import InternalError, ServiceUnavailable
 from calls.jsontext import dumps_exact, loads_exact
-from calls.models import AppRecord, CallRecord, Preset
+from calls.models import AppRecord, CallRecord, Preset, PreviousAttempt, StoredResponse
 from calls.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def create_dynamodb_client(settings: Settings) -> DynamoDBClient:
 
 class Repository:
     def __init__(self, client: DynamoDBClient, apps_table_name: str, calls_table_name: str):
-        self._client = client
+        self.client = client
         self._apps_table_name = apps_table_name
         self._calls_table_name = calls_table_name
 
@@ -67,7 +67,7 @@ class Repository:
             "ExpressionAttributeValues": {":app": {"S": app_id}},
         }
         while True:
-            page = _call(self._client.query, request)
+            page = _call(self.client.query, request)
             items.extend(page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 break
@@ -82,7 +82,95 @@ class Repository:
             "ConditionExpression": "attribute_not_exists(#pk)",
             "ExpressionAttributeNames": {"#pk": tables.CALLS.partition_key.name},
         }
-        _call(self._client.put_item, request)
+        _call(self.client.put_item, request)
+
+
+class IdempotencyTable:
+    """Idempotency-Key records: IN_PROGRESS while a request runs, then COMPLETED with its response."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str):
+        self._client = client
+        self._table_name = table_name
+
+    def claim(
+        self,
+        record_id: str,
+        app_id: str,
+        request_hash: str,
+        now: int,
+        expires_at: int,
+        in_progress_until: int,
+    ) -> PreviousAttempt | None:
+        from botocore.exceptions import ClientError
+
+        request: dict[str, Any] = {
+            "TableName": self._table_name,
+            "Item": {
+                "id": {"S": record_id},
+                "appId": {"S": app_id},
+                "requestHash": {"S": request_hash},
+                "status": {"S": "IN_PROGRESS"},
+                "expiration": {"N": str(expires_at)},
+                "inProgressUntil": {"N": str(in_progress_until)},
+            },
+            # Free, expired (TTL deletes lazily), or left in progress by a crashed attempt.
+            "ConditionExpression": (
+                "attribute_not_exists(id) OR expiration < :now "
+                "OR (#status = :in_progress AND inProgressUntil < :now)"
+            ),
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":now": {"N": str(now)}, ":in_progress": {"S": "IN_PROGRESS"}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        for _ in range(3):
+            try:
+                self._client.put_item(**request)
+                return None
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise _translate(error) from error
+                item: dict[str, Any] | None = error.response.get("Item") or self._read(record_id)  # type: ignore[assignment]
+            except Exception as error:
+                raise _translate(error) from error
+            if item is not None:
+                return _previous_attempt(item)
+            # Released between our write and our read: try to take it again.
+        raise ServiceUnavailable()
+
+    def complete(self, record_id: str, response: StoredResponse) -> None:
+        _call(
+            self._client.update_item,
+            {
+                "TableName": self._table_name,
+                "Key": {"id": {"S": record_id}},
+                "UpdateExpression": "SET #status = :done, responseStatus = :code, responseBody = :body "
+                "REMOVE inProgressUntil",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {
+                    ":done": {"S": "COMPLETED"},
+                    ":code": {"N": str(response.status)},
+                    ":body": {"S": response.body},
+                },
+            },
+        )
+
+    def release(self, record_id: str) -> None:
+        _call(self._client.delete_item, {"TableName": self._table_name, "Key": {"id": {"S": record_id}}})
+
+    def _read(self, record_id: str) -> dict[str, Any] | None:
+        found = _call(
+            self._client.get_item,
+            {"TableName": self._table_name, "Key": {"id": {"S": record_id}}, "ConsistentRead": True},
+        )
+        item: dict[str, Any] | None = found.get("Item")
+        return item
+
+
+def _previous_attempt(item: dict[str, Any]) -> PreviousAttempt:
+    response = None
+    if item.get("status", {}).get("S") == "COMPLETED":
+        response = StoredResponse(status=int(item["responseStatus"]["N"]), body=item["responseBody"]["S"])
+    return PreviousAttempt(request_hash=item.get("requestHash", {}).get("S", ""), response=response)
 
 
 def _call(operation: Any, request: dict[str, Any]) -> Any:
@@ -176,6 +264,12 @@ def call_to_item(call: CallRecord) -> dict[str, Any]:
             }
         }
     return item
+
+
+@functools.cache
+def get_idempotency_table() -> IdempotencyTable:
+    settings = get_settings()
+    return IdempotencyTable(get_repository().client, settings.idempotency_table_name)
 
 
 @functools.cache

@@ -16,6 +16,7 @@ from calls.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from calls.jsontext import dumps_exact
 from calls.models import AppRecord, CallRecord, CreateCallRequest, Preset
 
 KEY = "the-widget-key"
@@ -342,12 +343,17 @@ def service(put: list[CallRecord], **kwargs: Any) -> logic.CallService:
 
 def test_create_call_writes_once_and_answers_with_links() -> None:
     written: list[CallRecord] = []
-    created = service(written).create_call(
+    result = service(written).create_call(
         request(
             headers={"x-app-id": "app-1", "x-widget-key": KEY},
             body=b'{"title": "T", "metadata": {"n": 1.0}}',
         )
     )
+    created = result.created
+    assert created is not None
+    assert result.status == 201
+    assert result.body == dumps_exact({"ok": True, "data": logic.response_data(created)})
+    assert '"metadata":{"n":1.0}' in result.body
     assert written == [created.record]
     record = created.record
     assert record.created_at == "2026-11-23T12:00:00.123Z"
@@ -377,9 +383,102 @@ def test_checks_run_in_contract_order() -> None:
 
 def test_response_echoes_only_what_was_sent() -> None:
     written: list[CallRecord] = []
-    created = service(written).create_call(
-        request(headers={"x-app-id": "app-1", "x-widget-key": KEY}, body=b'{"title": null}')
+    created = (
+        service(written)
+        .create_call(request(headers={"x-app-id": "app-1", "x-widget-key": KEY}, body=b'{"title": null}'))
+        .created
     )
+    assert created is not None
     data = logic.response_data(created)
     assert not {"title", "description", "metadata"} & data.keys()
     assert data["previewEnabled"] is True
+
+
+# Safe retries
+
+
+class FakeRecords:
+    def __init__(self, fail_complete: bool = False) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.released: list[str] = []
+        self.fail_complete = fail_complete
+
+    def claim(
+        self,
+        record_id: str,
+        app_id: str,
+        request_hash: str,
+        now: int,
+        expires_at: int,
+        in_progress_until: int,
+    ) -> Any:
+        from calls.models import PreviousAttempt
+
+        if record_id in self.items:
+            item = self.items[record_id]
+            return PreviousAttempt(request_hash=item["hash"], response=item.get("response"))
+        self.items[record_id] = {"hash": request_hash}
+        return None
+
+    def complete(self, record_id: str, response: Any) -> None:
+        if self.fail_complete:
+            raise RuntimeError("database went away")
+        self.items[record_id]["response"] = response
+
+    def release(self, record_id: str) -> None:
+        self.released.append(record_id)
+        del self.items[record_id]
+
+
+def keyed(key: str, body: bytes = b"{}", widget_key: str = KEY) -> logic.CallRequest:
+    return request(
+        headers={"x-app-id": "app-1", "x-widget-key": widget_key, "idempotency-key": key}, body=body
+    )
+
+
+def test_replay_returns_the_first_body_without_storing_the_widget_key() -> None:
+    records = FakeRecords()
+    written: list[CallRecord] = []
+    svc = service(written, idempotency=lambda: records)
+
+    first = svc.create_call(keyed("k"))
+    again = svc.create_call(keyed("k"))
+
+    assert not first.replayed
+    assert again.replayed
+    assert (again.status, again.body) == (first.status, first.body)
+    assert len(written) == 1
+    stored = next(iter(records.items.values()))["response"].body
+    assert KEY not in stored
+    assert KEY in first.body
+
+
+def test_failed_attempt_releases_its_key() -> None:
+    records = FakeRecords()
+    svc = service([], idempotency=lambda: records)
+    with pytest.raises(PresetNotFound):
+        svc.create_call(keyed("k", b'{"presetId": "nope"}'))
+    assert records.released
+    assert records.items == {}
+
+
+def test_call_is_answered_even_if_its_response_cannot_be_stored() -> None:
+    written: list[CallRecord] = []
+    result = service(written, idempotency=lambda: FakeRecords(fail_complete=True)).create_call(keyed("k"))
+    assert result.status == 201
+    assert len(written) == 1
+
+
+def test_fingerprint_ignores_key_order_and_credentials_but_not_values() -> None:
+    def fingerprint(payload: dict[str, Any]) -> str:
+        return logic.request_fingerprint(logic.validate_request(payload, {}))
+
+    assert fingerprint({"title": "a", "hostName": "b"}) == fingerprint(
+        {"hostName": "b", "title": "a", "appId": "x"}
+    )
+    assert fingerprint({"title": "a"}) != fingerprint({"title": "b"})
+    assert fingerprint({"metadata": {"n": 1.0}}) != fingerprint({"metadata": {"n": 1}})
+
+
+def test_record_ids_are_scoped_to_the_app() -> None:
+    assert logic.idempotency_record_id("app-1", "k") != logic.idempotency_record_id("app-2", "k")
