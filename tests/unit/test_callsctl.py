@@ -240,7 +240,7 @@ def test_local_targets_get_dummy_credentials_and_a_region_only_when_missing() ->
     own = aws_session(local, {"AWS_ACCESS_KEY_ID": "testing", "AWS_REGION": "us-east-1"})
     own_credentials = own.get_credentials()
     assert own_credentials is not None
-    assert own_credentials.access_key == "testing"  # from the autouse fixture's environment
+    assert own_credentials.access_key == "testing"  # the caller's own credentials are kept
 
 
 def test_remote_targets_never_get_dummy_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
