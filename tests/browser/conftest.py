@@ -1,0 +1,177 @@
+"""Headless Chromium (Debian's package, driven by Playwright) and a site of its own origin.
+
+The widget runs in pages served by `site`, on another port than the local API, so every call
+is a real cross-origin request with its CORS preflight. The local API and DynamoDB Local are
+the integration fixtures, imported here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import uuid
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
+
+from tests.conftest import ROOT
+from tests.integration.conftest import (  # noqa: F401 - fixtures, used by name
+    admin,
+    dynamodb_endpoint,
+    local_api,
+    make_app,
+    prepared_endpoint,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium dials out at start-up, which a closed
+# network refuses; QUIC and the GPU are of no use headless.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+WAIT_MS = 15_000
+
+_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep each phase's report on the test, so that the page fixture knows whether the test failed."""
+    report: pytest.TestReport = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    return report
+
+
+@pytest.fixture(scope="package")
+def playwright_driver() -> Iterator[Playwright]:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing: run `make browser-deps` (scripts/ensure-chromium.sh) to install it"
+        if os.environ.get("REQUIRE_CHROMIUM") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="package")
+def chromium(playwright_driver: Playwright) -> Iterator[Browser]:
+    """One browser for the package; Playwright gives each launch a fresh temporary profile directory."""
+    expect.set_options(timeout=WAIT_MS)
+    browser = playwright_driver.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+@dataclass
+class BrowserTab:
+    """A page in a context of its own (own CORS preflight cache), and what it printed to its console."""
+
+    page: Page
+    context: BrowserContext
+    console: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def tab(chromium: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserTab]:
+    """A fresh page; if the test fails, a screenshot and the page's HTML go to test-artifacts/browser/."""
+    context = chromium.new_context()
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    opened = BrowserTab(page, context)
+    page.on("console", lambda message: opened.console.append(_console_text(message)))
+    yield opened
+    report = request.node.stash.get(_REPORTS, {}).get("call")
+    if report is not None and report.failed:
+        _save_artifacts(page, request.node.nodeid)
+    context.close()
+
+
+def _console_text(message: ConsoleMessage) -> str:
+    return f"{message.type}: {message.text}"
+
+
+def _save_artifacts(page: Page, nodeid: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    stem = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid)
+    try:
+        page.screenshot(path=f"{stem}.png", full_page=True)
+        Path(f"{stem}.html").write_text(page.content(), encoding="utf-8")
+    except Exception as error:  # the test's own failure is the one to report
+        print(f"could not save the page of {nodeid}: {error}")
+    else:
+        print(f"screenshot of the failed page: {stem}.png")
+
+
+@dataclass
+class StaticSite:
+    """A web site on its own origin, serving the pages a test publishes."""
+
+    origin: str
+    pages: dict[str, bytes]
+
+    def publish(self, html: str) -> str:
+        path = f"/{uuid.uuid4().hex}.html"
+        self.pages[path] = html.encode("utf-8")
+        return self.origin + path
+
+
+def _site_handler(pages: dict[str, bytes]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = pages.get(self.path.split("?")[0])
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Handler
+
+
+@pytest.fixture(scope="package")
+def site() -> Iterator[StaticSite]:
+    pages: dict[str, bytes] = {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _site_handler(pages))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield StaticSite(f"http://127.0.0.1:{server.server_address[1]}", pages)
+    server.shutdown()
+    server.server_close()
+
+
+def wait_until(page: Page, condition: Callable[[], bool], what: str) -> None:
+    """Let Playwright deliver its events until `condition` holds; fail after a generous wait."""
+    for _ in range(WAIT_MS // 100):
+        if condition():
+            return
+        page.wait_for_timeout(100)
+    pytest.fail(f"timed out waiting for {what}")
