@@ -9,7 +9,7 @@ CDK := node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help deps run test unit integration lint format typecheck invoke synth deploy destroy smoke bench openapi clean
+.PHONY: help deps run test unit integration lint format typecheck invoke synth deploy destroy smoke bench openapi clean browser-deps
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,3 +51,6 @@ invoke: deps ## run one event through the handler against the local database: ma
 
 clean: ## remove what the targets installed and built (keeps .local data)
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
+
+browser-deps: ## headless Chromium for the browser tests: Debian's chromium + chromium-driver (sudo if not root)
+	scripts/ensure-chromium.sh
