@@ -54,3 +54,6 @@ clean: ## remove what the targets installed and built (keeps .local data)
 
 browser-deps: ## headless Chromium for the browser tests: Debian's chromium + chromium-driver (sudo if not root)
 	scripts/ensure-chromium.sh
+
+bench: deps ## cold and warm figures against their floor, beside issue 6's budgets (BENCH_ARGS=--report-only)
+	$(PY) -m bench $(BENCH_ARGS)

@@ -1,0 +1,76 @@
+"""`make bench` / `python -m bench`: measure, print the table, write bench/results.json.
+
+Exits 1 when a budget fails (0 with --report-only), 2 when the benchmark itself could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bench.harness import QUICK, BenchError, Options, run
+from bench.machine import REPO_ROOT
+from bench.report import render
+
+DEFAULT_OUTPUT = REPO_ROOT / "bench" / "results.json"
+
+
+def parse_options(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
+    defaults = Options()
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--cold-runs", type=int, default=defaults.cold_runs, help="fresh processes per side")
+    parser.add_argument("--warm-calls", type=int, default=defaults.warm_calls, help="events in the warm run")
+    parser.add_argument("--http-requests", type=int, default=defaults.http_requests)
+    parser.add_argument("--http-clients", type=int, default=defaults.http_clients)
+    parser.add_argument(
+        "--quick", action="store_true", help="a tiny run that proves the harness works; timings mean little"
+    )
+    parser.add_argument("--report-only", action="store_true", help="exit 0 even when a budget fails")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the results")
+    arguments = parser.parse_args(argv)
+    if arguments.quick:
+        return QUICK, arguments
+    options = Options(
+        cold_runs=arguments.cold_runs,
+        warm_calls=arguments.warm_calls,
+        http_requests=arguments.http_requests,
+        http_clients=arguments.http_clients,
+    )
+    if options.cold_runs < 1 or options.warm_calls < 1 or options.http_requests < options.http_clients:
+        parser.error("cold runs and warm calls must be positive, HTTP requests at least one per client")
+    return options, arguments
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options, arguments = parse_options(argv)
+    try:
+        results, verdicts = run(options, _progress)
+    except BenchError as error:
+        print(f"The benchmark could not run: {error}", file=sys.stderr)
+        return 2
+    machine, git = results["machine"], results["git"]
+    commit = (git["commit"] or "unknown")[:12]
+    if git["functions_modified"]:
+        commit += " (functions/ modified)"
+    print(
+        f"\nVideo Calls API benchmark, {results['date']}, commit {commit}\n"
+        f"{machine['cpu_model']}, {machine['cores']} cores, Python {machine['python']}, "
+        f"load average {machine['load_average_1m']:.2f}\n"
+    )
+    print(render(results, verdicts))
+    arguments.output.parent.mkdir(parents=True, exist_ok=True)
+    arguments.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"Results written to {arguments.output}")
+    if results["passed"] or arguments.report_only:
+        return 0
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

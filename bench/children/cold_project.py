@@ -1,0 +1,60 @@
+"""A cold start of the project: a fresh interpreter imports the handler and serves one event.
+
+Usage: python -m bench.children.cold_project EVENT_JSON REPORT_JSON
+Times are time.monotonic() stamps (CLOCK_MONOTONIC, shared with the harness).
+"""
+
+import time
+
+STARTED = time.monotonic()
+
+import json  # noqa: E402 - the stamp above must come first
+import sys  # noqa: E402
+
+from bench.children.common import LambdaContext, RequestCounter, client_config, write_report  # noqa: E402
+
+
+def main(event_path: str, report_path: str) -> int:
+    with open(event_path, encoding="utf-8") as source:
+        event = json.load(source)
+    begin = time.monotonic()
+
+    from calls.handler import lambda_handler
+
+    imported = time.monotonic()
+    # The first event would create the client anyway; creating it first lets the counter see it.
+    from calls.repository import get_repository
+
+    client = get_repository().client
+    counter = RequestCounter()
+    counter.attach(client)
+    client_ready = time.monotonic()
+
+    result = lambda_handler(event, LambdaContext(event["requestContext"]["requestId"]))
+    served = time.monotonic()
+
+    import calls
+
+    write_report(
+        report_path,
+        {
+            "side": "project",
+            "status": result["statusCode"],
+            "requests": counter.by_operation,
+            "stamps": {
+                "started": STARTED,
+                "begin": begin,
+                "imported": imported,
+                "client_ready": client_ready,
+                "served": served,
+            },
+            "module_path": calls.__path__[0],
+            "params": counter.params,
+            "client_config": client_config(client),
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:3]))

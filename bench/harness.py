@@ -1,0 +1,356 @@
+"""One benchmark run: DynamoDB Local, the seeded tables, then every measurement of issue 6."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.asset import build_asset_zip, unpack
+from bench.environment import PYTHON_FLAGS, REGION, TABLE_NAMES, lambda_environment, reported_environment
+from bench.http_load import run_load
+from bench.machine import REPO_ROOT, git_info, machine_info
+from bench.report import Verdict, evaluate
+from bench.stats import median, ratio, spread, summarize
+
+# A widget's typical request: title, metadata, both names, recording, a preset of the demo app.
+EVENT_PATH = REPO_ROOT / "events" / "full-upstream-example.json"
+Progress = Callable[[str], None]
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Options:
+    cold_runs: int = 11
+    warm_calls: int = 1000
+    http_requests: int = 2000
+    http_clients: int = 8
+    # DynamoDB Local is a JVM: its first few hundred requests run interpreted, then JIT-compiled.
+    server_warmup_requests: int = 300
+
+
+QUICK = Options(cold_runs=2, warm_calls=20, http_requests=40, http_clients=8, server_warmup_requests=20)
+
+
+def run(options: Options, progress: Progress) -> tuple[dict[str, Any], list[Verdict]]:
+    from localrun.dynamodb_local import running_dynamodb_local
+
+    results: dict[str, Any] = {
+        "schema": 1,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "git": git_info(),
+        "options": asdict(options),
+        "event": EVENT_PATH.relative_to(REPO_ROOT).as_posix(),
+    }
+    with tempfile.TemporaryDirectory(prefix="video-calls-bench-") as scratch:
+        work = Path(scratch)
+        size = build_asset_zip(work / "asset.zip")
+        unpack(work / "asset.zip", work / "task")
+        results["asset"] = asdict(size)
+        (work / "home").mkdir()
+        progress("starting DynamoDB Local (in memory)")
+        with running_dynamodb_local() as endpoint:
+            _prepare_database(endpoint, options.server_warmup_requests)
+            environment = lambda_environment(endpoint, work / "task", work / "home")
+            results["environment"] = reported_environment(environment)
+            results["cold"] = measure_cold(options.cold_runs, environment, work, progress)
+            results["warm"] = measure_warm(options.warm_calls, environment, work, progress)
+            results["http"] = measure_http(options, environment, work, progress)
+    verdicts = evaluate(results)
+    results["budgets"] = [asdict(verdict) for verdict in verdicts]
+    results["passed"] = all(verdict.passed for verdict in verdicts)
+    return results, verdicts
+
+
+def _prepare_database(endpoint: str, warmup_requests: int) -> None:
+    """Tables and demo data as `make run` has them, then enough traffic to warm the server's JIT."""
+    import boto3
+    from callsctl.store import AdminStore
+    from localrun.database import prepare_database
+    from localrun.demo import DEMO_APP_ID
+
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",  # noqa: S106 - DynamoDB Local takes any credentials
+    )
+    prepare_database(AdminStore(client, TABLE_NAMES))
+    for number in range(warmup_requests):
+        client.query(
+            TableName=TABLE_NAMES.apps,
+            KeyConditionExpression="appId = :app",
+            ExpressionAttributeValues={":app": {"S": DEMO_APP_ID}},
+        )
+        client.put_item(
+            TableName=TABLE_NAMES.calls,
+            Item={"callId": {"S": f"warmup-{number}"}, "appId": {"S": DEMO_APP_ID}},
+        )
+
+
+# Cold
+
+
+@dataclass(frozen=True)
+class ColdRun:
+    wall_ms: float
+    cpu_ms: float
+    peak_rss_mb: float
+    requests: int
+    phases_ms: dict[str, float]
+    report: dict[str, Any]
+
+
+def spawn_cold(module: str, argument: Path, environment: dict[str, str], work: Path) -> ColdRun:
+    """Run one fresh process to its exit; wall time from just before the spawn to the reaped exit."""
+    report_path = work / "report.json"
+    report_path.unlink(missing_ok=True)
+    with open(work / "stderr.txt", "wb") as stderr:
+        began = time.monotonic()
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, *PYTHON_FLAGS, "-m", module, str(argument), str(report_path)],
+            cwd=REPO_ROOT,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        ended = time.monotonic()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0 or not report_path.exists():
+        detail = (work / "stderr.txt").read_text(errors="replace")[-3000:]
+        raise BenchError(f"{module} exited with {process.returncode}:\n{detail}")
+    report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
+    stamps = report["stamps"]
+    return ColdRun(
+        wall_ms=(ended - began) * 1000,
+        cpu_ms=(usage.ru_utime + usage.ru_stime) * 1000,
+        peak_rss_mb=report["peak_rss_kib"] / 1024,
+        requests=sum(report["requests"].values()),
+        phases_ms={
+            "startup": (stamps["begin"] - began) * 1000,
+            "imports": (stamps["imported"] - stamps["begin"]) * 1000,
+            "client": (stamps["client_ready"] - stamps["imported"]) * 1000,
+            "event": (stamps["served"] - stamps["client_ready"]) * 1000,
+            "exit": (ended - stamps["served"]) * 1000,
+        },
+        report=report,
+    )
+
+
+def _cold_side(runs: list[ColdRun]) -> dict[str, Any]:
+    return {
+        "wall_ms": summarize([run.wall_ms for run in runs]),
+        "cpu_ms": summarize([run.cpu_ms for run in runs]),
+        "peak_rss_mb": summarize([run.peak_rss_mb for run in runs]),
+        "requests": {
+            "min": min(run.requests for run in runs),
+            "max": max(run.requests for run in runs),
+            "by_operation": runs[-1].report["requests"],
+        },
+        "phases_ms": {phase: median([run.phases_ms[phase] for run in runs]) for phase in runs[0].phases_ms},
+        "samples": {
+            "wall_ms": [round(run.wall_ms, 3) for run in runs],
+            "cpu_ms": [round(run.cpu_ms, 3) for run in runs],
+            "peak_rss_mb": [round(run.peak_rss_mb, 3) for run in runs],
+        },
+    }
+
+
+def measure_cold(runs: int, environment: dict[str, str], work: Path, progress: Progress) -> dict[str, Any]:
+    """Project and floor alternate, each going first every other round, so both share the noise.
+
+    A first round of each is thrown away: it only fills the page cache and proves the setup.
+    """
+    event_path = work / "event.json"
+    event_path.write_bytes(EVENT_PATH.read_bytes())
+    template_path = work / "floor-template.json"
+
+    def project() -> ColdRun:
+        run = spawn_cold("bench.children.cold_project", event_path, environment, work)
+        if run.report["status"] != 201:
+            raise BenchError(f"the benchmark event answered {run.report['status']}, not 201")
+        return run
+
+    def floor() -> ColdRun:
+        return spawn_cold("bench.children.cold_floor", template_path, environment, work)
+
+    first = project()
+    task_root = Path(environment["LAMBDA_TASK_ROOT"])
+    if not Path(first.report["module_path"]).is_relative_to(task_root):
+        raise BenchError(f"the handler came from {first.report['module_path']}, not the unpacked asset")
+    template = {"params": first.report["params"], "client_config": first.report["client_config"]}
+    template_path.write_text(json.dumps(template), encoding="utf-8")
+    floor()
+
+    project_runs: list[ColdRun] = []
+    floor_runs: list[ColdRun] = []
+    for number in range(runs):
+        if number % 2:
+            floor_runs.append(floor())
+            project_runs.append(project())
+        else:
+            project_runs.append(project())
+            floor_runs.append(floor())
+        progress(
+            f"cold {number + 1}/{runs}: project {project_runs[-1].wall_ms:.0f} ms, "
+            f"floor {floor_runs[-1].wall_ms:.0f} ms"
+        )
+    project_side, floor_side = _cold_side(project_runs), _cold_side(floor_runs)
+    paired = [p.wall_ms / f.wall_ms for p, f in zip(project_runs, floor_runs, strict=True)]
+    return {
+        "project": project_side,
+        "floor": floor_side,
+        "ratios": {
+            "wall": ratio(project_side["wall_ms"]["p50"], floor_side["wall_ms"]["p50"]),
+            "wall_paired_median": median(paired),
+            "cpu": ratio(project_side["cpu_ms"]["p50"], floor_side["cpu_ms"]["p50"]),
+            "peak_rss": ratio(project_side["peak_rss_mb"]["p50"], floor_side["peak_rss_mb"]["p50"]),
+        },
+        "noise": {
+            "wall_spread_project": spread(project_side["wall_ms"]),
+            "wall_spread_floor": spread(floor_side["wall_ms"]),
+        },
+        "floor_client_config": template["client_config"],
+    }
+
+
+# Warm
+
+
+def _milliseconds(samples_ns: list[int]) -> list[float]:
+    return [sample / 1e6 for sample in samples_ns]
+
+
+def _per_call(counts: list[int]) -> dict[str, float]:
+    return {"min": min(counts), "max": max(counts), "mean": sum(counts) / len(counts)}
+
+
+def measure_warm(calls: int, environment: dict[str, str], work: Path, progress: Progress) -> dict[str, Any]:
+    progress(f"warm: {calls} events and {calls} bare PutItems in one process")
+    report_path = work / "warm.json"
+    arguments = (work / "event.json", calls, report_path)
+    completed = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, *PYTHON_FLAGS, "-m", "bench.children.warm", *map(str, arguments)],
+        cwd=REPO_ROOT,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+        timeout=600,
+    )
+    if completed.returncode != 0:
+        raise BenchError(f"the warm run failed:\n{completed.stderr.decode(errors='replace')[-3000:]}")
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    if set(report["statuses"]) != {"201"}:
+        raise BenchError(f"warm events answered {report['statuses']}, not only 201")
+    project = summarize(_milliseconds(report["project_ns"]))
+    floor = summarize(_milliseconds(report["floor_ns"]))
+    return {
+        "calls": calls,
+        "project": {"latency_ms": project, "requests_per_call": _per_call(report["project_requests"])},
+        "floor": {"latency_ms": floor, "requests_per_call": _per_call(report["floor_requests"])},
+        "ratios": {name: ratio(project[name], floor[name]) for name in ("p50", "p95", "p99")},
+        "first_call_requests": report["first_call_requests"],
+        "duration_s": report["duration_s"],
+        "cache_ttl_seconds": report["cache_ttl_seconds"],
+        "peak_rss_mb": report["peak_rss_kib"] / 1024,
+    }
+
+
+# Through the local HTTP server
+
+
+@contextmanager
+def local_server(environment: dict[str, str], work: Path) -> Iterator[int]:
+    """`python -m localrun` (what `make run` starts) on the benchmark's DynamoDB Local.
+
+    Started with site, unlike the measured processes: localrun comes from the editable install.
+    """
+    from localrun.dynamodb_local import free_port
+
+    port = free_port()
+    with open(work / "server.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "localrun"],
+            cwd=REPO_ROOT,
+            env={**environment, "PORT": str(port)},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            _wait_until_ready(port, process, work / "server.log")
+            yield port
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_ready(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"the local server exited early:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/__ready__")
+            connection.getresponse().read()
+            connection.close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise BenchError("the local server did not answer within a minute")
+
+
+def measure_http(
+    options: Options, environment: dict[str, str], work: Path, progress: Progress
+) -> dict[str, Any]:
+    event = json.loads(EVENT_PATH.read_text(encoding="utf-8"))
+    headers = {
+        "Content-Type": "application/json",
+        "X-App-Id": event["headers"]["X-App-Id"],
+        "X-Widget-Key": event["headers"]["X-Widget-Key"],
+    }
+    progress(f"HTTP: {options.http_clients} clients, {options.http_requests} requests")
+    with local_server(environment, work) as port:
+        load = run_load(
+            port,
+            clients=options.http_clients,
+            requests=options.http_requests,
+            path=event["path"],
+            headers=headers,
+            body=event["body"].encode("utf-8"),
+        )
+    return {
+        "clients": load.clients,
+        "requests": load.requests,
+        "completed": len(load.latencies_ns),
+        "duration_s": load.duration_s,
+        "throughput_rps": load.throughput_rps,
+        "latency_ms": summarize(_milliseconds(load.latencies_ns)) if load.latencies_ns else None,
+        "errors": load.errors,
+        "statuses": {str(status): count for status, count in sorted(load.statuses.items())},
+        "failures": load.failures[:10],
+    }

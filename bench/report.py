@@ -1,0 +1,247 @@
+"""Issue 6's budgets, their verdicts, and the table printed beside them; pure functions, no I/O."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Comparison = Literal["<=", "<", "=="]
+FigurePath = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    paths: tuple[FigurePath, ...]  # every figure named here must hold the limit
+    comparison: Comparison
+    limit: float
+    shown_limit: str
+
+    def holds(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        if self.comparison == "<=":
+            return value <= self.limit
+        if self.comparison == "<":
+            return value < self.limit
+        return value == self.limit
+
+
+@dataclass(frozen=True)
+class Verdict:
+    name: str
+    values: tuple[float, ...]
+    limit: str
+    passed: bool
+
+
+BUDGETS = (
+    Budget("cold wall-time ratio", (("cold", "ratios", "wall"),), "<=", 1.25, "<= 1.25"),
+    Budget("cold peak-RSS ratio", (("cold", "ratios", "peak_rss"),), "<=", 1.3, "<= 1.30"),
+    Budget("cold DynamoDB requests", (("cold", "project", "requests", "max"),), "<=", 2, "<= 2"),
+    Budget(
+        "warm DynamoDB requests per call",
+        (
+            ("warm", "project", "requests_per_call", "min"),
+            ("warm", "project", "requests_per_call", "max"),
+        ),
+        "==",
+        1,
+        "exactly 1",
+    ),
+    Budget("warm p50 ratio", (("warm", "ratios", "p50"),), "<=", 1.25, "<= 1.25"),
+    Budget("HTTP errors", (("http", "errors"),), "==", 0, "0"),
+    Budget("asset zip size", (("asset", "zip_bytes"),), "<", 100_000, "< 100 KB"),
+)
+
+
+def figure(results: Mapping[str, Any], path: FigurePath) -> Any:
+    value: Any = results
+    for key in path:
+        value = value[key]
+    return value
+
+
+def evaluate(results: Mapping[str, Any], budgets: Sequence[Budget] = BUDGETS) -> list[Verdict]:
+    """One verdict per budget; a figure that is missing fails its budget rather than passing it."""
+    verdicts = []
+    for budget in budgets:
+        try:
+            values = tuple(float(figure(results, path)) for path in budget.paths)
+        except (KeyError, TypeError):
+            values = (math.nan,)
+        passed = all(budget.holds(value) for value in values)
+        verdicts.append(Verdict(budget.name, values, budget.shown_limit, passed))
+    return verdicts
+
+
+# The table
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell: the first left-aligned, the others right-aligned.
+
+    A row of one cell is a section title and spans the table.
+    """
+    widths = [len(cell) for cell in header]
+    for row in rows:
+        if len(row) == 1:
+            continue
+        if len(row) != len(header):
+            raise ValueError(f"row {row!r} has {len(row)} cells, the header {len(header)}")
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        first, *others = cells
+        rest = [cell.rjust(width) for cell, width in zip(others, widths[1:], strict=True)]
+        padded = [first.ljust(widths[0]), *rest]
+        return "  ".join(padded).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    out = [line(header), rule]
+    for row in rows:
+        out.append(row[0] if len(row) == 1 else line(row))
+    return "\n".join(out)
+
+
+def milliseconds(value: float) -> str:
+    return f"{value:.1f} ms" if value >= 100 else f"{value:.2f} ms"
+
+
+def megabytes(value: float) -> str:
+    return f"{value:.1f} MB"
+
+
+def kilobytes(value: float) -> str:
+    return f"{value / 1000:.1f} KB"
+
+
+def times(value: float) -> str:
+    return f"{value:.2f}x"
+
+
+def _count_range(low: float, high: float) -> str:
+    return f"{low:g}" if low == high else f"{low:g}-{high:g}"
+
+
+HEADER = ("figure", "project", "floor", "ratio", "budget", "result")
+
+
+def table_rows(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> list[tuple[str, ...]]:
+    by_name = {verdict.name: verdict for verdict in verdicts}
+
+    def judged(name: str) -> tuple[str, str]:
+        verdict = by_name.get(name)
+        if verdict is None:
+            return "", ""
+        return verdict.limit, "PASS" if verdict.passed else "FAIL"
+
+    rows: list[tuple[str, ...]] = []
+    cold = results.get("cold")
+    if cold:
+        project, floor, ratios = cold["project"], cold["floor"], cold["ratios"]
+        runs = project["wall_ms"]["n"]
+        rows.append((f"Cold start: fresh processes, median of {runs} each, interleaved",))
+        rows.append(
+            (
+                "  wall time, spawn to exit",
+                milliseconds(project["wall_ms"]["p50"]),
+                milliseconds(floor["wall_ms"]["p50"]),
+                times(ratios["wall"]),
+                *judged("cold wall-time ratio"),
+            )
+        )
+        for phase, label in (
+            ("startup", "interpreter start"),
+            ("imports", "imports"),
+            ("client", "DynamoDB client"),
+            ("event", "the event / the requests"),
+            ("exit", "report and exit"),
+        ):
+            rows.append(
+                (
+                    f"    {label}",
+                    milliseconds(project["phases_ms"][phase]),
+                    milliseconds(floor["phases_ms"][phase]),
+                    "",
+                    "",
+                    "",
+                )
+            )
+        rows.append(
+            (
+                "  CPU time, user + system",
+                milliseconds(project["cpu_ms"]["p50"]),
+                milliseconds(floor["cpu_ms"]["p50"]),
+                times(ratios["cpu"]),
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "  peak RSS",
+                megabytes(project["peak_rss_mb"]["p50"]),
+                megabytes(floor["peak_rss_mb"]["p50"]),
+                times(ratios["peak_rss"]),
+                *judged("cold peak-RSS ratio"),
+            )
+        )
+        rows.append(
+            (
+                "  DynamoDB requests",
+                _count_range(project["requests"]["min"], project["requests"]["max"]),
+                _count_range(floor["requests"]["min"], floor["requests"]["max"]),
+                "",
+                *judged("cold DynamoDB requests"),
+            )
+        )
+    warm = results.get("warm")
+    if warm:
+        project, floor, ratios = warm["project"], warm["floor"], warm["ratios"]
+        rows.append((f"Warm: {warm['calls']} events in one process vs bare PutItem, interleaved",))
+        for name in ("p50", "p95", "p99"):
+            rows.append(
+                (
+                    f"  {name}",
+                    milliseconds(project["latency_ms"][name]),
+                    milliseconds(floor["latency_ms"][name]),
+                    times(ratios[name]),
+                    *(judged("warm p50 ratio") if name == "p50" else ("", "")),
+                )
+            )
+        rows.append(
+            (
+                "  DynamoDB requests per call",
+                _count_range(project["requests_per_call"]["min"], project["requests_per_call"]["max"]),
+                _count_range(floor["requests_per_call"]["min"], floor["requests_per_call"]["max"]),
+                "",
+                *judged("warm DynamoDB requests per call"),
+            )
+        )
+    load = results.get("http")
+    if load:
+        clients, requests = load["clients"], load["requests"]
+        rows.append((f"Local HTTP server: {clients} keep-alive clients, {requests} requests",))
+        rows.append(("  throughput", f"{load['throughput_rps']:.0f} req/s", "", "", "", ""))
+        latency = load["latency_ms"]
+        for name in ("p50", "p99"):
+            rows.append((f"  {name}", milliseconds(latency[name]) if latency else "-", "", "", "", ""))
+        rows.append(("  errors", str(load["errors"]), "", "", *judged("HTTP errors")))
+    asset = results.get("asset")
+    if asset:
+        rows.append((f"Asset: functions/ as shipped, {asset['files']} files",))
+        rows.append(("  zipped", kilobytes(asset["zip_bytes"]), "", "", *judged("asset zip size")))
+        rows.append(("  raw", kilobytes(asset["raw_bytes"]), "", "", "", ""))
+    return rows
+
+
+def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
+    passed = sum(verdict.passed for verdict in verdicts)
+    summary = f"{passed} of {len(verdicts)} budgets hold"
+    failed = [verdict.name for verdict in verdicts if not verdict.passed]
+    if failed:
+        summary += f"; failing: {', '.join(failed)}"
+    return f"{format_table(HEADER, table_rows(results, verdicts))}\n\n{summary}"

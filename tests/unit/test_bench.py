@@ -1,0 +1,187 @@
+"""The benchmark's pure helpers: order statistics, budget verdicts, the printed table, the asset."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from bench.asset import build_asset_zip, shipped_files
+from bench.report import BUDGETS, HEADER, Budget, evaluate, format_table, render, table_rows
+from bench.stats import median, percentile, ratio, spread, summarize
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile([4, 1, 3, 2], 0) == 1
+    assert percentile([4, 1, 3, 2], 100) == 4
+    assert percentile([10, 20], 25) == 12.5
+    assert percentile([7], 99) == 7
+
+
+def test_percentile_agrees_with_the_standard_library() -> None:
+    values = [0.3, 1.7, 2.2, 2.9, 3.1, 4.8, 5.5, 7.0, 9.4, 12.6, 13.0]
+    cut_points = statistics.quantiles(values, n=100, method="inclusive")
+    for q in (1, 25, 50, 75, 95, 99):
+        assert percentile(values, q) == pytest.approx(cut_points[q - 1])
+    assert median(values) == statistics.median(values)
+
+
+@pytest.mark.parametrize("q", [-1, 100.5])
+def test_percentile_refuses_a_rank_outside_0_to_100(q: float) -> None:
+    with pytest.raises(ValueError, match="within 0 and 100"):
+        percentile([1, 2], q)
+
+
+def test_percentile_of_nothing_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no values"):
+        percentile([], 50)
+
+
+def test_summary_ratio_and_spread() -> None:
+    summary = summarize([4, 1, 3, 2, 5])
+    assert (summary["n"], summary["min"], summary["p50"], summary["max"], summary["mean"]) == (5, 1, 3, 5, 3)
+    assert spread(summary) == pytest.approx((4 - 2) / 3)
+    assert ratio(3, 2) == 1.5
+    assert ratio(0, 0) == 1.0
+    assert ratio(1, 0) == math.inf
+
+
+def _results(**overrides: float) -> dict[str, object]:
+    figures = {
+        "wall": 1.1,
+        "peak_rss": 1.2,
+        "cold_requests": 2,
+        "warm_min": 1,
+        "warm_max": 1,
+        "warm_p50": 1.1,
+        "errors": 0,
+        "zip_bytes": 20_000,
+    }
+    figures.update(overrides)
+    latency = {"n": 3, "p50": 2.0, "p95": 3.0, "p99": 4.0}
+    return {
+        "cold": {
+            "project": {
+                "wall_ms": {"n": 7, "p50": 330.0},
+                "cpu_ms": {"p50": 300.0},
+                "peak_rss_mb": {"p50": 60.0},
+                "requests": {"min": 2, "max": figures["cold_requests"]},
+                "phases_ms": dict.fromkeys(("startup", "imports", "client", "event", "exit"), 1.0),
+            },
+            "floor": {
+                "wall_ms": {"n": 7, "p50": 300.0},
+                "cpu_ms": {"p50": 270.0},
+                "peak_rss_mb": {"p50": 50.0},
+                "requests": {"min": 2, "max": 2},
+                "phases_ms": dict.fromkeys(("startup", "imports", "client", "event", "exit"), 1.0),
+            },
+            "ratios": {"wall": figures["wall"], "cpu": 1.11, "peak_rss": figures["peak_rss"]},
+        },
+        "warm": {
+            "calls": 1000,
+            "project": {
+                "latency_ms": latency,
+                "requests_per_call": {"min": figures["warm_min"], "max": figures["warm_max"]},
+            },
+            "floor": {"latency_ms": latency, "requests_per_call": {"min": 1, "max": 1}},
+            "ratios": {"p50": figures["warm_p50"], "p95": 1.0, "p99": 1.0},
+        },
+        "http": {
+            "clients": 8,
+            "requests": 400,
+            "throughput_rps": 321.4,
+            "latency_ms": latency,
+            "errors": figures["errors"],
+        },
+        "asset": {"files": 10, "raw_bytes": 50_000, "zip_bytes": figures["zip_bytes"]},
+    }
+
+
+def test_every_budget_holds_on_good_figures() -> None:
+    verdicts = evaluate(_results())
+    assert [verdict.name for verdict in verdicts] == [budget.name for budget in BUDGETS]
+    assert all(verdict.passed for verdict in verdicts)
+
+
+@pytest.mark.parametrize(
+    ("override", "failing"),
+    [
+        ({"wall": 1.26}, "cold wall-time ratio"),
+        ({"peak_rss": 1.31}, "cold peak-RSS ratio"),
+        ({"cold_requests": 3}, "cold DynamoDB requests"),
+        ({"warm_max": 2}, "warm DynamoDB requests per call"),
+        ({"warm_min": 0}, "warm DynamoDB requests per call"),
+        ({"warm_p50": 1.2501}, "warm p50 ratio"),
+        ({"errors": 1}, "HTTP errors"),
+        ({"zip_bytes": 100_000}, "asset zip size"),
+    ],
+)
+def test_a_figure_past_its_limit_fails_exactly_its_budget(override: dict[str, float], failing: str) -> None:
+    verdicts = evaluate(_results(**override))
+    assert [verdict.name for verdict in verdicts if not verdict.passed] == [failing]
+
+
+def test_limits_are_inclusive_where_the_issue_says_at_most() -> None:
+    at_limits = _results(wall=1.25, peak_rss=1.3, warm_p50=1.25)
+    verdicts = {verdict.name: verdict for verdict in evaluate(at_limits)}
+    assert verdicts["cold wall-time ratio"].passed
+    assert verdicts["cold peak-RSS ratio"].passed
+    assert verdicts["warm p50 ratio"].passed
+
+
+def test_a_missing_figure_fails_its_budget() -> None:
+    results = _results()
+    del results["http"]
+    verdicts = {verdict.name: verdict for verdict in evaluate(results)}
+    assert not verdicts["HTTP errors"].passed
+    assert math.isnan(verdicts["HTTP errors"].values[0])
+
+
+def test_a_nan_figure_never_holds() -> None:
+    assert not Budget("x", (("a",),), "<=", 1, "<= 1").holds(math.nan)
+
+
+def test_format_table_aligns_columns_and_spans_section_titles() -> None:
+    table = format_table(("name", "value"), [("a section title wider than the table",), ("  x", "1.5 ms")])
+    assert table.splitlines() == [
+        "name   value",
+        "----  ------",
+        "a section title wider than the table",
+        "  x   1.5 ms",
+    ]
+
+
+def test_format_table_refuses_a_row_of_the_wrong_width() -> None:
+    with pytest.raises(ValueError, match="cells"):
+        format_table(("a", "b"), [("1", "2", "3")])
+
+
+def test_the_printed_table_shows_each_budget_beside_its_figure() -> None:
+    results = _results(wall=1.4)
+    verdicts = evaluate(results)
+    rows = {row[0].strip(): row for row in table_rows(results, verdicts) if len(row) == len(HEADER)}
+    assert rows["wall time, spawn to exit"][1:] == ("330.0 ms", "300.0 ms", "1.40x", "<= 1.25", "FAIL")
+    assert rows["peak RSS"][3:] == ("1.20x", "<= 1.30", "PASS")
+    assert rows["DynamoDB requests per call"][1:] == ("1", "1", "", "exactly 1", "PASS")
+    assert rows["zipped"][1] == "20.0 KB"
+    assert rows["errors"][4:] == ("0", "PASS")
+    assert render(results, verdicts).endswith("6 of 7 budgets hold; failing: cold wall-time ratio")
+
+
+def test_the_asset_is_functions_without_bytecode(tmp_path: Path) -> None:
+    root = tmp_path / "functions"
+    (root / "calls" / "__pycache__").mkdir(parents=True)
+    (root / "calls" / "handler.py").write_text("x = 1\n")
+    (root / "calls" / "stale.pyc").write_bytes(b"\0")
+    (root / "calls" / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"\0")
+    assert shipped_files(root) == [Path("calls/handler.py")]
+
+    size = build_asset_zip(tmp_path / "asset.zip", root)
+    assert (size.files, size.raw_bytes) == (1, 6)
+    with zipfile.ZipFile(tmp_path / "asset.zip") as archive:
+        assert archive.namelist() == ["calls/handler.py"]
+    assert size.zip_bytes == (tmp_path / "asset.zip").stat().st_size

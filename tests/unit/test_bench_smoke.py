@@ -1,0 +1,65 @@
+"""The benchmark harness end to end in a tiny run: every figure is produced and the request counts hold.
+
+Timings of so small a run mean nothing, and none is asserted; the request counts are exact.
+Needs Java for DynamoDB Local, like the integration tests.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from typing import Any
+
+import pytest
+
+from bench.harness import Options, run
+from bench.report import BUDGETS
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(shutil.which("java") is None, reason="DynamoDB Local needs Java"),
+]
+
+TINY = Options(cold_runs=1, warm_calls=20, http_requests=16, http_clients=8, server_warmup_requests=0)
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, Any]:
+    figures, _verdicts = run(TINY, progress=lambda _message: None)
+    return figures
+
+
+def _positive(value: float) -> bool:
+    return math.isfinite(value) and value > 0
+
+
+def test_a_cold_start_makes_one_read_and_one_write(results: dict[str, Any]) -> None:
+    for side in ("project", "floor"):
+        requests = results["cold"][side]["requests"]
+        assert (requests["min"], requests["max"]) == (2, 2)
+        assert requests["by_operation"] == {"Query": 1, "PutItem": 1}
+
+
+def test_a_warm_call_makes_exactly_one_request(results: dict[str, Any]) -> None:
+    warm = results["warm"]
+    assert warm["first_call_requests"] == 2
+    for side in ("project", "floor"):
+        assert warm[side]["requests_per_call"] == {"min": 1, "max": 1, "mean": 1.0}
+
+
+def test_every_figure_is_produced(results: dict[str, Any]) -> None:
+    cold, warm, load = results["cold"], results["warm"], results["http"]
+    for side in ("project", "floor"):
+        assert _positive(cold[side]["wall_ms"]["p50"])
+        assert _positive(cold[side]["cpu_ms"]["p50"])
+        assert _positive(cold[side]["peak_rss_mb"]["p50"])
+        assert warm[side]["latency_ms"]["n"] == TINY.warm_calls
+        assert _positive(warm[side]["latency_ms"]["p99"])
+    assert all(_positive(value) for value in cold["ratios"].values())
+    assert all(_positive(value) for value in warm["ratios"].values())
+    assert (load["completed"], load["errors"], load["statuses"]) == (16, 0, {"201": 16})
+    assert _positive(load["throughput_rps"])
+    assert 0 < results["asset"]["zip_bytes"] < results["asset"]["raw_bytes"]
+    assert [budget["name"] for budget in results["budgets"]] == [budget.name for budget in BUDGETS]
+    assert results["machine"]["cores"] >= 1
+    assert results["git"]["commit"]
