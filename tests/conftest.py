@@ -42,3 +42,16 @@ def _isolated_configuration(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     clear_cached_state()
     yield
     clear_cached_state()
+
+
+# The shared services (DynamoDB Local, the local API), defined once for every test package.
+from tests.services import (  # noqa: E402
+    admin,
+    db_environment,
+    dynamodb_endpoint,
+    local_api,
+    make_app,
+    prepared_endpoint,
+)
+
+__all__ = ["admin", "db_environment", "dynamodb_endpoint", "local_api", "make_app", "prepared_endpoint"]

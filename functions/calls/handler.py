@@ -19,7 +19,7 @@ from calls.service import METRICS_NAMESPACE, SERVICE_NAME
 
 CALLS_PATH = "/api/calls"
 CORS_ALLOW_HEADERS = "Content-Type, X-App-Id, X-Widget-Key, Idempotency-Key"
-CORS_EXPOSE_HEADERS = "X-Request-Id, Idempotent-Replayed"
+CORS_EXPOSE_HEADERS = "X-Request-Id, Idempotent-Replayed, Retry-After"
 CORS_MAX_AGE_SECONDS = "600"
 
 logger = Logger(service=SERVICE_NAME)

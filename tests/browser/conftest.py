@@ -2,7 +2,7 @@
 
 The widget runs in pages served by `site`, on another port than the local API, so every call
 is a real cross-origin request with its CORS preflight. The local API and DynamoDB Local are
-the integration fixtures, imported here.
+the shared fixtures of tests/services.py.
 """
 
 from __future__ import annotations
@@ -29,13 +29,6 @@ from playwright.sync_api import (
 )
 
 from tests.conftest import ROOT
-from tests.integration.conftest import (  # noqa: F401 - fixtures, used by name
-    admin,
-    dynamodb_endpoint,
-    local_api,
-    make_app,
-    prepared_endpoint,
-)
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium dials out at start-up, which a closed

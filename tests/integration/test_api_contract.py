@@ -461,7 +461,7 @@ def test_allowed_origins(local_api: LocalApi, make_app: Callable[..., TestApp]) 
     assert allowed.header("Access-Control-Allow-Origin") == "https://shop.example"
     assert allowed.header("Vary") == "Origin"
     exposed = {name.strip() for name in (allowed.header("Access-Control-Expose-Headers") or "").split(",")}
-    assert {"X-Request-Id", "Idempotent-Replayed"} <= exposed
+    assert {"X-Request-Id", "Idempotent-Replayed", "Retry-After"} <= exposed
 
     assert_error(
         local_api.request(headers={**credentials, "Origin": "https://evil.example"}),

@@ -1,0 +1,207 @@
+"""DynamoDB Local, started once per test session on loopback, and the local HTTP server over it.
+
+Registered once for the whole suite by tests/conftest.py, so the integration and the
+browser tests share one database and one server.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from callsctl.store import AdminStore, TableNames
+from localrun.database import admin_store, prepare_database
+from localrun.dynamodb_local import free_port, running_dynamodb_local
+
+from tests.conftest import ROOT
+
+TABLE_NAMES = TableNames(apps="it-apps", calls="it-calls", idempotency="it-idempotency")
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log = tmp_path_factory.mktemp("dynamodb") / "dynamodb-local.log"
+    with running_dynamodb_local(log_path=log) as endpoint:
+        yield endpoint
+
+
+def table_environment(endpoint: str) -> dict[str, str]:
+    return {
+        "DYNAMODB_ENDPOINT_URL": endpoint,
+        "APPS_TABLE_NAME": TABLE_NAMES.apps,
+        "CALLS_TABLE_NAME": TABLE_NAMES.calls,
+        "IDEMPOTENCY_TABLE_NAME": TABLE_NAMES.idempotency,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+@pytest.fixture(scope="session")
+def prepared_endpoint(dynamodb_endpoint: str) -> str:
+    """The endpoint with every table created and the demo data seeded."""
+    os.environ.update(table_environment(dynamodb_endpoint))
+    prepare_database(admin_store(dynamodb_endpoint, TABLE_NAMES))
+    return dynamodb_endpoint
+
+
+@pytest.fixture
+def db_environment(prepared_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the in-process handler at DynamoDB Local."""
+    for name, value in table_environment(prepared_endpoint).items():
+        monkeypatch.setenv(name, value)
+    return prepared_endpoint
+
+
+@pytest.fixture
+def admin(prepared_endpoint: str) -> AdminStore:
+    return admin_store(prepared_endpoint, TABLE_NAMES)
+
+
+@dataclass(frozen=True)
+class TestApp:
+    __test__ = False  # a value, not a test class
+
+    app_id: str
+    widget_key: str
+
+
+@pytest.fixture
+def make_app(admin: AdminStore) -> Callable[..., TestApp]:
+    """A fresh app of its own for a test that changes app data; presets as {id: settings}."""
+
+    def create(
+        *,
+        status: str = "active",
+        active_preset_id: str | None = None,
+        presets: Mapping[str, dict[str, Any]] | None = None,
+        allowed_origins: tuple[str, ...] = (),
+        app_id: str | None = None,
+        widget_key: str | None = None,
+    ) -> TestApp:
+        app_id = app_id or f"app-{secrets.token_hex(6)}"
+        widget_key = widget_key or secrets.token_urlsafe(24)
+        admin.put_app(
+            app_id,
+            name=f"Test {app_id}",
+            status=status,
+            active_preset_id=active_preset_id,
+            allowed_origins=allowed_origins,
+        )
+        admin.add_key(app_id, "k1", widget_key)
+        for preset_id, settings in (presets or {}).items():
+            admin.put_preset(app_id, preset_id, settings)
+        return TestApp(app_id, widget_key)
+
+    return create
+
+
+@dataclass
+class HttpResult:
+    status: int
+    headers: http.client.HTTPMessage
+    raw: bytes
+    body: Any = field(default=None)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+
+@dataclass
+class LocalApi:
+    """The local HTTP server running as its own process, and its log."""
+
+    base_url: str
+    port: int
+    log_path: Path
+
+    def request(
+        self,
+        method: str = "POST",
+        path: str = "/api/calls",
+        *,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | list[tuple[str, str]] | None = None,
+        json_body: Any = None,
+        body: bytes | str | None = None,
+        timeout: float = 30,
+    ) -> HttpResult:
+        if json_body is not None:
+            body = json.dumps(json_body)
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        target = path + (f"?{urlencode(query)}" if query else "")
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            connection.request(method, target, body=body, headers=dict(headers or {}))
+            response = connection.getresponse()
+            raw = response.read()
+        finally:
+            connection.close()
+        parsed = None
+        if raw and (response.headers.get("Content-Type") or "").startswith("application/json"):
+            parsed = json.loads(raw)
+        return HttpResult(response.status, response.headers, raw, parsed)
+
+    def logs(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def _wait_for_http(port: int, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"local server exited early:\n{log_path.read_text(errors='replace')}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/__ready__")
+            connection.getresponse().read()
+            connection.close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("local server did not start in time")
+
+
+@pytest.fixture(scope="session")
+def local_api(prepared_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalApi]:
+    """`python -m localrun` against the session's DynamoDB Local, as `make run` starts it.
+
+    The app cache is off here so that changes made by a test are seen at once; the
+    cache has tests of its own with a controllable clock.
+    """
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("local-api") / "server.log"
+    env = {
+        **os.environ,
+        **table_environment(prepared_endpoint),
+        "PORT": str(port),
+        "CACHE_TTL_SECONDS": "0",
+        "POWERTOOLS_LOG_LEVEL": "DEBUG",
+        "PYTHONUNBUFFERED": "1",
+    }
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "localrun"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            _wait_for_http(port, process, log_path)
+            yield LocalApi(f"http://127.0.0.1:{port}", port, log_path)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
