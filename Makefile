@@ -52,6 +52,9 @@ invoke: deps ## run one event through the handler against the local database: ma
 clean: ## remove what the targets installed and built (keeps .local data)
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
 
+openapi: deps ## regenerate docs/openapi.json from the handler's routes and the models
+	$(PY) -m openapi_spec --write
+
 browser-deps: ## headless Chromium for the browser tests: Debian's chromium + chromium-driver (sudo if not root)
 	scripts/ensure-chromium.sh
 
