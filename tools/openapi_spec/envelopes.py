@@ -65,11 +65,3 @@ class ErrorEnvelope(BaseModel):
 
     ok: Literal[False]
     error: ErrorBody
-
-
-class GatewayMessage(BaseModel):
-    """A body written by API Gateway itself (throttling), not by the function."""
-
-    model_config = ConfigDict(extra="allow")
-
-    message: str

@@ -29,7 +29,7 @@ from calls.models import (
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from openapi_spec.envelopes import CallCreated, ErrorEnvelope, GatewayMessage
+from openapi_spec.envelopes import CallCreated, ErrorEnvelope
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = PROJECT_ROOT / "docs" / "openapi.json"
@@ -41,7 +41,7 @@ JSON = "application/json"
 
 Schema = dict[str, Any]
 
-# What each status means to a client. The codes come from calls.errors; 429 is API Gateway's own.
+# What each status means to a client. The codes come from calls.errors, and from GATEWAY_ERRORS.
 STATUS_DESCRIPTIONS = {
     400: "The body is not valid JSON, or not a JSON object.",
     401: "Credentials missing, unknown or wrong. The same answer whichever was wrong.",
@@ -52,14 +52,17 @@ STATUS_DESCRIPTIONS = {
     413: f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.",
     422: "A field is of the wrong type or outside its limits (one `details` entry per field), the "
     "preset does not exist for this app, or the `Idempotency-Key` was already used for another request.",
-    429: "Throttled by API Gateway (stage or usage-plan limits) before the function ran; the body is "
-    "API Gateway's. Retry with exponential backoff.",
+    429: "Throttled by API Gateway (the stage's rate and burst limits) before the function ran: retry "
+    "after `Retry-After` seconds, with exponential backoff. Written by API Gateway, so without "
+    "`X-Request-Id` (the body's `requestId` is API Gateway's request id).",
     500: "An internal error. The body carries the request id and nothing else of use to a client.",
     503: "The database throttled or timed out: retry after `Retry-After` seconds.",
 }
 # The statuses POST /api/calls can answer, besides 201 (404 and 405 belong to other paths and methods).
 CREATE_CALL_ERROR_STATUSES = (400, 401, 403, 409, 413, 422, 429, 500, 503)
-GATEWAY_STATUSES = frozenset({429})
+# Errors only API Gateway answers, in the contract's envelope: its gateway responses (infra/stack.py,
+# GATEWAY_ANSWERS) rewrite them; a unit test checks the two agree. status: (code, Retry-After?).
+GATEWAY_ERRORS = {429: ("TOO_MANY_REQUESTS", True)}
 
 SECURITY_SCHEMES: dict[str, Schema] = {
     "appIdHeader": {"type": "apiKey", "in": "header", "name": "X-App-Id"},
@@ -84,10 +87,10 @@ envelope: `{{"ok": false, "error": {{"code", "message", "requestId", "details"?}
 **Unknown paths** answer 404 `NOT_FOUND` and **other methods** on `/api/calls` 405
 `METHOD_NOT_ALLOWED`, with the same envelope.
 
-**Retries.** Retry on 503 `SERVICE_UNAVAILABLE` and 409 `IDEMPOTENCY_KEY_IN_USE` after
-`Retry-After` seconds, and on 429 (API Gateway throttling) with exponential backoff. Send an
-`Idempotency-Key` so that a retry of a request whose answer was lost cannot create a second call.
-Never retry any other 4xx unchanged.
+**Retries.** Retry on 503 `SERVICE_UNAVAILABLE`, 409 `IDEMPOTENCY_KEY_IN_USE` and 429
+`TOO_MANY_REQUESTS` (API Gateway throttling) after `Retry-After` seconds, backing off exponentially
+when it happens again. Send an `Idempotency-Key` so that a retry of a request whose answer was lost
+cannot create a second call. Never retry any other 4xx unchanged: it will fail the same way.
 
 This document is generated from the code (`make openapi`); do not edit it by hand."""
 
@@ -119,7 +122,6 @@ def component_schemas() -> dict[str, Schema]:
         (GenesysContext, "validation"),
         (CallCreated, "serialization"),
         (ErrorEnvelope, "serialization"),
-        (GatewayMessage, "serialization"),
     ]
     _, document = models_json_schema(models, ref_template=REF)
     schemas: dict[str, Schema] = _drop_null_defaults(document["$defs"])
@@ -222,16 +224,17 @@ def component_responses() -> dict[str, Schema]:
     with_retry_after = retry_after_statuses()
     responses: dict[str, Schema] = {}
     for status, description in STATUS_DESCRIPTIONS.items():
-        if status in GATEWAY_STATUSES:
-            responses[_error_response_name(status)] = {
-                "description": description,
-                "content": {JSON: {"schema": {"$ref": REF.format(model="GatewayMessage")}}},
-            }
-            continue
-        if status not in codes:
+        if status in GATEWAY_ERRORS:
+            gateway_code, retry_after = GATEWAY_ERRORS[status]
+            status_codes = [gateway_code]
+            headers = ["Cache-Control", "Access-Control-Allow-Origin", "Vary"]
+        elif status in codes:
+            status_codes = codes[status]
+            headers = [*COMMON_HEADERS]
+            retry_after = status in with_retry_after
+        else:
             raise LookupError(f"calls.errors has no ApiError with status {status}, documented here")
-        headers = [*COMMON_HEADERS]
-        if status in with_retry_after:
+        if retry_after:
             headers.append("Retry-After")
         if status == 405:
             headers.append("Allow")
@@ -243,7 +246,7 @@ def component_responses() -> dict[str, Schema]:
                     "schema": {
                         "allOf": [
                             {"$ref": REF.format(model="ErrorEnvelope")},
-                            {"properties": {"error": {"properties": {"code": {"enum": codes[status]}}}}},
+                            {"properties": {"error": {"properties": {"code": {"enum": status_codes}}}}},
                         ]
                     }
                 }
