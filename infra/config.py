@@ -1,0 +1,154 @@
+"""The stack's tunables, read once from CDK context and validated.
+
+Their defaults live in cdk.json (the one place a reader looks for them) and any of them
+can be overridden for one run with `-c key=value`; docs/deploy.md describes each key.
+Values given on the command line arrive as strings, so every reader here converts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+STAGES = ("dev", "prod")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# The finite retention periods CloudWatch Logs accepts, in days.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+CONTEXT_KEYS = (
+    "stage",
+    "joinBaseUrl",
+    "callTtlSeconds",
+    "cacheTtlSeconds",
+    "throttlingRateLimit",
+    "throttlingBurstLimit",
+    "lambdaMemoryMb",
+    "lambdaTimeoutSeconds",
+    "dynamodbConnectTimeoutSeconds",
+    "dynamodbReadTimeoutSeconds",
+    "dynamodbMaxAttempts",
+    "logLevel",
+    "logRetentionDays",
+    "alarmEmail",
+    "latencyP99AlarmMs",
+)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+class ContextSource(Protocol):
+    def try_get_context(self, key: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    stage: str
+    join_base_url: str
+    call_ttl_seconds: int
+    cache_ttl_seconds: float
+    throttling_rate_limit: float
+    throttling_burst_limit: int
+    lambda_memory_mb: int
+    lambda_timeout_seconds: int
+    dynamodb_connect_timeout_seconds: float
+    dynamodb_read_timeout_seconds: float
+    dynamodb_max_attempts: int
+    log_level: str
+    log_retention_days: int
+    alarm_email: str | None
+    latency_p99_alarm_ms: int
+
+    @property
+    def is_production(self) -> bool:
+        return self.stage == "prod"
+
+    @property
+    def stack_name(self) -> str:
+        return f"VideoCallsApi-{self.stage}"
+
+
+def _raw(node: ContextSource, key: str) -> Any:
+    value = node.try_get_context(key)
+    if value is None:
+        raise ConfigError(f"context key {key!r} is missing: cdk.json holds its default")
+    return value
+
+
+def _text(node: ContextSource, key: str) -> str:
+    return str(_raw(node, key)).strip()
+
+
+def _number(node: ContextSource, key: str, *, minimum: float, maximum: float | None = None) -> float:
+    raw = _raw(node, key)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be a number, got {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"between {minimum:g} and {maximum:g}" if maximum is not None else f"at least {minimum:g}"
+        raise ConfigError(f"{key} must be {bounds}, got {raw!r}")
+    return value
+
+
+def _integer(node: ContextSource, key: str, *, minimum: int, maximum: int | None = None) -> int:
+    value = _number(node, key, minimum=minimum, maximum=maximum)
+    if not value.is_integer():
+        raise ConfigError(f"{key} must be a whole number, got {_raw(node, key)!r}")
+    return int(value)
+
+
+def _choice(node: ContextSource, key: str, choices: tuple[str, ...]) -> str:
+    value = _text(node, key)
+    if value not in choices:
+        raise ConfigError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def load_config(node: ContextSource) -> StackConfig:
+    join_base_url = _text(node, "joinBaseUrl").rstrip("/")
+    if not join_base_url.startswith("https://"):
+        raise ConfigError(f"joinBaseUrl must be an https URL, got {join_base_url!r}")
+
+    retention = _integer(node, "logRetentionDays", minimum=1)
+    if retention not in LOG_RETENTION_DAYS:
+        raise ConfigError(f"logRetentionDays must be one of {LOG_RETENTION_DAYS}, got {retention}")
+
+    alarm_email = _text(node, "alarmEmail")
+    if alarm_email and "@" not in alarm_email:
+        raise ConfigError(f"alarmEmail must be an email address or empty, got {alarm_email!r}")
+
+    config = StackConfig(
+        stage=_choice(node, "stage", STAGES),
+        join_base_url=join_base_url,
+        # The same lower bound the Lambda's settings enforce: a call must live at least a minute.
+        call_ttl_seconds=_integer(node, "callTtlSeconds", minimum=60),
+        cache_ttl_seconds=_number(node, "cacheTtlSeconds", minimum=0),
+        throttling_rate_limit=_number(node, "throttlingRateLimit", minimum=1),
+        throttling_burst_limit=_integer(node, "throttlingBurstLimit", minimum=1),
+        lambda_memory_mb=_integer(node, "lambdaMemoryMb", minimum=128, maximum=10_240),
+        # API Gateway gives up on an integration after 29 s: a longer function would only
+        # turn a clean 503 into the gateway's 504.
+        lambda_timeout_seconds=_integer(node, "lambdaTimeoutSeconds", minimum=1, maximum=29),
+        dynamodb_connect_timeout_seconds=_number(node, "dynamodbConnectTimeoutSeconds", minimum=0.05),
+        dynamodb_read_timeout_seconds=_number(node, "dynamodbReadTimeoutSeconds", minimum=0.05),
+        dynamodb_max_attempts=_integer(node, "dynamodbMaxAttempts", minimum=1, maximum=10),
+        log_level=_choice(node, "logLevel", LOG_LEVELS),
+        log_retention_days=retention,
+        alarm_email=alarm_email or None,
+        latency_p99_alarm_ms=_integer(node, "latencyP99AlarmMs", minimum=1),
+    )
+    # One DynamoDB call with all its retries must fit in the function's time, so a slow
+    # database ends in the handler's 503 rather than a Lambda timeout.
+    worst_call = config.dynamodb_max_attempts * (
+        config.dynamodb_connect_timeout_seconds + config.dynamodb_read_timeout_seconds
+    )
+    if worst_call >= config.lambda_timeout_seconds:
+        raise ConfigError(
+            f"lambdaTimeoutSeconds ({config.lambda_timeout_seconds}) must exceed one DynamoDB call's "
+            f"worst case, dynamodbMaxAttempts x (connect + read timeout) = {worst_call:g} s"
+        )
+    return config

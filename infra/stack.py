@@ -1,0 +1,659 @@
+"""Everything the create-call API runs on: tables, function, REST API, alarms, dashboard."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import (
+    Acknowledgment,
+    Aws,
+    CfnOutput,
+    Duration,
+    RemovalPolicy,
+    Stack,
+    Validations,
+)
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from calls import errors, tables
+from constructs import Construct, IConstruct
+
+from infra.config import StackConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+FUNCTION_ASSET_DIR = ROOT / "functions"
+FUNCTION_HANDLER = "calls.handler.lambda_handler"
+# The route the handler serves (calls.handler.CALLS_PATH; a test keeps them equal). Not
+# imported: that would load the handler and Powertools into every synth.
+CALLS_PATH = "/api/calls"
+# What never ships even if a test run left it behind in functions/.
+FUNCTION_ASSET_EXCLUDES = ["**/__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache"]
+
+# The newest Python that both aws-cdk-lib and the Powertools layer support.
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+# The Powertools public layer: aws-lambda-powertools==3.37.0 (the version pinned in
+# pyproject.toml; a test keeps the two equal). Layer versions count Powertools releases
+# (3.23.0 is 27, the last with Python 3.9; 3.28.0 is 32; 3.31.1 is 36; 3.34.0 is 37);
+# check a new pin with
+#   aws ssm get-parameter --name /aws/service/powertools/python/arm64/python3.14/<version>
+POWERTOOLS_PACKAGE_VERSION = "3.37.0"
+POWERTOOLS_LAYER_VERSION = 40
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+
+SERVICE_NAME = "video-calls"
+
+# Gateway-only answers: the function never sees these requests, so they have no domain error.
+THROTTLED_CODE, THROTTLED_MESSAGE = "TOO_MANY_REQUESTS", "Too many requests. Retry shortly."
+BAD_REQUEST_CODE = "BAD_REQUEST"
+
+ATTRIBUTE_TYPES = {
+    "S": dynamodb.AttributeType.STRING,
+    "N": dynamodb.AttributeType.NUMBER,
+    "B": dynamodb.AttributeType.BINARY,
+}
+
+# infra.config.LOG_RETENTION_DAYS, as CDK names them.
+RETENTION_DAYS = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+# The DynamoDB operations the function may call on each table: its IAM actions, and so
+# the operations whose throttling is alarmed on.
+TABLE_OPERATIONS = {
+    tables.APPS.purpose: ("Query", "GetItem"),
+    tables.CALLS.purpose: ("PutItem",),
+    tables.IDEMPOTENCY.purpose: ("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
+}
+
+ALARM_PERIOD = Duration.minutes(5)
+# API 5xx includes the handler's deliberate 503s (DynamoDB throttling); a handful in five
+# minutes is noise, more is an incident.
+API_5XX_ALARM_THRESHOLD = 5
+
+
+def powertools_layer_arn(runtime: lambda_.Runtime = RUNTIME) -> str:
+    python_version = runtime.name.replace(".", "")  # python3.14 -> python314
+    return (
+        f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+        f"AWSLambdaPowertoolsPythonV3-{python_version}-arm64:{POWERTOOLS_LAYER_VERSION}"
+    )
+
+
+def _key(attribute: tables.KeyAttribute) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=attribute.name, type=ATTRIBUTE_TYPES[attribute.type])
+
+
+@dataclass(frozen=True)
+class NagAcknowledgement:
+    scope: IConstruct
+    rule: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class GatewayAnswer:
+    """One of API Gateway's own responses, rewritten into the contract's error envelope."""
+
+    name: str
+    response_type: apigateway.ResponseType
+    status: int | None  # None keeps the status API Gateway chose
+    code: str
+    message: str | None  # None passes on API Gateway's own message
+    retry_after: int | None = None
+
+    @property
+    def template(self) -> str:
+        message = json.dumps(self.message) if self.message is not None else "$context.error.messageString"
+        return (
+            f'{{"ok": false, "error": {{"code": "{self.code}", "message": {message}, '
+            f'"requestId": "$context.requestId"}}}}'
+        )
+
+
+def _from_error(
+    name: str, response_type: apigateway.ResponseType, error: type[errors.ApiError]
+) -> GatewayAnswer:
+    return GatewayAnswer(
+        name, response_type, error.status, error.code, error.default_message, error.retry_after
+    )
+
+
+GATEWAY_ANSWERS = (
+    GatewayAnswer("Default4xx", apigateway.ResponseType.DEFAULT_4_XX, None, BAD_REQUEST_CODE, None),
+    GatewayAnswer(
+        "Default5xx",
+        apigateway.ResponseType.DEFAULT_5_XX,
+        None,
+        errors.InternalError.code,
+        errors.InternalError.default_message,
+    ),
+    GatewayAnswer("Throttled", apigateway.ResponseType.THROTTLED, 429, THROTTLED_CODE, THROTTLED_MESSAGE, 1),
+    # A path with no route is API Gateway's 403 "Missing Authentication Token"; it is a 404.
+    _from_error("MissingRoute", apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN, errors.RouteNotFound),
+    _from_error("ResourceNotFound", apigateway.ResponseType.RESOURCE_NOT_FOUND, errors.RouteNotFound),
+    _from_error("RequestTooLarge", apigateway.ResponseType.REQUEST_TOO_LARGE, errors.PayloadTooLarge),
+    # The function outran the gateway's 29 s: the same answer as a slow database.
+    _from_error("IntegrationTimeout", apigateway.ResponseType.INTEGRATION_TIMEOUT, errors.ServiceUnavailable),
+)
+
+
+class VideoCallsStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.removal_policy = RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY
+
+        self.tables = {schema.purpose: self._table(schema) for schema in tables.ALL_TABLES}
+        self.apps_table = self.tables[tables.APPS.purpose]
+        self.calls_table = self.tables[tables.CALLS.purpose]
+        self.idempotency_table = self.tables[tables.IDEMPOTENCY.purpose]
+
+        self.function = self._function()
+        self.api = self._api()
+        self.alarm_topic = self._alarm_topic()
+        self.alarms = self._alarms()
+        self.dashboard = self._dashboard()
+        self._outputs()
+        self._acknowledge_nag_findings()
+
+    # --- DynamoDB -----------------------------------------------------------------------------
+
+    def _table(self, schema: tables.TableSchema) -> dynamodb.Table:
+        table = dynamodb.Table(
+            self,
+            f"{schema.purpose.capitalize()}Table",
+            partition_key=_key(schema.partition_key),
+            sort_key=_key(schema.sort_key) if schema.sort_key else None,
+            time_to_live_attribute=schema.ttl_attribute,
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=self.config.is_production,
+            removal_policy=self.removal_policy,
+        )
+        for index in schema.indexes:
+            table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=_key(index.partition_key),
+                sort_key=_key(index.sort_key) if index.sort_key else None,
+                projection_type=dynamodb.ProjectionType.ALL,
+            )
+        return table
+
+    # --- Lambda -------------------------------------------------------------------------------
+
+    def _function(self) -> lambda_.Function:
+        config = self.config
+        self.function_log_group = logs.LogGroup(
+            self,
+            "FunctionLogs",
+            retention=RETENTION_DAYS[config.log_retention_days],
+            removal_policy=self.removal_policy,
+        )
+        self.function_role = iam.Role(
+            self,
+            "FunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="The create-call function: its own tables and log group, nothing else",
+            inline_policies={"CreateCall": self._function_policy()},
+        )
+        function = lambda_.Function(
+            self,
+            "CreateCallFunction",
+            description="POST /api/calls: creates a video call and returns its join links",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=FUNCTION_HANDLER,
+            code=lambda_.Code.from_asset(str(FUNCTION_ASSET_DIR), exclude=FUNCTION_ASSET_EXCLUDES),
+            layers=[
+                lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_layer_arn())
+            ],
+            # 512 MB for now: a later performance issue measures cold start and cost and tunes it.
+            memory_size=config.lambda_memory_mb,
+            timeout=Duration.seconds(config.lambda_timeout_seconds),
+            tracing=lambda_.Tracing.ACTIVE,
+            role=self.function_role,
+            log_group=self.function_log_group,
+            environment=self._function_environment(),
+        )
+        # CDK makes the function depend on its role explicitly although Role: !GetAtt already
+        # does; cfn-lint's W3005 flags that redundancy, which is CDK's and harmless.
+        cfn_function = function.node.default_child
+        assert isinstance(cfn_function, lambda_.CfnFunction)
+        cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+        return function
+
+    def _function_policy(self) -> iam.PolicyDocument:
+        table_statements = [
+            iam.PolicyStatement(
+                sid=f"{purpose.capitalize()}Table",
+                actions=[f"dynamodb:{operation}" for operation in operations],
+                resources=[self.tables[purpose].table_arn],
+            )
+            for purpose, operations in TABLE_OPERATIONS.items()
+        ]
+        return iam.PolicyDocument(
+            statements=[
+                *table_statements,
+                iam.PolicyStatement(
+                    sid="OwnLogGroup",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[self.function_log_group.log_group_arn],
+                ),
+            ]
+        )
+
+    def _function_environment(self) -> dict[str, str]:
+        config = self.config
+        return {
+            "APPS_TABLE_NAME": self.apps_table.table_name,
+            "CALLS_TABLE_NAME": self.calls_table.table_name,
+            "IDEMPOTENCY_TABLE_NAME": self.idempotency_table.table_name,
+            "JOIN_BASE_URL": config.join_base_url,
+            "CALL_TTL_SECONDS": str(config.call_ttl_seconds),
+            "CACHE_TTL_SECONDS": f"{config.cache_ttl_seconds:g}",
+            "DYNAMODB_CONNECT_TIMEOUT_SECONDS": f"{config.dynamodb_connect_timeout_seconds:g}",
+            "DYNAMODB_READ_TIMEOUT_SECONDS": f"{config.dynamodb_read_timeout_seconds:g}",
+            "DYNAMODB_MAX_ATTEMPTS": str(config.dynamodb_max_attempts),
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": self.metrics_namespace,
+            "POWERTOOLS_LOG_LEVEL": config.log_level,
+        }
+
+    @property
+    def metrics_namespace(self) -> str:
+        # One namespace per stage, so dev traffic never shows on prod's dashboard.
+        return f"VideoCalls/{self.config.stage}"
+
+    # --- API Gateway --------------------------------------------------------------------------
+
+    def _api(self) -> apigateway.RestApi:
+        config = self.config
+        self.access_log_group = logs.LogGroup(
+            self,
+            "ApiAccessLogs",
+            retention=RETENTION_DAYS[config.log_retention_days],
+            removal_policy=self.removal_policy,
+        )
+        api = apigateway.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"video-calls-api-{config.stage}",
+            description="Create-call API (contract: POST /api/calls)",
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            cloud_watch_role=False,
+            fail_on_warnings=True,
+            deploy_options=apigateway.StageOptions(
+                stage_name=config.stage,
+                throttling_rate_limit=config.throttling_rate_limit,
+                throttling_burst_limit=config.throttling_burst_limit,
+                tracing_enabled=True,
+                access_log_destination=apigateway.LogGroupLogDestination(self.access_log_group),
+                access_log_format=apigateway.AccessLogFormat.custom(ACCESS_LOG_FORMAT),
+            ),
+        )
+        # RestApi adds an "Endpoint..." output of its own; ApiUrl below is the stable one.
+        api.node.try_remove_child("Endpoint")
+
+        # The handler answers everything itself (404, 405, CORS preflight), so every route
+        # goes to it and even a wrong path or method gets the contract's envelope.
+        integration = apigateway.LambdaIntegration(self.function, proxy=True, allow_test_invoke=False)
+        calls = api.root.resource_for_path(CALLS_PATH)
+        for method in ("POST", "OPTIONS", "ANY"):
+            calls.add_method(method, integration)
+        api.root.add_method("ANY", integration)
+        api.root.add_proxy(default_integration=integration, any_method=True)
+
+        self._gateway_responses(api)
+        return api
+
+    def _gateway_responses(self, api: apigateway.RestApi) -> None:
+        """API Gateway's own answers (throttling, unknown route, timeouts) in the contract's envelope."""
+        for answer in GATEWAY_ANSWERS:
+            headers = {
+                "Cache-Control": "'no-store'",
+                # Let a browser read the error: the body holds nothing app-specific.
+                "Access-Control-Allow-Origin": "method.request.header.Origin",
+                "Vary": "'Origin'",
+            }
+            if answer.retry_after is not None:
+                headers["Retry-After"] = f"'{answer.retry_after}'"
+            api.add_gateway_response(
+                answer.name,
+                type=answer.response_type,
+                status_code=str(answer.status) if answer.status is not None else None,
+                response_headers=headers,
+                templates={"application/json": answer.template},
+            )
+
+    # --- Operations ---------------------------------------------------------------------------
+
+    def _alarm_topic(self) -> sns.Topic:
+        topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name=f"Video Calls API ({self.config.stage}) alarms",
+            enforce_ssl=True,
+        )
+        self.alarm_subscription = (
+            topic.add_subscription(subscriptions.EmailSubscription(self.config.alarm_email))
+            if self.config.alarm_email
+            else None
+        )
+        return topic
+
+    def _alarms(self) -> list[cloudwatch.Alarm]:
+        prefix = self.config.stack_name
+        alarms = [
+            cloudwatch.Alarm(
+                self,
+                "FunctionErrorsAlarm",
+                alarm_name=f"{prefix}-function-errors",
+                alarm_description="The create-call function failed (crash or timeout), not a handled error",
+                metric=self.function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "FunctionThrottlesAlarm",
+                alarm_name=f"{prefix}-function-throttles",
+                alarm_description="Lambda refused invocations: the account's concurrency is exhausted",
+                metric=self.function.metric_throttles(period=ALARM_PERIOD, statistic="Sum"),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "Api5xxAlarm",
+                alarm_name=f"{prefix}-api-5xx",
+                alarm_description=f"At least {API_5XX_ALARM_THRESHOLD} 5xx answers in five minutes",
+                metric=self.api.metric_server_error(period=ALARM_PERIOD, statistic="Sum"),
+                threshold=API_5XX_ALARM_THRESHOLD,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "ApiLatencyP99Alarm",
+                alarm_name=f"{prefix}-api-latency-p99",
+                alarm_description=(
+                    f"p99 latency above {self.config.latency_p99_alarm_ms} ms "
+                    "in two of three 5-minute periods"
+                ),
+                metric=self.api.metric_latency(period=ALARM_PERIOD, statistic="p99"),
+                threshold=self.config.latency_p99_alarm_ms,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        for purpose, table in self.tables.items():
+            name = purpose.capitalize()
+            alarms.append(
+                cloudwatch.Alarm(
+                    self,
+                    f"{name}TableThrottlesAlarm",
+                    alarm_name=f"{prefix}-{purpose}-table-throttled-requests",
+                    alarm_description=f"DynamoDB throttled requests to the {purpose} table",
+                    metric=self._throttled_requests(purpose, table, ALARM_PERIOD),
+                    threshold=1,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
+        action = cloudwatch_actions.SnsAction(self.alarm_topic)
+        for alarm in alarms:
+            alarm.add_alarm_action(action)
+            alarm.add_ok_action(action)
+        return alarms
+
+    def _throttled_requests(
+        self, purpose: str, table: dynamodb.Table, period: Duration
+    ) -> cloudwatch.IMetric:
+        """ThrottledRequests summed over the table's operations, with metric ids unique across tables."""
+        per_operation = {
+            f"{purpose}{operation.lower()}": table.metric(
+                "ThrottledRequests",
+                dimensions_map={"TableName": table.table_name, "Operation": operation},
+                statistic="Sum",
+                period=period,
+            )
+            for operation in TABLE_OPERATIONS[purpose]
+        }
+        return cloudwatch.MathExpression(
+            expression=" + ".join(per_operation),
+            using_metrics=per_operation,
+            label=f"{purpose} table",
+            period=period,
+        )
+
+    def _custom_metric_total(self, metric_name: str, label: str, period: Duration) -> cloudwatch.IMetric:
+        """The handler's own metric summed over whatever dimensions Powertools gave it."""
+        return cloudwatch.MathExpression(
+            expression=(
+                f"SUM(SEARCH('{{{self.metrics_namespace}}} MetricName=\"{metric_name}\"', "
+                f"'Sum', {int(period.to_seconds())}))"
+            ),
+            label=label,
+            period=period,
+        )
+
+    def _dashboard(self) -> cloudwatch.Dashboard:
+        api, function = self.api, self.function
+        period = Duration.minutes(1)
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=self.config.stack_name)
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="API requests and errors",
+                left=[
+                    api.metric_count(period=period, statistic="Sum", label="requests"),
+                    api.metric_client_error(period=period, statistic="Sum", label="4xx"),
+                    api.metric_server_error(period=period, statistic="Sum", label="5xx"),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="API latency (ms)",
+                left=[
+                    api.metric_latency(period=period, statistic="p50", label="p50"),
+                    api.metric_latency(period=period, statistic="p99", label="p99"),
+                    api.metric_integration_latency(period=period, statistic="p99", label="integration p99"),
+                ],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=self.config.latency_p99_alarm_ms, label="p99 alarm")
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Calls created and refused",
+                left=[
+                    self._custom_metric_total("CallCreated", "created", period),
+                    self._custom_metric_total("CallFailed", "refused (all codes)", period),
+                ],
+                width=8,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Function invocations, errors, throttles",
+                left=[
+                    function.metric_invocations(period=period, statistic="Sum", label="invocations"),
+                    function.metric_errors(period=period, statistic="Sum", label="errors"),
+                    function.metric_throttles(period=period, statistic="Sum", label="throttles"),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Function duration (ms)",
+                left=[
+                    function.metric_duration(period=period, statistic="p50", label="p50"),
+                    function.metric_duration(period=period, statistic="p99", label="p99"),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="DynamoDB throttled requests",
+                left=[
+                    self._throttled_requests(purpose, table, period) for purpose, table in self.tables.items()
+                ],
+                width=8,
+            ),
+        )
+        dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
+        return dashboard
+
+    # --- Outputs and checks -------------------------------------------------------------------
+
+    def _outputs(self) -> None:
+        # Stable keys: the operator CLI (`callsctl --stack`) reads the table names from these.
+        outputs = {
+            "ApiUrl": (self.api.url, "Base URL of the API stage"),
+            "CreateCallUrl": (self.api.url_for_path(CALLS_PATH), "POST here to create a call"),
+            "AppsTableName": (self.apps_table.table_name, "DynamoDB table of apps and presets"),
+            "CallsTableName": (self.calls_table.table_name, "DynamoDB table of created calls"),
+            "IdempotencyTableName": (
+                self.idempotency_table.table_name,
+                "DynamoDB table of Idempotency-Key records",
+            ),
+            "AlarmTopicArn": (self.alarm_topic.topic_arn, "SNS topic the alarms notify"),
+            "DashboardName": (self.dashboard.dashboard_name, "CloudWatch dashboard of this stage"),
+        }
+        for key, (value, description) in outputs.items():
+            CfnOutput(self, key, value=value, description=description)
+
+    def _acknowledge_nag_findings(self) -> None:
+        for acknowledgement in self.nag_acknowledgements():
+            Validations.of(acknowledgement.scope).acknowledge(
+                Acknowledgment(id=acknowledgement.rule, reason=acknowledgement.reason)
+            )
+
+    def nag_acknowledgements(self) -> list[NagAcknowledgement]:
+        """Each cdk-nag finding this stack accepts, on the construct it concerns, with the reason."""
+        acknowledgements: list[NagAcknowledgement] = []
+
+        def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
+            acknowledgements.append(NagAcknowledgement(scope, rule, reason))
+
+        api = self.api
+        acknowledge(
+            api,
+            "AwsSolutions-APIG2",
+            "The function validates every request itself: the contract parses bodies sent as text/plain "
+            "and answers field errors as 422 VALIDATION_ERROR with details, which a request validator "
+            "(400, JSON content type only) cannot do.",
+        )
+        for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+            acknowledge(
+                api.root,
+                rule,
+                "Callers are browser widgets identified by appId + widgetKey (contract section 1), checked "
+                "by the function against SHA-256 digests in the apps table; there are no IAM or Cognito "
+                "users, and the contract fixes the order size, JSON, then credentials, which an "
+                "authorizer would change. OPTIONS preflight must stay unauthenticated in any case.",
+            )
+        acknowledge(
+            api.deployment_stage,
+            "AwsSolutions-APIG3",
+            "No WAF web ACL by default: the stage is throttled (throttlingRateLimit/BurstLimit) and every "
+            "call needs an app's credentials; an operator who wants WAF associates a web ACL with the "
+            "stage without changing this stack, and pays for it per stage.",
+        )
+        acknowledge(
+            api.deployment_stage,
+            "AwsSolutions-APIG6",
+            "Execution logging needs the account-wide API Gateway CloudWatch role, a per-region singleton "
+            "this stack must not own; JSON access logs record status, latency, integration status and "
+            "the gateway's error message for every request, and the function logs each request.",
+        )
+        acknowledge(
+            self.function,
+            "Serverless-LambdaDLQ",
+            "API Gateway invokes the function synchronously and returns its errors to the caller; a "
+            "dead-letter queue only receives failed asynchronous invocations, of which there are none.",
+        )
+        if self.alarm_subscription is not None:
+            acknowledge(
+                self.alarm_subscription,
+                "Serverless-SNSRedrivePolicy",
+                "The only subscription is the operator's alarm email; an undeliverable alarm email would "
+                "sit in a dead-letter queue nobody reads, while the alarm itself stays in ALARM state "
+                "on the dashboard and in CloudWatch until resolved.",
+            )
+        default_policy = self.function_role.node.try_find_child("DefaultPolicy")
+        assert default_policy is not None, "tracing adds the X-Ray statement to the role's DefaultPolicy"
+        acknowledge(
+            default_policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "xray:PutTraceSegments and xray:PutTelemetryRecords (added by active tracing) support no "
+            "resource-level permissions; AWS documents Resource * as the only value.",
+        )
+        return acknowledgements
+
+
+# JSON access log lines. No query string and no headers: credentials may travel there.
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "extendedRequestId": "$context.extendedRequestId",
+        "requestTime": "$context.requestTimeEpoch",
+        "ip": "$context.identity.sourceIp",
+        "userAgent": "$context.identity.userAgent",
+        "httpMethod": "$context.httpMethod",
+        "resourcePath": "$context.resourcePath",
+        "path": "$context.path",
+        "protocol": "$context.protocol",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "responseLatency": "$context.responseLatency",
+        "integrationStatus": "$context.integration.status",
+        "integrationLatency": "$context.integration.latency",
+        "integrationError": "$context.integration.error",
+        "errorResponseType": "$context.error.responseType",
+        "errorMessage": "$context.error.message",
+        "xrayTraceId": "$context.xrayTraceId",
+    },
+    separators=(",", ":"),
+)
