@@ -1,0 +1,106 @@
+"""One in-process synth per stage, shared by every infra test of the session (a synth takes ~10 s)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+# jsii prints a banner on every import under Node 20; the Makefile silences it the same way.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from aws_cdk.assertions import Template
+
+from infra.app import build_app
+from infra.stack import VideoCallsStack
+
+CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
+
+# prod is synthesized with every tunable moved off its default, so a test that finds the
+# value in the template proves the stack reads the context rather than a constant.
+PROD_OVERRIDES: dict[str, Any] = {
+    "stage": "prod",
+    "joinBaseUrl": "https://calls.example.com/",
+    "callTtlSeconds": "3600",  # strings, as `-c key=value` passes them
+    "cacheTtlSeconds": "12.5",
+    "throttlingRateLimit": "25",
+    "throttlingBurstLimit": "40",
+    "lambdaMemoryMb": "1024",
+    "lambdaTimeoutSeconds": "12",
+    "dynamodbConnectTimeoutSeconds": "0.5",
+    "dynamodbReadTimeoutSeconds": "1.5",
+    "dynamodbMaxAttempts": "4",
+    "logLevel": "WARNING",
+    "logRetentionDays": "365",
+    "alarmEmail": "ops@example.com",
+    "latencyP99AlarmMs": "1500",
+}
+
+
+@dataclass
+class Synth:
+    stage: str
+    context: dict[str, Any]
+    stack: VideoCallsStack
+    outdir: Path
+    template: Template
+
+    @property
+    def json(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.template.to_json()
+        return data
+
+    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource
+            for logical_id, resource in self.json["Resources"].items()
+            if resource["Type"] == resource_type
+        }
+
+    def one(self, resource_type: str) -> tuple[str, dict[str, Any]]:
+        found = self.resources(resource_type)
+        assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+        return next(iter(found.items()))
+
+    def logical_id(self, construct: Any) -> str:
+        return str(self.stack.resolve(construct.node.default_child.logical_id))
+
+    @property
+    def validation_report(self) -> dict[str, Any]:
+        report: dict[str, Any] = json.loads((self.outdir / "validation-report.json").read_text())
+        return report
+
+    @property
+    def metadata(self) -> dict[str, list[dict[str, Any]]]:
+        path = self.outdir / f"{self.stack.stack_name}.metadata.json"
+        data: dict[str, list[dict[str, Any]]] = json.loads(path.read_text())
+        return data
+
+
+def synthesize(context: dict[str, Any], outdir: Path) -> Synth:
+    app, stack = build_app(context, outdir=str(outdir))
+    assembly = app.synth()
+    template = Template.from_json(assembly.get_stack_by_name(stack.stack_name).template)
+    return Synth(str(context["stage"]), context, stack, outdir, template)
+
+
+@pytest.fixture(scope="session")
+def synth_dev(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize(dict(CDK_CONTEXT), tmp_path_factory.mktemp("cdk-dev"))
+
+
+@pytest.fixture(scope="session")
+def synth_prod(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize({**CDK_CONTEXT, **PROD_OVERRIDES}, tmp_path_factory.mktemp("cdk-prod"))
+
+
+@pytest.fixture(scope="session", params=["dev", "prod"])
+def synth(request: pytest.FixtureRequest) -> Synth:
+    found: Synth = request.getfixturevalue(f"synth_{request.param}")
+    return found

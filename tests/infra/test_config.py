@@ -1,0 +1,102 @@
+"""The tunables: defaults in cdk.json, validation in infra.config, documentation in docs/deploy.md."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from infra.config import CONTEXT_KEYS, LOG_RETENTION_DAYS, ConfigError, load_config
+from infra.stack import RETENTION_DAYS
+from tests.conftest import ROOT
+from tests.infra.conftest import CDK_CONTEXT
+
+
+class FakeNode:
+    def __init__(self, context: dict[str, Any]):
+        self.context = context
+
+    def try_get_context(self, key: str) -> Any:
+        return self.context.get(key)
+
+
+def config_with(**overrides: Any) -> Any:
+    return load_config(FakeNode({**CDK_CONTEXT, **overrides}))
+
+
+def test_cdk_json_holds_a_default_for_every_tunable_and_no_stray_one() -> None:
+    tunables = {key for key in CDK_CONTEXT if not key.startswith("@")}
+    assert tunables == set(CONTEXT_KEYS)
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    config = load_config(FakeNode(CDK_CONTEXT))
+    assert config.stage == "dev"
+    assert config.stack_name == "VideoCallsApi-dev"
+    assert config.join_base_url == "https://video.apifycloud.io"
+    assert config.call_ttl_seconds == 86_400
+    assert config.cache_ttl_seconds == 30
+    assert (config.throttling_rate_limit, config.throttling_burst_limit) == (50, 100)
+    assert (config.lambda_memory_mb, config.lambda_timeout_seconds) == (512, 10)
+    assert config.log_level == "INFO"
+    assert config.log_retention_days == 30
+    assert config.alarm_email is None
+    assert config.latency_p99_alarm_ms == 2000
+    assert not config.is_production
+
+
+def test_every_tunable_is_documented_in_the_deploy_guide_with_its_default() -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    for key in CONTEXT_KEYS:
+        row = re.search(rf"^\| `{key}` \| ([^|]*) \|", guide, flags=re.MULTILINE)
+        assert row, f"docs/deploy.md has no table row for {key}"
+        default = str(CDK_CONTEXT[key]) or "(empty)"
+        assert default in row.group(1), f"docs/deploy.md gives {row.group(1)!r} as {key}'s default"
+
+
+def test_command_line_strings_are_converted() -> None:
+    config = config_with(stage="prod", callTtlSeconds="3600", cacheTtlSeconds="2.5", alarmEmail="a@b.c")
+    assert config.is_production
+    assert config.stack_name == "VideoCallsApi-prod"
+    assert config.call_ttl_seconds == 3600
+    assert config.cache_ttl_seconds == 2.5
+    assert config.alarm_email == "a@b.c"
+
+
+def test_join_base_url_loses_its_trailing_slash() -> None:
+    assert config_with(joinBaseUrl="https://x.example/").join_base_url == "https://x.example"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"stage": "staging"}, "stage must be one of dev, prod"),
+        ({"joinBaseUrl": "http://insecure.example"}, "https URL"),
+        ({"callTtlSeconds": "59"}, "callTtlSeconds must be at least 60"),
+        ({"callTtlSeconds": "1.5e3x"}, "callTtlSeconds must be a number"),
+        ({"lambdaMemoryMb": "100"}, "lambdaMemoryMb must be between 128 and 10240"),
+        ({"lambdaTimeoutSeconds": "30"}, "lambdaTimeoutSeconds must be between 1 and 29"),
+        ({"throttlingBurstLimit": "2.5"}, "throttlingBurstLimit must be a whole number"),
+        ({"logRetentionDays": "31"}, "logRetentionDays must be one of"),
+        ({"logLevel": "TRACE"}, "logLevel must be one of"),
+        ({"alarmEmail": "not-an-address"}, "alarmEmail must be an email address"),
+        (
+            {"lambdaTimeoutSeconds": "9", "dynamodbMaxAttempts": "3"},
+            r"must exceed one DynamoDB call's worst case.* = 9 s",
+        ),
+    ],
+)
+def test_invalid_values_are_refused_with_a_reason(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config_with(**overrides)
+
+
+def test_a_missing_key_names_cdk_json() -> None:
+    context = {key: value for key, value in CDK_CONTEXT.items() if key != "lambdaMemoryMb"}
+    with pytest.raises(ConfigError, match=r"'lambdaMemoryMb' is missing: cdk\.json"):
+        load_config(FakeNode(context))
+
+
+def test_every_accepted_retention_has_a_cdk_name() -> None:
+    assert tuple(RETENTION_DAYS) == LOG_RETENTION_DAYS

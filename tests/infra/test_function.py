@@ -1,0 +1,183 @@
+"""The Lambda function: runtime, layer, asset, environment, logs and its IAM permissions."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from importlib.metadata import version
+from typing import Any
+
+from aws_cdk import aws_lambda
+
+from infra import stack as infra_stack
+from tests.conftest import ROOT
+from tests.infra.conftest import Synth
+
+
+def function_properties(synth: Synth) -> dict[str, Any]:
+    _, function = synth.one("AWS::Lambda::Function")
+    properties: dict[str, Any] = function["Properties"]
+    return properties
+
+
+def test_runtime_is_the_newest_python_of_aws_cdk_lib_on_arm64(synth: Synth) -> None:
+    properties = function_properties(synth)
+    assert properties["Runtime"] == "python3.14"
+    assert properties["Architectures"] == ["arm64"]
+    newest = max(
+        (name for name in dir(aws_lambda.Runtime) if name.startswith("PYTHON_3_")),
+        key=lambda name: int(name.rsplit("_", 1)[1]),
+    )
+    # A newer Python in aws-cdk-lib is a prompt to check the Powertools layer and move up.
+    assert getattr(aws_lambda.Runtime, newest).name == properties["Runtime"]
+
+
+def test_handler_is_the_calls_entry_point(synth: Synth) -> None:
+    assert function_properties(synth)["Handler"] == "calls.handler.lambda_handler"
+
+
+def test_asset_is_functions_only_without_bytecode(synth: Synth) -> None:
+    s3_key = function_properties(synth)["Code"]["S3Key"]
+    assets = json.loads((synth.outdir / f"{synth.stack.stack_name}.assets.json").read_text())
+    source = assets["files"][s3_key.removesuffix(".zip")]["source"]
+    assert source["packaging"] == "zip"
+    asset = synth.outdir / source["path"]
+    shipped = {path.relative_to(asset).as_posix() for path in asset.rglob("*") if path.is_file()}
+    assert "calls/handler.py" in shipped
+    assert "calls/tables.py" in shipped
+    assert all(name.startswith("calls/") for name in shipped), sorted(shipped)
+    assert not any("__pycache__" in name or name.endswith(".pyc") for name in shipped)
+
+
+def test_powertools_layer_is_the_public_arm64_layer_of_the_pinned_version(synth: Synth) -> None:
+    layers = function_properties(synth)["Layers"]
+    assert len(layers) == 1
+    assert layers[0]["Fn::Join"] == [
+        "",
+        [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":lambda:",
+            {"Ref": "AWS::Region"},
+            ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:"
+            f"{infra_stack.POWERTOOLS_LAYER_VERSION}",
+        ],
+    ]
+
+
+def test_layer_constant_matches_the_package_pinned_in_pyproject() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    pins = [pin for pin in pyproject["project"]["dependencies"] if pin.startswith("aws-lambda-powertools==")]
+    assert pins == [f"aws-lambda-powertools=={infra_stack.POWERTOOLS_PACKAGE_VERSION}"]
+    # What the tests run against is what the layer ships.
+    assert version("aws-lambda-powertools") == infra_stack.POWERTOOLS_PACKAGE_VERSION
+
+
+def test_environment_carries_every_setting_the_function_reads(synth: Synth) -> None:
+    context = synth.context
+    variables = function_properties(synth)["Environment"]["Variables"]
+    stage = synth.stage
+    assert variables == {
+        "APPS_TABLE_NAME": {"Ref": synth.logical_id(synth.stack.apps_table)},
+        "CALLS_TABLE_NAME": {"Ref": synth.logical_id(synth.stack.calls_table)},
+        "IDEMPOTENCY_TABLE_NAME": {"Ref": synth.logical_id(synth.stack.idempotency_table)},
+        "JOIN_BASE_URL": str(context["joinBaseUrl"]).rstrip("/"),
+        "CALL_TTL_SECONDS": str(context["callTtlSeconds"]),
+        "CACHE_TTL_SECONDS": str(context["cacheTtlSeconds"]),
+        "DYNAMODB_CONNECT_TIMEOUT_SECONDS": str(context["dynamodbConnectTimeoutSeconds"]),
+        "DYNAMODB_READ_TIMEOUT_SECONDS": str(context["dynamodbReadTimeoutSeconds"]),
+        "DYNAMODB_MAX_ATTEMPTS": str(context["dynamodbMaxAttempts"]),
+        "POWERTOOLS_SERVICE_NAME": "video-calls",
+        "POWERTOOLS_METRICS_NAMESPACE": f"VideoCalls/{stage}",
+        "POWERTOOLS_LOG_LEVEL": context["logLevel"],
+    }
+
+
+def test_environment_names_are_the_ones_settings_reads() -> None:
+    settings_source = (ROOT / "functions" / "calls" / "settings.py").read_text(encoding="utf-8")
+    for name in (
+        "APPS_TABLE_NAME",
+        "CALLS_TABLE_NAME",
+        "IDEMPOTENCY_TABLE_NAME",
+        "JOIN_BASE_URL",
+        "CALL_TTL_SECONDS",
+        "CACHE_TTL_SECONDS",
+        "DYNAMODB_CONNECT_TIMEOUT_SECONDS",
+        "DYNAMODB_READ_TIMEOUT_SECONDS",
+        "DYNAMODB_MAX_ATTEMPTS",
+    ):
+        assert f'"{name}"' in settings_source, f"settings.py no longer reads {name}"
+
+
+def test_memory_timeout_and_tracing_come_from_context(synth: Synth) -> None:
+    properties = function_properties(synth)
+    assert properties["MemorySize"] == int(synth.context["lambdaMemoryMb"])
+    assert properties["Timeout"] == int(synth.context["lambdaTimeoutSeconds"])
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_function_logs_to_its_own_group_with_retention(synth: Synth) -> None:
+    log_group_id = synth.logical_id(synth.stack.function_log_group)
+    assert function_properties(synth)["LoggingConfig"] == {"LogGroup": {"Ref": log_group_id}}
+    log_group = synth.json["Resources"][log_group_id]
+    assert log_group["Properties"]["RetentionInDays"] == int(synth.context["logRetentionDays"])
+    assert log_group["DeletionPolicy"] == ("Retain" if synth.stage == "prod" else "Delete")
+
+
+def statements(policy_document: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(policy_document["Statement"])
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_role_has_exactly_the_inline_permissions_of_the_issue(synth: Synth) -> None:
+    role_id, role = synth.one("AWS::IAM::Role")
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "lambda.amazonaws.com"
+    }
+    assert "ManagedPolicyArns" not in role["Properties"]
+    (inline,) = role["Properties"]["Policies"]
+
+    def arn(construct: Any) -> dict[str, Any]:
+        return {"Fn::GetAtt": [synth.logical_id(construct), "Arn"]}
+
+    granted = {
+        (frozenset(as_list(statement["Action"])), str(statement["Resource"]))
+        for statement in statements(inline["PolicyDocument"])
+        if statement["Effect"] == "Allow"
+    }
+    stack = synth.stack
+    assert granted == {
+        (frozenset({"dynamodb:Query", "dynamodb:GetItem"}), str(arn(stack.apps_table))),
+        (frozenset({"dynamodb:PutItem"}), str(arn(stack.calls_table))),
+        (
+            frozenset({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}),
+            str(arn(stack.idempotency_table)),
+        ),
+        (frozenset({"logs:CreateLogStream", "logs:PutLogEvents"}), str(arn(stack.function_log_group))),
+    }
+    assert function_properties(synth)["Role"] == {"Fn::GetAtt": [role_id, "Arn"]}
+
+
+def test_the_only_wildcard_resource_is_x_ray(synth: Synth) -> None:
+    documents = [
+        policy["PolicyDocument"]
+        for role in synth.resources("AWS::IAM::Role").values()
+        for policy in role["Properties"].get("Policies", [])
+    ] + [policy["Properties"]["PolicyDocument"] for policy in synth.resources("AWS::IAM::Policy").values()]
+    wildcard_actions = {
+        action
+        for document in documents
+        for statement in statements(document)
+        if any("*" in str(resource) for resource in as_list(statement["Resource"]))
+        for action in as_list(statement["Action"])
+    }
+    assert wildcard_actions == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def test_no_action_wildcards_anywhere(synth: Synth) -> None:
+    text = str(synth.json["Resources"])
+    assert "dynamodb:*" not in text
+    assert "'Action': '*'" not in text
