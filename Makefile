@@ -60,3 +60,19 @@ browser-deps: ## headless Chromium for the browser tests: Debian's chromium + ch
 
 bench: deps ## cold and warm figures against their floor, beside issue 6's budgets (BENCH_ARGS=--report-only)
 	$(PY) -m bench $(BENCH_ARGS)
+
+# --- The AWS stack (infra/, cdk.json). STAGE picks the stage: make deploy STAGE=prod ---
+STAGE ?= dev
+
+synth: deps ## synthesize the stack offline into cdk.out (cdk-nag runs), then cfn-lint it; STAGE=dev|prod
+	$(CDK) synth --quiet -c stage=$(STAGE)
+	$(BIN)/cfn-lint cdk.out/VideoCallsApi-$(STAGE).template.json
+
+deploy: deps ## deploy the stack with your AWS credentials (docs/deploy.md); STAGE=dev|prod
+	$(CDK) deploy -c stage=$(STAGE)
+
+destroy: deps ## delete the stack; prod keeps its tables and logs (RETAIN); STAGE=dev|prod
+	$(CDK) destroy -c stage=$(STAGE)
+
+smoke: deps ## end-to-end test of a deployed stage: make smoke URL=<ApiUrl> APP_ID=... WIDGET_KEY=...
+	SMOKE_URL='$(URL)' SMOKE_APP_ID='$(APP_ID)' SMOKE_WIDGET_KEY='$(WIDGET_KEY)' $(PY) -m pytest tests/smoke -v -rs
