@@ -29,7 +29,7 @@ deps: $(VENV)/.installed node_modules/.installed ## install the Python and npm d
 run: deps ## the API on http://127.0.0.1:$${PORT:-3000} over DynamoDB Local
 	$(PY) -m localrun
 
-test: deps lint typecheck ## lint, types and the whole test suite
+test: deps browser-deps lint typecheck ## lint, types and the whole test suite
 	$(PY) -m pytest
 
 unit: deps ## the fast tests only (no DynamoDB Local)

@@ -9,7 +9,6 @@ from typing import Any
 
 from aws_cdk import (
     Acknowledgment,
-    Aws,
     CfnOutput,
     Duration,
     RemovalPolicy,
@@ -25,6 +24,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_ssm as ssm
 from calls import errors, tables
 from constructs import Construct, IConstruct
 
@@ -43,14 +43,11 @@ FUNCTION_ASSET_EXCLUDES = ["**/__pycache__", "*.pyc", ".pytest_cache", ".mypy_ca
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
-# The Powertools public layer: aws-lambda-powertools==3.37.0 (the version pinned in
-# pyproject.toml; a test keeps the two equal). Layer versions count Powertools releases
-# (3.23.0 is 27, the last with Python 3.9; 3.28.0 is 32; 3.31.1 is 36; 3.34.0 is 37);
-# check a new pin with
-#   aws ssm get-parameter --name /aws/service/powertools/python/arm64/python3.14/<version>
+# The Powertools public layer of aws-lambda-powertools==3.37.0, the version pinned in
+# pyproject.toml (a test keeps the two equal). Its ARN is not written here: CloudFormation
+# reads it at deploy time from the public SSM parameter Powertools publishes for every
+# release, so the layer is the pinned version by construction, in every region.
 POWERTOOLS_PACKAGE_VERSION = "3.37.0"
-POWERTOOLS_LAYER_VERSION = 40
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 
 SERVICE_NAME = "video-calls"
 
@@ -104,12 +101,9 @@ ALARM_PERIOD = Duration.minutes(5)
 API_5XX_ALARM_THRESHOLD = 5
 
 
-def powertools_layer_arn(runtime: lambda_.Runtime = RUNTIME) -> str:
-    python_version = runtime.name.replace(".", "")  # python3.14 -> python314
-    return (
-        f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-        f"AWSLambdaPowertoolsPythonV3-{python_version}-arm64:{POWERTOOLS_LAYER_VERSION}"
-    )
+def powertools_layer_parameter(runtime: lambda_.Runtime = RUNTIME) -> str:
+    """The public SSM parameter that holds the layer ARN, e.g. .../arm64/python3.14/3.37.0."""
+    return f"/aws/service/powertools/python/arm64/{runtime.name}/{POWERTOOLS_PACKAGE_VERSION}"
 
 
 def _key(attribute: tables.KeyAttribute) -> dynamodb.Attribute:
@@ -241,7 +235,11 @@ class VideoCallsStack(Stack):
             handler=FUNCTION_HANDLER,
             code=lambda_.Code.from_asset(str(FUNCTION_ASSET_DIR), exclude=FUNCTION_ASSET_EXCLUDES),
             layers=[
-                lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_layer_arn())
+                lambda_.LayerVersion.from_layer_version_arn(
+                    self,
+                    "PowertoolsLayer",
+                    ssm.StringParameter.value_for_string_parameter(self, powertools_layer_parameter()),
+                )
             ],
             # 512 MB for now: a later performance issue measures cold start and cost and tunes it.
             memory_size=config.lambda_memory_mb,

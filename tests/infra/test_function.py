@@ -52,17 +52,11 @@ def test_asset_is_functions_only_without_bytecode(synth: Synth) -> None:
 def test_powertools_layer_is_the_public_arm64_layer_of_the_pinned_version(synth: Synth) -> None:
     layers = function_properties(synth)["Layers"]
     assert len(layers) == 1
-    assert layers[0]["Fn::Join"] == [
-        "",
-        [
-            "arn:",
-            {"Ref": "AWS::Partition"},
-            ":lambda:",
-            {"Ref": "AWS::Region"},
-            ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:"
-            f"{infra_stack.POWERTOOLS_LAYER_VERSION}",
-        ],
-    ]
+    parameter = synth.template.to_json()["Parameters"][layers[0]["Ref"]]
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+    assert parameter["Default"] == (
+        f"/aws/service/powertools/python/arm64/python3.14/{infra_stack.POWERTOOLS_PACKAGE_VERSION}"
+    )
 
 
 def test_layer_constant_matches_the_package_pinned_in_pyproject() -> None:
