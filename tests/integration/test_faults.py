@@ -125,11 +125,19 @@ class DynamoDBTraffic:
 
 def watch_traffic(monkeypatch: pytest.MonkeyPatch) -> tuple[DynamoDBTraffic, Callable[[], None]]:
     """Watch the client the handler will use (built here from the configuration now in force)."""
-    from calls.repository import get_repository
+    from calls import repository
 
+    # The idempotency table keeps the client it was built with; it must use the one watched here.
+    repository.get_idempotency_table.cache_clear()
     seen = DynamoDBTraffic()
     monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=seen.backoff.append))
-    return seen, seen.watch(get_repository().client)
+    unwatch = seen.watch(repository.get_repository().client)
+
+    def unwatch_and_forget() -> None:
+        unwatch()
+        repository.get_idempotency_table.cache_clear()
+
+    return seen, unwatch_and_forget
 
 
 @pytest.fixture

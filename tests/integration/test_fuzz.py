@@ -186,5 +186,6 @@ def test_with_broken_credentials(
             base_url=local_api.base_url, additional_checks=[only_state_dependent_422]
         )
 
-        assert response.status_code in expected, response.text
-        assert response.json()["error"]["code"] in expected[response.status_code]
+        if response.request.method == "POST":  # not the probes of undeclared methods (405)
+            assert response.status_code in expected, response.text
+            assert response.json()["error"]["code"] in expected[response.status_code]
