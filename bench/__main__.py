@@ -6,10 +6,12 @@ Exits 1 when a budget fails (0 with --report-only), 2 when the benchmark itself 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
+from bench.asset import ASSET_ROOT
 from bench.harness import QUICK, BenchError, Options, run
 from bench.machine import REPO_ROOT
 from bench.report import render
@@ -28,15 +30,28 @@ def parse_options(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
         "--quick", action="store_true", help="a tiny run that proves the harness works; timings mean little"
     )
     parser.add_argument("--report-only", action="store_true", help="exit 0 even when a budget fails")
+    parser.add_argument(
+        "--finalize",
+        action="store_true",
+        help="let cold processes finalize the interpreter before exiting (Lambda never does)",
+    )
+    parser.add_argument(
+        "--functions",
+        type=Path,
+        default=ASSET_ROOT,
+        help="the asset directory to measure (default functions/), e.g. a copy with a proposed change",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the results")
     arguments = parser.parse_args(argv)
+    choices = {"finalize": arguments.finalize, "functions_dir": str(arguments.functions.resolve())}
     if arguments.quick:
-        return QUICK, arguments
+        return dataclasses.replace(QUICK, **choices), arguments
     options = Options(
         cold_runs=arguments.cold_runs,
         warm_calls=arguments.warm_calls,
         http_requests=arguments.http_requests,
         http_clients=arguments.http_clients,
+        **choices,
     )
     if options.cold_runs < 1 or options.warm_calls < 1 or options.http_requests < options.http_clients:
         parser.error("cold runs and warm calls must be positive, HTTP requests at least one per client")

@@ -6,31 +6,63 @@ Both sides of every comparison get exactly this environment, and nothing inherit
 
 from __future__ import annotations
 
+import json
 import os
 import sysconfig
 from pathlib import Path
+from typing import Any
 
 from callsctl.store import TableNames
 
+from bench.machine import REPO_ROOT
+
 TABLE_NAMES = TableNames(apps="bench-apps", calls="bench-calls", idempotency="bench-idempotency")
 REGION = "us-east-1"
-MEMORY_SIZE_MB = 512
+SERVICE_NAME = "video-calls"  # infra/stack.py's SERVICE_NAME
 
-# What the stack sets on the function (Powertools and the function's own settings at their
-# deployed values), then what the Lambda service itself sets for a Python function.
-STACK_VARIABLES = {
-    "POWERTOOLS_SERVICE_NAME": "video-calls",
-    "POWERTOOLS_METRICS_NAMESPACE": "VideoCalls",
-    "POWERTOOLS_LOG_LEVEL": "INFO",
-    "CACHE_TTL_SECONDS": "30",
-    "CALL_TTL_SECONDS": "86400",
-    "JOIN_BASE_URL": "https://video.apifycloud.io",
-}
+# Measured processes run with `python -S`: no .pth files, so no editable-install finder (tens of
+# milliseconds that Lambda never pays); the libraries come from these directories instead, after
+# the function's own code, as Lambda orders /var/task before the layer and the runtime.
+LIBRARY_PATHS = tuple(dict.fromkeys((sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])))
+PYTHON_FLAGS = ("-S",)
+
+
+class _CdkJsonContext:
+    """cdk.json's context, read the way the stack reads it, without importing the CDK."""
+
+    def __init__(self, path: Path):
+        self._context: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))["context"]
+
+    def try_get_context(self, key: str) -> Any:
+        return self._context.get(key)
+
+
+def stack_variables() -> dict[str, str]:
+    """The function's environment as infra/stack.py sets it (`_function_environment`), at the default
+    stage's values from cdk.json, so that the bench measures what deploys; table names are the bench's."""
+    from infra.config import load_config
+
+    config = load_config(_CdkJsonContext(REPO_ROOT / "cdk.json"))
+    return {
+        "JOIN_BASE_URL": config.join_base_url,
+        "CALL_TTL_SECONDS": str(config.call_ttl_seconds),
+        "CACHE_TTL_SECONDS": f"{config.cache_ttl_seconds:g}",
+        "DYNAMODB_CONNECT_TIMEOUT_SECONDS": f"{config.dynamodb_connect_timeout_seconds:g}",
+        "DYNAMODB_READ_TIMEOUT_SECONDS": f"{config.dynamodb_read_timeout_seconds:g}",
+        "DYNAMODB_MAX_ATTEMPTS": str(config.dynamodb_max_attempts),
+        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": f"VideoCalls/{config.stage}",
+        "POWERTOOLS_LOG_LEVEL": config.log_level,
+        # Set by the Lambda service itself, from the function's configuration.
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.lambda_memory_mb),
+    }
+
+
+# What the Lambda service sets for every Python function, besides the memory size above.
 LAMBDA_SERVICE_VARIABLES = {
-    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.14",  # infra/stack.py's RUNTIME
     "AWS_LAMBDA_FUNCTION_NAME": "video-calls-bench",
     "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(MEMORY_SIZE_MB),
     "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
     "AWS_REGION": REGION,
     "AWS_DEFAULT_REGION": REGION,
@@ -45,13 +77,6 @@ LAMBDA_SERVICE_VARIABLES = {
 }
 
 
-# Measured processes run with `python -S`: no .pth files, so no editable-install finder (tens of
-# milliseconds that Lambda never pays); the libraries come from these directories instead, after
-# the function's own code, as Lambda orders /var/task before the layer and the runtime.
-LIBRARY_PATHS = tuple(dict.fromkeys((sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])))
-PYTHON_FLAGS = ("-S",)
-
-
 def lambda_environment(endpoint_url: str, task_root: Path, home: Path) -> dict[str, str]:
     """The environment of a measured process; `task_root` holds the unpacked asset, like /var/task."""
     return {
@@ -60,7 +85,7 @@ def lambda_environment(endpoint_url: str, task_root: Path, home: Path) -> dict[s
         "LAMBDA_TASK_ROOT": str(task_root),
         "PYTHONPATH": os.pathsep.join((str(task_root), *LIBRARY_PATHS)),
         **LAMBDA_SERVICE_VARIABLES,
-        **STACK_VARIABLES,
+        **stack_variables(),
         "APPS_TABLE_NAME": TABLE_NAMES.apps,
         "CALLS_TABLE_NAME": TABLE_NAMES.calls,
         "IDEMPOTENCY_TABLE_NAME": TABLE_NAMES.idempotency,

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.asset import build_asset_zip, unpack
+from bench.asset import ASSET_ROOT, build_asset_zip, unpack
 from bench.environment import PYTHON_FLAGS, REGION, TABLE_NAMES, lambda_environment, reported_environment
 from bench.http_load import run_load
 from bench.machine import REPO_ROOT, git_info, machine_info
@@ -40,6 +40,10 @@ class Options:
     http_clients: int = 8
     # DynamoDB Local is a JVM: its first few hundred requests run interpreted, then JIT-compiled.
     server_warmup_requests: int = 300
+    # Cold processes leave at once after their work, as a frozen Lambda environment never finalizes.
+    finalize: bool = False
+    # What to measure as the Lambda asset: functions/, or a scratch copy holding a proposed change.
+    functions_dir: str = str(ASSET_ROOT)
 
 
 QUICK = Options(cold_runs=2, warm_calls=20, http_requests=40, http_clients=8, server_warmup_requests=20)
@@ -58,7 +62,7 @@ def run(options: Options, progress: Progress) -> tuple[dict[str, Any], list[Verd
     }
     with tempfile.TemporaryDirectory(prefix="video-calls-bench-") as scratch:
         work = Path(scratch)
-        size = build_asset_zip(work / "asset.zip")
+        size = build_asset_zip(work / "asset.zip", Path(options.functions_dir))
         unpack(work / "asset.zip", work / "task")
         results["asset"] = asdict(size)
         (work / "home").mkdir()
@@ -67,7 +71,7 @@ def run(options: Options, progress: Progress) -> tuple[dict[str, Any], list[Verd
             _prepare_database(endpoint, options.server_warmup_requests)
             environment = lambda_environment(endpoint, work / "task", work / "home")
             results["environment"] = reported_environment(environment)
-            results["cold"] = measure_cold(options.cold_runs, environment, work, progress)
+            results["cold"] = measure_cold(options, environment, work, progress)
             results["warm"] = measure_warm(options.warm_calls, environment, work, progress)
             results["http"] = measure_http(options, environment, work, progress)
     verdicts = evaluate(results)
@@ -116,14 +120,17 @@ class ColdRun:
     report: dict[str, Any]
 
 
-def spawn_cold(module: str, argument: Path, environment: dict[str, str], work: Path) -> ColdRun:
+def spawn_cold(
+    module: str, argument: Path, environment: dict[str, str], work: Path, *, finalize: bool = False
+) -> ColdRun:
     """Run one fresh process to its exit; wall time from just before the spawn to the reaped exit."""
     report_path = work / "report.json"
     report_path.unlink(missing_ok=True)
     with open(work / "stderr.txt", "wb") as stderr:
         began = time.monotonic()
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, *PYTHON_FLAGS, "-m", module, str(argument), str(report_path)],
+            [sys.executable, *PYTHON_FLAGS, "-m", module, str(argument), str(report_path)]
+            + (["--finalize"] if finalize else []),
             cwd=REPO_ROOT,
             env=environment,
             stdin=subprocess.DEVNULL,
@@ -173,7 +180,9 @@ def _cold_side(runs: list[ColdRun]) -> dict[str, Any]:
     }
 
 
-def measure_cold(runs: int, environment: dict[str, str], work: Path, progress: Progress) -> dict[str, Any]:
+def measure_cold(
+    options: Options, environment: dict[str, str], work: Path, progress: Progress
+) -> dict[str, Any]:
     """Project and floor alternate, each going first every other round, so both share the noise.
 
     A first round of each is thrown away: it only fills the page cache and proves the setup.
@@ -181,15 +190,16 @@ def measure_cold(runs: int, environment: dict[str, str], work: Path, progress: P
     event_path = work / "event.json"
     event_path.write_bytes(EVENT_PATH.read_bytes())
     template_path = work / "floor-template.json"
+    runs, finalize = options.cold_runs, options.finalize
 
     def project() -> ColdRun:
-        run = spawn_cold("bench.children.cold_project", event_path, environment, work)
+        run = spawn_cold("bench.children.cold_project", event_path, environment, work, finalize=finalize)
         if run.report["status"] != 201:
             raise BenchError(f"the benchmark event answered {run.report['status']}, not 201")
         return run
 
     def floor() -> ColdRun:
-        return spawn_cold("bench.children.cold_floor", template_path, environment, work)
+        return spawn_cold("bench.children.cold_floor", template_path, environment, work, finalize=finalize)
 
     first = project()
     task_root = Path(environment["LAMBDA_TASK_ROOT"])
@@ -228,6 +238,7 @@ def measure_cold(runs: int, environment: dict[str, str], work: Path, progress: P
             "wall_spread_floor": spread(floor_side["wall_ms"]),
         },
         "floor_client_config": template["client_config"],
+        "exit": "interpreter finalized" if finalize else "os._exit after the work (no teardown)",
     }
 
 

@@ -2,7 +2,7 @@
 project's botocore settings and does the project's DynamoDB work by hand: the same Query of the app,
 then an equal PutItem of a call (a fresh callId).
 
-Usage: python -m bench.children.cold_floor TEMPLATE_JSON REPORT_JSON
+Usage: python -m bench.children.cold_floor TEMPLATE_JSON REPORT_JSON [--finalize]
 The template holds the project's own request parameters and client settings, captured by a project run.
 """
 
@@ -15,7 +15,7 @@ import os  # noqa: E402
 import sys  # noqa: E402
 import uuid  # noqa: E402
 
-from bench.children.common import RequestCounter, write_report  # noqa: E402
+from bench.children.common import RequestCounter, end_process, write_report  # noqa: E402
 
 
 def main(template_path: str, report_path: str) -> int:
@@ -60,4 +60,4 @@ def main(template_path: str, report_path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    end_process(main(*sys.argv[1:3]), finalize="--finalize" in sys.argv[3:])

@@ -1,6 +1,6 @@
 """A cold start of the project: a fresh interpreter imports the handler and serves one event.
 
-Usage: python -m bench.children.cold_project EVENT_JSON REPORT_JSON
+Usage: python -m bench.children.cold_project EVENT_JSON REPORT_JSON [--finalize]
 Times are time.monotonic() stamps (CLOCK_MONOTONIC, shared with the harness).
 """
 
@@ -11,7 +11,13 @@ STARTED = time.monotonic()
 import json  # noqa: E402 - the stamp above must come first
 import sys  # noqa: E402
 
-from bench.children.common import LambdaContext, RequestCounter, client_config, write_report  # noqa: E402
+from bench.children.common import (  # noqa: E402
+    LambdaContext,
+    RequestCounter,
+    client_config,
+    end_process,
+    write_report,
+)
 
 
 def main(event_path: str, report_path: str) -> int:
@@ -57,4 +63,4 @@ def main(event_path: str, report_path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    end_process(main(*sys.argv[1:3]), finalize="--finalize" in sys.argv[3:])
