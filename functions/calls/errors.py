@@ -24,6 +24,10 @@ class ApiError(Exception):
         self.details = details or []
         super().__init__(self.message)
 
+    def headers(self) -> dict[str, str]:
+        """Response headers this error calls for."""
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
+
 
 class InvalidJson(ApiError):
     status, code = 400, "INVALID_JSON"
@@ -58,6 +62,10 @@ class RouteNotFound(ApiError):
 class MethodNotAllowed(ApiError):
     status, code = 405, "METHOD_NOT_ALLOWED"
     default_message = "This method is not allowed on this resource."
+    allowed_methods: ClassVar[str] = "POST, OPTIONS"
+
+    def headers(self) -> dict[str, str]:
+        return {**super().headers(), "Allow": self.allowed_methods}
 
 
 class IdempotencyKeyInUse(ApiError):

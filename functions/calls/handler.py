@@ -149,8 +149,7 @@ def _error_response(error: ApiError) -> Response[str]:
     }
     if error.details:
         problem["details"] = [{"field": d.field, "message": d.message} for d in error.details]
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
-    return _response(error.status, dumps_exact({"ok": False, "error": problem}), headers)
+    return _response(error.status, dumps_exact({"ok": False, "error": problem}), error.headers())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)

@@ -75,10 +75,24 @@ def _encode(value: Any, out: Callable[[str], Any]) -> None:
         raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
-def nesting_depth(value: Any) -> int:
-    """Levels of objects and arrays: {} is 1, {"a": []} is 2, a scalar is 0."""
-    if isinstance(value, dict):
-        return 1 + max((nesting_depth(item) for item in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((nesting_depth(item) for item in value), default=0)
-    return 0
+def nesting_depth(value: Any, limit: int | None = None) -> int:
+    """Levels of objects and arrays: {} is 1, {"a": []} is 2, a scalar is 0.
+
+    Iterative, so any depth the parser accepted is measured without recursion; with `limit`
+    it stops as soon as the depth is known to exceed it (and returns limit + 1).
+    """
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if limit is not None and deepest > limit:
+            return limit + 1
+        pending.extend((child, level + 1) for child in children)
+    return deepest

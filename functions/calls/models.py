@@ -60,7 +60,7 @@ class CreateCallRequest(BaseModel):
     def _metadata_within_limits(cls, value: Any) -> Any:
         if not isinstance(value, dict):
             return value  # the type check reports it
-        if nesting_depth(value) > METADATA_MAX_DEPTH:
+        if nesting_depth(value, METADATA_MAX_DEPTH) > METADATA_MAX_DEPTH:
             raise ValueError(f"metadata is nested more than {METADATA_MAX_DEPTH} levels deep")
         if len(dumps_exact(value).encode("utf-8")) > METADATA_MAX_BYTES:
             raise ValueError(f"metadata is larger than {METADATA_MAX_BYTES} bytes as compact JSON")
