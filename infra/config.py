@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from calls.settings import worst_case_request_seconds
+
 STAGES = ("dev", "prod")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # The finite retention periods CloudWatch Logs accepts, in days.
@@ -141,14 +143,16 @@ def load_config(node: ContextSource) -> StackConfig:
         alarm_email=alarm_email or None,
         latency_p99_alarm_ms=_integer(node, "latencyP99AlarmMs", minimum=1),
     )
-    # One DynamoDB call with all its retries must fit in the function's time, so a slow
-    # database ends in the handler's 503 rather than a Lambda timeout.
-    worst_call = config.dynamodb_max_attempts * (
-        config.dynamodb_connect_timeout_seconds + config.dynamodb_read_timeout_seconds
+    # A request's DynamoDB calls with all their retries must fit in the function's time, so
+    # a slow database ends in the handler's 503 rather than a Lambda timeout.
+    worst = worst_case_request_seconds(
+        config.dynamodb_connect_timeout_seconds,
+        config.dynamodb_read_timeout_seconds,
+        config.dynamodb_max_attempts,
     )
-    if worst_call >= config.lambda_timeout_seconds:
+    if worst >= config.lambda_timeout_seconds:
         raise ConfigError(
-            f"lambdaTimeoutSeconds ({config.lambda_timeout_seconds}) must exceed one DynamoDB call's "
-            f"worst case, dynamodbMaxAttempts x (connect + read timeout) = {worst_call:g} s"
+            f"lambdaTimeoutSeconds ({config.lambda_timeout_seconds}) must exceed a request's worst case "
+            f"with these DynamoDB timeouts and attempts, {worst:g} s"
         )
     return config

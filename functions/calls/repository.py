@@ -42,7 +42,8 @@ def create_dynamodb_client(settings: Settings) -> DynamoDBClient:
     config = Config(
         connect_timeout=settings.dynamodb_connect_timeout_seconds,
         read_timeout=settings.dynamodb_read_timeout_seconds,
-        retries={"max_attempts": settings.dynamodb_max_attempts, "mode": "standard"},
+        # total_max_attempts counts the first try; botocore's max_attempts would count retries only.
+        retries={"total_max_attempts": settings.dynamodb_max_attempts, "mode": "standard"},
         tcp_keepalive=True,
     )
     client = get_session().create_client(

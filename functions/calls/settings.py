@@ -8,6 +8,18 @@ from dataclasses import dataclass
 
 DEFAULT_JOIN_BASE_URL = "https://video.apifycloud.io"
 
+# The longest chain of DynamoDB calls one request makes, one after the other: read the app,
+# claim the Idempotency-Key, write the call, store the response for replays.
+MAX_SEQUENTIAL_DYNAMODB_CALLS = 4
+
+
+def worst_case_request_seconds(connect_timeout: float, read_timeout: float, max_attempts: int) -> float:
+    """A request's DynamoDB time at its worst: every attempt of every call runs into both
+    timeouts and every retry waits botocore's longest backoff (min(2 ** (retry - 1), 20) s).
+    The Lambda timeout must exceed it, so a dead database answers 503, not a gateway timeout."""
+    backoff = sum(min(int(2 ** (retry - 1)), 20) for retry in range(1, max_attempts))
+    return MAX_SEQUENTIAL_DYNAMODB_CALLS * (max_attempts * (connect_timeout + read_timeout) + backoff)
+
 
 class ConfigurationError(RuntimeError):
     pass
@@ -55,7 +67,7 @@ def get_settings() -> Settings:
         call_ttl_seconds=int(_number("CALL_TTL_SECONDS", 86_400, minimum=60, integer=True)),
         cache_ttl_seconds=_number("CACHE_TTL_SECONDS", 30, minimum=0),
         dynamodb_endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL", "").strip() or None,
-        dynamodb_connect_timeout_seconds=_number("DYNAMODB_CONNECT_TIMEOUT_SECONDS", 1, minimum=0.05),
-        dynamodb_read_timeout_seconds=_number("DYNAMODB_READ_TIMEOUT_SECONDS", 2, minimum=0.05),
-        dynamodb_max_attempts=int(_number("DYNAMODB_MAX_ATTEMPTS", 3, minimum=1, integer=True)),
+        dynamodb_connect_timeout_seconds=_number("DYNAMODB_CONNECT_TIMEOUT_SECONDS", 0.5, minimum=0.05),
+        dynamodb_read_timeout_seconds=_number("DYNAMODB_READ_TIMEOUT_SECONDS", 1, minimum=0.05),
+        dynamodb_max_attempts=int(_number("DYNAMODB_MAX_ATTEMPTS", 2, minimum=1, integer=True)),
     )

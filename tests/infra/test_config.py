@@ -38,7 +38,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert config.call_ttl_seconds == 86_400
     assert config.cache_ttl_seconds == 30
     assert (config.throttling_rate_limit, config.throttling_burst_limit) == (50, 100)
-    assert (config.lambda_memory_mb, config.lambda_timeout_seconds) == (512, 10)
+    assert (config.lambda_memory_mb, config.lambda_timeout_seconds) == (512, 20)
     assert config.log_level == "INFO"
     assert config.log_retention_days == 30
     assert config.alarm_email is None
@@ -82,8 +82,8 @@ def test_join_base_url_loses_its_trailing_slash() -> None:
         ({"logLevel": "TRACE"}, "logLevel must be one of"),
         ({"alarmEmail": "not-an-address"}, "alarmEmail must be an email address"),
         (
-            {"lambdaTimeoutSeconds": "9", "dynamodbMaxAttempts": "3"},
-            r"must exceed one DynamoDB call's worst case.* = 9 s",
+            {"lambdaTimeoutSeconds": "29", "dynamodbMaxAttempts": "3"},
+            r"must exceed a request's worst case .*, 30 s",
         ),
     ],
 )
@@ -100,3 +100,26 @@ def test_a_missing_key_names_cdk_json() -> None:
 
 def test_every_accepted_retention_has_a_cdk_name() -> None:
     assert tuple(RETENTION_DAYS) == LOG_RETENTION_DAYS
+
+
+def test_dynamodb_defaults_match_the_functions_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from calls.settings import get_settings
+
+    for name in (
+        "DYNAMODB_CONNECT_TIMEOUT_SECONDS",
+        "DYNAMODB_READ_TIMEOUT_SECONDS",
+        "DYNAMODB_MAX_ATTEMPTS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    function = get_settings()
+    stack = load_config(FakeNode(CDK_CONTEXT))
+    assert (
+        stack.dynamodb_connect_timeout_seconds,
+        stack.dynamodb_read_timeout_seconds,
+        stack.dynamodb_max_attempts,
+    ) == (
+        function.dynamodb_connect_timeout_seconds,
+        function.dynamodb_read_timeout_seconds,
+        function.dynamodb_max_attempts,
+    )

@@ -22,6 +22,7 @@ import botocore.endpoint
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+from calls.settings import MAX_SEQUENTIAL_DYNAMODB_CALLS
 from callsctl.store import AdminStore
 from localrun.dynamodb_local import free_port
 from localrun.server import LocalLambdaContext, build_event
@@ -232,7 +233,7 @@ def app(make_app: Callable[..., TestApp]) -> TestApp:
     return make_app()
 
 
-MAX_ATTEMPTS = 3  # DYNAMODB_MAX_ATTEMPTS' default
+MAX_ATTEMPTS = 2  # DYNAMODB_MAX_ATTEMPTS' default
 API_GATEWAY_TIMEOUT_SECONDS = 29
 # "Well inside" API Gateway's limit: room for the function's own work and a cold start.
 GATEWAY_MARGIN_SECONDS = 9
@@ -340,21 +341,21 @@ def test_retries_follow_dynamodb_max_attempts(
 def test_a_fault_that_clears_leaves_exactly_one_call(
     app: TestApp, traffic: DynamoDBTraffic, admin: AdminStore
 ) -> None:
-    """Throttled twice, then accepted: botocore's retries absorb it and the caller sees one 201."""
-    remaining = [2]
+    """Throttled on every attempt but the last: botocore's retries absorb it, the caller sees one 201."""
+    remaining = [MAX_ATTEMPTS - 1]
 
-    def throttled_twice(request: Any) -> AWSResponse | None:
+    def throttled_until_the_last_attempt(request: Any) -> AWSResponse | None:
         if remaining[0] == 0:
             return None
         remaining[0] -= 1
         return dynamodb_error(400, "ProvisionedThroughputExceededException")
 
-    traffic.inject("PutItem", TABLE_NAMES.calls, throttled_twice)
+    traffic.inject("PutItem", TABLE_NAMES.calls, throttled_until_the_last_attempt)
 
     answer = post_call(app)
 
     assert answer.status == 201, answer.text
-    assert traffic.attempts_on("PutItem", TABLE_NAMES.calls) == 3
+    assert traffic.attempts_on("PutItem", TABLE_NAMES.calls) == MAX_ATTEMPTS
     items = stored_calls(admin, app.app_id)
     assert [item["callId"]["S"] for item in items] == [answer.body["data"]["callId"]]
 
@@ -453,6 +454,8 @@ def test_a_whole_request_at_its_worst_fits_inside_the_lambda_and_gateway_timeout
     assert answer.status == 201, answer.text
     sequential_calls = sum(traffic.calls.values())
     assert sequential_calls >= 2  # the app, the call
+    # The bound the stack checks its timeout against covers every call this request made.
+    assert sequential_calls <= MAX_SEQUENTIAL_DYNAMODB_CALLS
 
     worst = sequential_calls * worst_call_seconds(attempts_botocore_makes())
 
