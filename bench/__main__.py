@@ -17,6 +17,9 @@ from bench.machine import REPO_ROOT
 from bench.report import render
 
 DEFAULT_OUTPUT = REPO_ROOT / "bench" / "results.json"
+# Above these, other work on the machine probably moved the figures (the spread is IQR / median).
+NOISY_SPREAD = 0.15
+NOISY_LOAD = 1.0
 
 
 def parse_options(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
@@ -71,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     machine, git = results["machine"], results["git"]
     commit = (git["commit"] or "unknown")[:12]
-    if git["functions_modified"]:
+    if results["measured_functions"] != "functions":
+        commit += f", measuring {results['measured_functions']} instead of functions/"
+    elif git["functions_modified"]:
         commit += " (functions/ modified)"
     print(
         f"\nVideo Calls API benchmark, {results['date']}, commit {commit}\n"
@@ -79,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {machine['load_average_1m']:.2f}\n"
     )
     print(render(results, verdicts))
+    spreads = results["cold"]["noise"]
+    if max(spreads.values()) > NOISY_SPREAD or machine["load_average_1m"] > NOISY_LOAD:
+        print(
+            f"Note: a noisy run (load average {machine['load_average_1m']:.2f}, cold wall-time spread "
+            f"{max(spreads.values()):.0%} of the median): other work shared the machine; run it again."
+        )
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"Results written to {arguments.output}")

@@ -57,6 +57,7 @@ def run(options: Options, progress: Progress) -> tuple[dict[str, Any], list[Verd
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "git": git_info(),
+        "measured_functions": _shown_path(Path(options.functions_dir)),
         "options": asdict(options),
         "event": EVENT_PATH.relative_to(REPO_ROOT).as_posix(),
     }
@@ -78,6 +79,11 @@ def run(options: Options, progress: Progress) -> tuple[dict[str, Any], list[Verd
     results["budgets"] = [asdict(verdict) for verdict in verdicts]
     results["passed"] = all(verdict.passed for verdict in verdicts)
     return results, verdicts
+
+
+def _shown_path(path: Path) -> str:
+    resolved = path.resolve()
+    return resolved.relative_to(REPO_ROOT).as_posix() if resolved.is_relative_to(REPO_ROOT) else str(resolved)
 
 
 def _prepare_database(endpoint: str, warmup_requests: int) -> None:
