@@ -47,7 +47,7 @@ def get_call_service() -> logic.CallService:
 @app.post(CALLS_PATH)
 def create_call() -> Response[str]:
     result = get_call_service().create_call(_call_request())
-    if result.created is None:
+    if result.created is None:  # an Idempotency-Key replay
         logger.info("Idempotent replay", extra={"status": result.status})
         metrics.add_metric(name="CallReplayed", unit=MetricUnit.Count, value=1)
         return _response(result.status, result.body, {"Idempotent-Replayed": "true"})

@@ -44,6 +44,7 @@ from calls.models import (
     CallRecord,
     CallSettings,
     CreateCallRequest,
+    GenesysContext,
     PreviousAttempt,
     StoredResponse,
 )
@@ -254,32 +255,43 @@ def validate_request(
     query: Mapping[str, Sequence[str]],
     idempotency_key: str | None = None,
 ) -> CreateCallRequest:
-    """The request's fields, its query's genesys fields and its Idempotency-Key, all checked at once."""
+    """The request's fields, its query's genesys fields and its Idempotency-Key, all checked at once.
+
+    Query genesys values are held to their limits even where the body's value wins.
+    """
     candidate = dict(payload)
     genesys = merge_genesys(payload.get("genesys"), query)
     if genesys is not None:
         candidate["genesys"] = genesys
-    problems: list[FieldProblem] = []
+    problems: dict[str, FieldProblem] = {}
     requested = None
     try:
         requested = CreateCallRequest.model_validate(candidate)
     except ValidationError as error:
-        problems = _field_problems(error)
+        problems.update(_field_problems(error))
+    from_query = _genesys_from_query(query)
+    if from_query:
+        try:
+            GenesysContext.model_validate(from_query)
+        except ValidationError as error:
+            for name, problem in _field_problems(error, prefix="genesys.").items():
+                problems.setdefault(name, problem)
     if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-        problems.append(
-            FieldProblem(field="Idempotency-Key", message="must be 1-255 printable ASCII characters")
+        problems["Idempotency-Key"] = FieldProblem(
+            field="Idempotency-Key", message="must be 1-255 printable ASCII characters"
         )
     if problems or requested is None:
-        raise ValidationFailed(details=problems)
+        raise ValidationFailed(details=list(problems.values()))
     return requested
 
 
-def _field_problems(error: ValidationError) -> list[FieldProblem]:
+def _field_problems(error: ValidationError, prefix: str = "") -> dict[str, FieldProblem]:
+    """One problem per offending field, by its dotted name."""
     problems: dict[str, FieldProblem] = {}
     for item in error.errors(include_url=False, include_input=False):
-        name = ".".join(str(part) for part in item["loc"]) or "body"
+        name = prefix + (".".join(str(part) for part in item["loc"]) or "body")
         problems.setdefault(name, FieldProblem(field=name, message=item["msg"]))
-    return list(problems.values())
+    return problems
 
 
 # Preset and call

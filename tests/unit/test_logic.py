@@ -482,3 +482,15 @@ def test_fingerprint_ignores_key_order_and_credentials_but_not_values() -> None:
 
 def test_record_ids_are_scoped_to_the_app() -> None:
     assert logic.idempotency_record_id("app-1", "k") != logic.idempotency_record_id("app-2", "k")
+
+
+def test_query_genesys_values_keep_their_limits_even_where_the_body_wins() -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        logic.validate_request(
+            {"genesys": {"gcLangTag": "en-us", "gcUsePopupAuth": True}},
+            {"gcLangTag": ["x" * 257], "gcUsePopupAuth": ["maybe"]},
+        )
+    assert sorted(problem.field for problem in caught.value.details) == [
+        "genesys.gcLangTag",
+        "genesys.gcUsePopupAuth",
+    ]
