@@ -38,21 +38,18 @@ class _CdkJsonContext:
 
 
 def stack_variables() -> dict[str, str]:
-    """The function's environment as infra/stack.py sets it (`_function_environment`), at the default
-    stage's values from cdk.json, so that the bench measures what deploys; table names are the bench's."""
-    from infra.config import load_config
+    """The function's environment as infra/stack.py builds it, at the default stage's values from
+    cdk.json, so that the bench measures what deploys; table names are the bench's."""
+    from infra.config import function_environment, load_config
 
     config = load_config(_CdkJsonContext(REPO_ROOT / "cdk.json"))
     return {
-        "JOIN_BASE_URL": config.join_base_url,
-        "CALL_TTL_SECONDS": str(config.call_ttl_seconds),
-        "CACHE_TTL_SECONDS": f"{config.cache_ttl_seconds:g}",
-        "DYNAMODB_CONNECT_TIMEOUT_SECONDS": f"{config.dynamodb_connect_timeout_seconds:g}",
-        "DYNAMODB_READ_TIMEOUT_SECONDS": f"{config.dynamodb_read_timeout_seconds:g}",
-        "DYNAMODB_MAX_ATTEMPTS": str(config.dynamodb_max_attempts),
-        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-        "POWERTOOLS_METRICS_NAMESPACE": f"VideoCalls/{config.stage}",
-        "POWERTOOLS_LOG_LEVEL": config.log_level,
+        **function_environment(
+            config,
+            apps_table=TABLE_NAMES.apps,
+            calls_table=TABLE_NAMES.calls,
+            idempotency_table=TABLE_NAMES.idempotency,
+        ),
         # Set by the Lambda service itself, from the function's configuration.
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.lambda_memory_mb),
     }
@@ -86,9 +83,6 @@ def lambda_environment(endpoint_url: str, task_root: Path, home: Path) -> dict[s
         "PYTHONPATH": os.pathsep.join((str(task_root), *LIBRARY_PATHS)),
         **LAMBDA_SERVICE_VARIABLES,
         **stack_variables(),
-        "APPS_TABLE_NAME": TABLE_NAMES.apps,
-        "CALLS_TABLE_NAME": TABLE_NAMES.calls,
-        "IDEMPOTENCY_TABLE_NAME": TABLE_NAMES.idempotency,
         "DYNAMODB_ENDPOINT_URL": endpoint_url,
     }
 

@@ -156,3 +156,33 @@ def load_config(node: ContextSource) -> StackConfig:
             f"with these DynamoDB timeouts and attempts, {worst:g} s"
         )
     return config
+
+
+SERVICE_NAME = "video-calls"
+
+
+def metrics_namespace(config: StackConfig) -> str:
+    # One namespace per stage, so dev traffic never shows on prod's dashboard.
+    return f"VideoCalls/{config.stage}"
+
+
+def function_environment(
+    config: StackConfig, *, apps_table: str, calls_table: str, idempotency_table: str
+) -> dict[str, str]:
+    """The function's environment; the benchmark runs the handler with the same one."""
+    return {
+        "APPS_TABLE_NAME": apps_table,
+        "CALLS_TABLE_NAME": calls_table,
+        "IDEMPOTENCY_TABLE_NAME": idempotency_table,
+        "JOIN_BASE_URL": config.join_base_url,
+        "CALL_TTL_SECONDS": str(config.call_ttl_seconds),
+        "CACHE_TTL_SECONDS": f"{config.cache_ttl_seconds:g}",
+        "DYNAMODB_CONNECT_TIMEOUT_SECONDS": f"{config.dynamodb_connect_timeout_seconds:g}",
+        "DYNAMODB_READ_TIMEOUT_SECONDS": f"{config.dynamodb_read_timeout_seconds:g}",
+        "DYNAMODB_MAX_ATTEMPTS": str(config.dynamodb_max_attempts),
+        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace(config),
+        "POWERTOOLS_LOG_LEVEL": config.log_level,
+        # The function uses no pydantic plugins: skip their entry-point scan on every cold start.
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",
+    }

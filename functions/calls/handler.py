@@ -8,7 +8,6 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -152,7 +151,9 @@ def _error_response(error: ApiError) -> Response[str]:
     return _response(error.status, dumps_exact({"ok": False, "error": problem}), error.headers())
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # The API Gateway request id correlates the logs; read directly, not by a JMESPath query per call.
+    logger.set_correlation_id((event.get("requestContext") or {}).get("requestId") or context.aws_request_id)
     return app.resolve(event, context)

@@ -31,7 +31,7 @@ PROD_OVERRIDES: dict[str, Any] = {
     "cacheTtlSeconds": "12.5",
     "throttlingRateLimit": "25",
     "throttlingBurstLimit": "40",
-    "lambdaMemoryMb": "1024",
+    "lambdaMemoryMb": "2048",
     "lambdaTimeoutSeconds": "25",
     "dynamodbConnectTimeoutSeconds": "0.25",
     "dynamodbReadTimeoutSeconds": "0.75",

@@ -38,7 +38,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert config.call_ttl_seconds == 86_400
     assert config.cache_ttl_seconds == 30
     assert (config.throttling_rate_limit, config.throttling_burst_limit) == (50, 100)
-    assert (config.lambda_memory_mb, config.lambda_timeout_seconds) == (512, 20)
+    assert (config.lambda_memory_mb, config.lambda_timeout_seconds) == (1024, 20)
     assert config.log_level == "INFO"
     assert config.log_retention_days == 30
     assert config.alarm_email is None

@@ -84,6 +84,7 @@ def test_environment_carries_every_setting_the_function_reads(synth: Synth) -> N
         "POWERTOOLS_SERVICE_NAME": "video-calls",
         "POWERTOOLS_METRICS_NAMESPACE": f"VideoCalls/{stage}",
         "POWERTOOLS_LOG_LEVEL": context["logLevel"],
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",
     }
 
 
