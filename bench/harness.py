@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import subprocess
@@ -15,6 +14,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from localrun.processes import ServiceDidNotStart, stop, wait_for_local_api
 
 from bench.asset import ASSET_ROOT, build_asset_zip, unpack
 from bench.environment import PYTHON_FLAGS, REGION, TABLE_NAMES, lambda_environment, reported_environment
@@ -314,31 +315,13 @@ def local_server(environment: dict[str, str], work: Path) -> Iterator[int]:
             stderr=log,
         )
         try:
-            _wait_until_ready(port, process, work / "server.log")
+            try:
+                wait_for_local_api(port, process, work / "server.log")
+            except ServiceDidNotStart as error:
+                raise BenchError(str(error)) from error
             yield port
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_until_ready(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BenchError(f"the local server exited early:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", "/__ready__")
-            connection.getresponse().read()
-            connection.close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise BenchError("the local server did not answer within a minute")
+            stop(process)
 
 
 def measure_http(

@@ -12,7 +12,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 from callsctl.store import AdminStore, TableNames
 from localrun.database import admin_store, prepare_database
 from localrun.dynamodb_local import free_port, running_dynamodb_local
+from localrun.processes import stop, wait_for_local_api
 
 from tests.conftest import ROOT
 
@@ -158,22 +158,6 @@ class LocalApi:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def _wait_for_http(port: int, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"local server exited early:\n{log_path.read_text(errors='replace')}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", "/__ready__")
-            connection.getresponse().read()
-            connection.close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("local server did not start in time")
-
-
 @pytest.fixture(scope="session")
 def local_api(prepared_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalApi]:
     """`python -m localrun` against the session's DynamoDB Local, as `make run` starts it.
@@ -196,12 +180,7 @@ def local_api(prepared_endpoint: str, tmp_path_factory: pytest.TempPathFactory) 
             [sys.executable, "-m", "localrun"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
         try:
-            _wait_for_http(port, process, log_path)
+            wait_for_local_api(port, process, log_path)
             yield LocalApi(f"http://127.0.0.1:{port}", port, log_path)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
