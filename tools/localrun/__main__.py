@@ -52,7 +52,8 @@ def main() -> int:
         server = LocalApiServer(("127.0.0.1", port), lambda_handler, static_routes())
         print(
             f"\nVideo Calls API listening on {server.url}\n"
-            f"  demo credentials: appId={DEMO_APP_ID} widgetKey={DEMO_WIDGET_KEY}\n\n"
+            f"  demo credentials: appId={DEMO_APP_ID} widgetKey={DEMO_WIDGET_KEY}\n"
+            f"  widget demo page: {server.url}/   API reference: {server.url}/docs\n\n"
             "Create a call:\n"
             f"  curl -i -X POST {server.url}/api/calls -H 'Content-Type: application/json' "
             f"-H 'X-App-Id: {DEMO_APP_ID}' -H 'X-Widget-Key: {DEMO_WIDGET_KEY}' "
