@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calls import logic
-from calls.errors import ApiError, InternalError, MethodNotAllowed, RouteNotFound
+from calls.errors import ApiError, InternalError, InvalidBody, MethodNotAllowed, RouteNotFound
 from calls.jsontext import dumps_exact
 from calls.service import METRICS_NAMESPACE, SERVICE_NAME
 
@@ -96,19 +96,29 @@ def unexpected_error(_error: Exception) -> Response[str]:
 
 
 def _request_id() -> str:
-    event = app.current_event
-    request_id = event.request_context.request_id if event.get("requestContext") else None
-    return request_id or app.lambda_context.aws_request_id
+    return request_id_of(app.current_event.raw_event, app.lambda_context)
+
+
+def request_id_of(event: dict[str, Any], context: LambdaContext) -> str:
+    """API Gateway's request id, or the invocation's when the event has none."""
+    request_id: str | None = (event.get("requestContext") or {}).get("requestId")
+    return request_id or context.aws_request_id
 
 
 def _call_request() -> logic.CallRequest:
     event = app.current_event
     raw_body = event.get("body") or ""
+    if not isinstance(raw_body, str):
+        raise InvalidBody()
     body = logic.decode_base64_body(raw_body) if event.get("isBase64Encoded") else raw_body.encode("utf-8")
+    # Proxies and test consoles may send only the single-value query; API Gateway sends both.
+    query = event.get("multiValueQueryStringParameters") or {
+        name: [value] for name, value in (event.get("queryStringParameters") or {}).items()
+    }
     return logic.CallRequest(
         request_id=_request_id(),
         headers={name.lower(): value for name, value in (event.get("headers") or {}).items()},
-        query=event.get("multiValueQueryStringParameters") or {},
+        query=query,
         body=body,
     )
 
@@ -155,5 +165,5 @@ def _error_response(error: ApiError) -> Response[str]:
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The API Gateway request id correlates the logs; read directly, not by a JMESPath query per call.
-    logger.set_correlation_id((event.get("requestContext") or {}).get("requestId") or context.aws_request_id)
+    logger.set_correlation_id(request_id_of(event, context))
     return app.resolve(event, context)

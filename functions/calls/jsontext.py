@@ -27,6 +27,29 @@ def loads_exact(text: str) -> Any:
         return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
     except RecursionError:
         raise JsonTooDeep("JSON nested too deeply") from None
+    except ArithmeticError:  # decimal.InvalidOperation: an exponent beyond what Decimal holds
+        raise ValueError("a number out of range") from None
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether any string (key or value) holds a lone surrogate, which UTF-8 cannot encode.
+
+    Iterative, so it copes with whatever depth the parser accepted.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def dumps_exact(value: Any) -> str:

@@ -34,7 +34,7 @@ from calls.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from calls.jsontext import JsonTooDeep, dumps_exact, loads_exact
+from calls.jsontext import JsonTooDeep, dumps_exact, has_lone_surrogate, loads_exact
 from calls.models import (
     DEFAULT_SETTINGS,
     GENESYS_FIELDS,
@@ -54,6 +54,7 @@ logger = Logger(service=SERVICE_NAME, child=True)
 
 _TRUE_WORDS = frozenset({"true", "1"})
 _FALSE_WORDS = frozenset({"false", "0"})
+_JSON_WHITESPACE = b" \t\r\n"  # RFC 8259's four; bytes.strip() would take \x0b and \x0c too
 _NEGATIVE_CACHE_SECONDS = 5.0
 _CACHE_MAX_ENTRIES = 1024
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
@@ -100,7 +101,7 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     """No body or blank means {}; JSON whatever the Content-Type; only an object is a body."""
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge()
-    if not raw.strip():
+    if not raw.strip(_JSON_WHITESPACE):
         return {}
     try:
         payload = loads_exact(raw.decode("utf-8"))
@@ -110,18 +111,9 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         raise InvalidJson() from None
     if not isinstance(payload, dict):
         raise InvalidBody()
-    if b"\\ud" in raw.lower():
-        _reject_lone_surrogates(payload)
+    if b"\\ud" in raw.lower() and has_lone_surrogate(payload):
+        raise InvalidJson("The request body holds an unpaired surrogate escape.")
     return payload
-
-
-def _reject_lone_surrogates(payload: dict[str, Any]) -> None:
-    from calls.jsontext import dumps_exact
-
-    try:
-        dumps_exact(payload).encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidJson("The request body holds an unpaired surrogate escape.") from None
 
 
 def decode_base64_body(text: str) -> bytes:
@@ -137,7 +129,7 @@ def decode_base64_body(text: str) -> bytes:
 
 
 def _first_query_value(query: Mapping[str, Sequence[str]], name: str) -> str | None:
-    for value in query.get(name, ()):
+    for value in query.get(name) or ():
         if value:
             return value
     return None

@@ -154,3 +154,54 @@ def test_logs_carry_the_request_id_and_never_the_widget_key(
         load_event(name)["requestContext"]["requestId"] for name in EXPECTED_STATUS
     }
     assert not [line for line in lines if DEMO_WIDGET_KEY in line or "not-the-key" in line]
+
+
+def odd(event_changes: dict[str, Any], base: str = "minimal.json") -> dict[str, Any]:
+    event = load_event(base)
+    event.update(event_changes)
+    return event
+
+
+def error_code(result: dict[str, Any]) -> str:
+    code: str = json.loads(result["body"])["error"]["code"]
+    return code
+
+
+def test_a_number_beyond_decimal_range_is_invalid_json_even_without_credentials(store: AdminStore) -> None:
+    result = invoke(odd({"headers": {}, "multiValueHeaders": {}, "body": '{"z": 1e9999999999999999999}'}))
+    assert (result["statusCode"], error_code(result)) == (400, "INVALID_JSON")
+
+
+def test_a_lone_surrogate_under_deep_nesting_is_invalid_json(store: AdminStore) -> None:
+    body = '{"x": ' + "[" * 900 + "]" * 900 + ', "y": "\\ud800"}'
+    result = invoke(odd({"body": body}))
+    assert (result["statusCode"], error_code(result)) == (400, "INVALID_JSON")
+
+
+@pytest.mark.parametrize("body", ["\x0b", "\x0c", " \x0b "])
+def test_whitespace_unknown_to_json_is_invalid_json(store: AdminStore, body: str) -> None:
+    result = invoke(odd({"body": body}))
+    assert (result["statusCode"], error_code(result)) == (400, "INVALID_JSON")
+
+
+@pytest.mark.parametrize("body", [{"title": "x"}, 5, ["a"]])
+def test_a_body_that_is_not_a_string_is_invalid_body(store: AdminStore, body: Any) -> None:
+    result = invoke(odd({"body": body}))
+    assert (result["statusCode"], error_code(result)) == (400, "INVALID_BODY")
+
+
+def test_null_query_values_are_absent(store: AdminStore) -> None:
+    result = invoke(odd({"multiValueQueryStringParameters": {"appId": None, "gcLangTag": None}}))
+    assert result["statusCode"] == 201
+
+
+def test_single_value_query_is_read_when_the_multi_value_one_is_missing(store: AdminStore) -> None:
+    event = load_event("credentials-in-query.json")
+    event["multiValueQueryStringParameters"] = None
+    assert invoke(event)["statusCode"] == 201
+
+
+def test_a_request_context_without_request_id_uses_the_invocation_id(store: AdminStore) -> None:
+    result = invoke(odd({"requestContext": {"stage": "prod"}}))
+    assert result["statusCode"] == 201
+    assert headers_of(result)["x-request-id"] == "lambda-request-id"
