@@ -25,7 +25,7 @@ def clear_cached_state() -> None:
     settings.get_settings.cache_clear()
     repository.get_repository.cache_clear()
     repository.get_idempotency_table.cache_clear()
-    handler.get_call_service.cache_clear()
+    handler.clear_services()
 
 
 @pytest.fixture(autouse=True)

@@ -62,10 +62,30 @@ class RouteNotFound(ApiError):
 class MethodNotAllowed(ApiError):
     status, code = 405, "METHOD_NOT_ALLOWED"
     default_message = "This method is not allowed on this resource."
-    allowed_methods: ClassVar[str] = "POST, OPTIONS"
+
+    def __init__(self, allowed_methods: str = "POST, OPTIONS"):
+        super().__init__()
+        self.allowed_methods = allowed_methods
 
     def headers(self) -> dict[str, str]:
         return {**super().headers(), "Allow": self.allowed_methods}
+
+
+class InvalidCursor(ApiError):
+    status, code = 400, "INVALID_CURSOR"
+    default_message = "The cursor was not issued by this API for this app and these filters."
+
+
+class CallNotFound(ApiError):
+    """Unknown, malformed and other apps' call ids all answer this, with the same message."""
+
+    status, code = 404, "CALL_NOT_FOUND"
+    default_message = "No call with this callId exists for this app."
+
+
+class CallExpired(ApiError):
+    status, code = 409, "CALL_EXPIRED"
+    default_message = "The call has expired and can no longer be ended."
 
 
 class IdempotencyKeyInUse(ApiError):

@@ -1,9 +1,12 @@
-"""Lambda entry point for POST /api/calls: routing, responses, error mapping. Decisions live in logic."""
+"""Lambda entry point for the calls API: the routes, responses and error mapping. Each route's
+decisions live in the module named after it, imported when the route first runs, so a cold
+start pays only for the route it serves."""
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -11,12 +14,27 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from calls import logic
 from calls.errors import ApiError, InternalError, InvalidBody, MethodNotAllowed, RouteNotFound
 from calls.jsontext import dumps_exact
+from calls.request import CallRequest
 from calls.service import METRICS_NAMESPACE, SERVICE_NAME
 
+if TYPE_CHECKING:
+    from calls.access import AppDirectory
+    from calls.create import CallService
+    from calls.end import EndCall
+    from calls.listing import ListCalls
+    from calls.read import ReadCall
+
 CALLS_PATH = "/api/calls"
+CALL_PATH = "/api/calls/<call_id>"
+END_PATH = "/api/calls/<call_id>/end"
+# Each path's methods, for its preflight and for the 405 of any other method on it.
+PATH_METHODS: dict[str, tuple[str, ...]] = {
+    CALLS_PATH: ("GET", "POST"),
+    CALL_PATH: ("GET",),
+    END_PATH: ("POST",),
+}
 CORS_ALLOW_HEADERS = "Content-Type, X-App-Id, X-Widget-Key, Idempotency-Key"
 CORS_EXPOSE_HEADERS = "X-Request-Id, Idempotent-Replayed, Retry-After"
 CORS_MAX_AGE_SECONDS = "600"
@@ -26,21 +44,72 @@ metrics = Metrics(namespace=METRICS_NAMESPACE)
 app = APIGatewayRestResolver()
 
 
+# Services: built on the first request that needs them, then reused by the container.
+
+
 @functools.cache
-def get_call_service() -> logic.CallService:
-    """Built on the first request, then reused by every request the container serves."""
+def get_app_directory() -> AppDirectory:
+    """One app cache for every route."""
+    from calls.access import AppDirectory
+    from calls.repository import get_repository
+    from calls.settings import get_settings
+
+    return AppDirectory(get_repository().load_app, ttl_seconds=get_settings().cache_ttl_seconds)
+
+
+@functools.cache
+def get_call_service() -> CallService:
+    from calls.create import CallService
     from calls.repository import get_idempotency_table, get_repository
     from calls.settings import get_settings
 
     settings = get_settings()
-    repository = get_repository()
-    return logic.CallService(
-        apps=logic.AppDirectory(repository.load_app, ttl_seconds=settings.cache_ttl_seconds),
-        put_call_once=repository.put_call_once,
+    return CallService(
+        apps=get_app_directory(),
+        put_call_once=get_repository().put_call_once,
         join_base_url=settings.join_base_url,
         call_ttl_seconds=settings.call_ttl_seconds,
         idempotency=get_idempotency_table,
     )
+
+
+@functools.cache
+def get_read_call() -> ReadCall:
+    from calls.read import ReadCall
+    from calls.repository import get_repository
+    from calls.settings import get_settings
+
+    return ReadCall(get_app_directory(), get_repository().get_call, get_settings().join_base_url)
+
+
+@functools.cache
+def get_list_calls() -> ListCalls:
+    from calls.listing import ListCalls
+    from calls.repository import get_repository
+    from calls.settings import get_settings
+
+    settings = get_settings()
+    return ListCalls(
+        get_app_directory(), get_repository().list_calls, settings.join_base_url, settings.cursor_signing_key
+    )
+
+
+@functools.cache
+def get_end_call() -> EndCall:
+    from calls.end import EndCall
+    from calls.repository import get_repository
+    from calls.settings import get_settings
+
+    return EndCall(get_app_directory(), get_repository().end_call_once, get_settings().join_base_url)
+
+
+def clear_services() -> None:
+    """Forget every built service (tests start each case as a cold container)."""
+    for factory in (get_app_directory, get_call_service, get_read_call, get_list_calls, get_end_call):
+        factory.cache_clear()
+
+
+# Routes
 
 
 @app.post(CALLS_PATH)
@@ -58,27 +127,64 @@ def create_call() -> Response[str]:
     return _response(result.status, result.body)
 
 
-@app.route(CALLS_PATH, method="OPTIONS")
-def preflight() -> Response[str]:
-    """CORS preflight. It carries no credentials, so it cannot know the app: the POST is checked."""
+@app.get(CALLS_PATH)
+def list_calls() -> Response[str]:
+    data = get_list_calls()(_call_request())
+    metrics.add_metric(name="CallsListed", unit=MetricUnit.Count, value=1)
+    return _ok(data)
+
+
+@app.get(CALL_PATH)
+def read_call(call_id: str) -> Response[str]:
+    return _ok(get_read_call()(_call_request(), call_id))
+
+
+@app.post(END_PATH)
+def end_call(call_id: str) -> Response[str]:
+    view = get_end_call()(_call_request(), call_id)
+    logger.info("Call ended", extra={"callId": view["callId"], "endedAt": view["endedAt"]})
+    metrics.add_metric(name="CallEnded", unit=MetricUnit.Count, value=1)
+    return _ok(view)
+
+
+def preflight(**_path: str) -> Response[str]:
+    """CORS preflight. It carries no credentials, so it cannot know the app: the request is checked."""
     return Response(
         status_code=204,
         headers={
             **_common_headers(),
-            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Methods": _allowed_methods(
+                _known_path(app.current_event.path) or CALLS_PATH
+            ),
             "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
             "Access-Control-Max-Age": CORS_MAX_AGE_SECONDS,
         },
     )
 
 
-@app.route(CALLS_PATH, method=["GET", "PUT", "PATCH", "DELETE", "HEAD"])
-def wrong_method() -> Response[str]:
-    raise MethodNotAllowed()
+for _path in PATH_METHODS:
+    app.route(_path, method="OPTIONS")(preflight)
+
+
+def _allowed_methods(path: str) -> str:
+    return ", ".join((*PATH_METHODS[path], "OPTIONS"))
+
+
+_PATH_PATTERNS = {
+    path: re.compile(re.sub(r"<\w+>", "[^/]+", path).rstrip("/") + "/?") for path in PATH_METHODS
+}
+
+
+def _known_path(path: str) -> str | None:
+    return next((known for known, pattern in _PATH_PATTERNS.items() if pattern.fullmatch(path)), None)
 
 
 @app.not_found
-def unknown_path(_error: NotFoundError) -> Response[str]:
+def unknown_route(_error: NotFoundError) -> Response[str]:
+    """A known path with another method is 405 naming the path's methods; anything else 404."""
+    known = _known_path(app.current_event.path)
+    if known is not None:
+        return _error_response(MethodNotAllowed(_allowed_methods(known)))
     return _error_response(RouteNotFound())
 
 
@@ -105,17 +211,22 @@ def request_id_of(event: dict[str, Any], context: LambdaContext) -> str:
     return request_id or context.aws_request_id
 
 
-def _call_request() -> logic.CallRequest:
+def _call_request() -> CallRequest:
     event = app.current_event
     raw_body = event.get("body") or ""
     if not isinstance(raw_body, str):
         raise InvalidBody()
-    body = logic.decode_base64_body(raw_body) if event.get("isBase64Encoded") else raw_body.encode("utf-8")
+    if event.get("isBase64Encoded"):
+        from calls.body import decode_base64_body
+
+        body = decode_base64_body(raw_body)
+    else:
+        body = raw_body.encode("utf-8")
     # Proxies and test consoles may send only the single-value query; API Gateway sends both.
     query = event.get("multiValueQueryStringParameters") or {
         name: [value] for name, value in (event.get("queryStringParameters") or {}).items()
     }
-    return logic.CallRequest(
+    return CallRequest(
         request_id=_request_id(),
         headers={name.lower(): value for name, value in (event.get("headers") or {}).items()},
         query=query,
@@ -137,6 +248,10 @@ def _common_headers() -> dict[str, str]:
             }
         )
     return headers
+
+
+def _ok(data: Any) -> Response[str]:
+    return _response(200, dumps_exact({"ok": True, "data": data}))
 
 
 def _response(status: int, body: str, headers: dict[str, str] | None = None) -> Response[str]:

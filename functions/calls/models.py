@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
+from calls.errors import FieldProblem
 from calls.jsontext import dumps_exact, nesting_depth
 
 PRESET_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
@@ -65,6 +74,30 @@ class CreateCallRequest(BaseModel):
         if len(dumps_exact(value).encode("utf-8")) > METADATA_MAX_BYTES:
             raise ValueError(f"metadata is larger than {METADATA_MAX_BYTES} bytes as compact JSON")
         return value
+
+
+class ListCallsQuery(BaseModel):
+    """GET /api/calls query parameters. Built on first use: creating a call never pays for it."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    limit: int = Field(default=20, ge=1, le=100, description="Calls per page")
+    cursor: str | None = Field(default=None, description="`nextCursor` of the previous page, as issued")
+    status: Literal["created", "ended", "expired"] | None = Field(
+        default=None, description="Only calls with this status"
+    )
+    conversationId: GenesysText | None = Field(
+        default=None, description="Only the calls of this Genesys conversation"
+    )
+
+
+def field_problems(error: ValidationError, prefix: str = "") -> dict[str, FieldProblem]:
+    """One problem per offending field, by its dotted name."""
+    problems: dict[str, FieldProblem] = {}
+    for item in error.errors(include_url=False, include_input=False):
+        name = prefix + (".".join(str(part) for part in item["loc"]) or "body")
+        problems.setdefault(name, FieldProblem(field=name, message=item["msg"]))
+    return problems
 
 
 # Domain records: plain dataclasses, cheap to build on every request.
@@ -131,3 +164,8 @@ class CallRecord:
     description: str | None = None
     metadata: dict[str, Any] | None = None
     genesys: dict[str, Any] | None = None
+    # What happened to the call after it was written; a new call has none of it.
+    status: str = "created"
+    ended_at: str | None = None
+    agent_joined_at: str | None = None
+    guest_joined_at: str | None = None

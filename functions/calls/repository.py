@@ -7,12 +7,13 @@ costs a cold start about 0.1 s for nothing this function uses.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from calls import tables
 from calls.errors import InternalError, ServiceUnavailable
 from calls.jsontext import dumps_exact, loads_exact
-from calls.models import AppRecord, CallRecord, Preset, PreviousAttempt, StoredResponse
+from calls.models import AppRecord, CallRecord, CallSettings, Preset, PreviousAttempt, StoredResponse
 from calls.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -33,6 +34,23 @@ _RETRYABLE_ERROR_CODES = frozenset(
 
 class CallIdTaken(InternalError):
     """A call with this id exists already; the write refused to overwrite it."""
+
+
+@dataclass(frozen=True)
+class CallPage:
+    """One page of a listing: the calls, and where the next page starts (None: the end)."""
+
+    calls: list[CallRecord]
+    next_key: PageKey | None
+
+
+@dataclass(frozen=True)
+class PageKey:
+    """Where a listing stopped, as far as it is the caller's to carry: the app and the
+    conversation come from the request, never from the caller's cursor."""
+
+    created_at: str
+    call_id: str
 
 
 def create_dynamodb_client(settings: Settings) -> DynamoDBClient:
@@ -84,6 +102,108 @@ class Repository:
             "ExpressionAttributeNames": {"#pk": tables.CALLS.partition_key.name},
         }
         _call(self.client.put_item, request)
+
+    def get_call(self, call_id: str) -> CallRecord | None:
+        """One call by id, read consistently so that a call just created is found."""
+        found = _call(
+            self.client.get_item,
+            {
+                "TableName": self._calls_table_name,
+                "Key": {tables.CALLS.partition_key.name: {"S": call_id}},
+                "ConsistentRead": True,
+            },
+        )
+        item = found.get("Item")
+        return call_from_item(item) if item else None
+
+    def list_calls(
+        self,
+        app_id: str,
+        *,
+        limit: int,
+        now: int,
+        status: str | None = None,
+        conversation_id: str | None = None,
+        start: PageKey | None = None,
+    ) -> CallPage:
+        """One Query of the app's calls, newest first: by the app index, or by the conversation
+        index when a conversation is asked for. The status is a filter on what the Query reads,
+        so a page may hold fewer than `limit` calls."""
+        if conversation_id is None:
+            index, partition_name = tables.CALLS_BY_APP_INDEX, "appId"
+            partition_value = app_id
+        else:
+            index, partition_name = tables.CALLS_BY_CONVERSATION_INDEX, tables.CONVERSATION_KEY_ATTRIBUTE
+            partition_value = tables.conversation_key(app_id, conversation_id)
+        request: dict[str, Any] = {
+            "TableName": self._calls_table_name,
+            "IndexName": index,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": partition_name},
+            "ExpressionAttributeValues": {":pk": {"S": partition_value}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if status is not None:
+            _add_status_filter(request, status, now)
+        if start is not None:
+            request["ExclusiveStartKey"] = {
+                partition_name: {"S": partition_value},
+                "createdAt": {"S": start.created_at},
+                tables.CALLS.partition_key.name: {"S": start.call_id},
+            }
+        page = _call(self.client.query, request)
+        last = page.get("LastEvaluatedKey")
+        next_key = PageKey(created_at=last["createdAt"]["S"], call_id=last["callId"]["S"]) if last else None
+        return CallPage(calls=[call_from_item(item) for item in page.get("Items", [])], next_key=next_key)
+
+    def end_call_once(self, app_id: str, call_id: str, *, ended_at: str, now: int) -> CallRecord | None:
+        """End a live call of this app in one conditional update. Returns the call as it stands
+        afterwards: ended by this request, or as it was when the condition refused (already
+        ended, expired, another app's); None when there is no such call. Nothing is overwritten."""
+        from botocore.exceptions import ClientError
+
+        request = {
+            "TableName": self._calls_table_name,
+            "Key": {tables.CALLS.partition_key.name: {"S": call_id}},
+            "UpdateExpression": "SET #status = :ended, endedAt = :endedAt",
+            "ConditionExpression": "appId = :app AND #status = :created AND expiresAt > :now",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":ended": {"S": "ended"},
+                ":endedAt": {"S": ended_at},
+                ":app": {"S": app_id},
+                ":created": {"S": "created"},
+                ":now": {"N": str(now)},
+            },
+            "ReturnValues": "ALL_NEW",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        try:
+            updated = self.client.update_item(**request)  # type: ignore[arg-type]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise _translate(error) from error
+            old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
+            return call_from_item(old) if old else None
+        except Exception as error:
+            raise _translate(error) from error
+        return call_from_item(updated["Attributes"])
+
+
+def _add_status_filter(request: dict[str, Any], status: str, now: int) -> None:
+    """Status as the call view derives it: ended is stored; expired is a live call past its
+    expiresAt that the TTL has not removed yet."""
+    names, values = request["ExpressionAttributeNames"], request["ExpressionAttributeValues"]
+    names["#status"] = "status"
+    if status == "ended":
+        request["FilterExpression"] = "#status = :ended"
+        values[":ended"] = {"S": "ended"}
+        return
+    names["#expires"] = "expiresAt"
+    values.update({":created": {"S": "created"}, ":now": {"N": str(now)}})
+    comparison = ">" if status == "created" else "<="
+    request["FilterExpression"] = f"#status = :created AND #expires {comparison} :now"
 
 
 class IdempotencyTable:
@@ -257,6 +377,9 @@ def call_to_item(call: CallRecord) -> dict[str, Any]:
         item["description"] = {"S": call.description}
     if call.metadata is not None:
         item["metadata"] = {"S": dumps_exact(call.metadata)}
+    conversation_id = (call.genesys or {}).get("conversationId")
+    if conversation_id:
+        item[tables.CONVERSATION_KEY_ATTRIBUTE] = {"S": tables.conversation_key(call.app_id, conversation_id)}
     if call.genesys:
         item["genesys"] = {
             "M": {
@@ -265,6 +388,45 @@ def call_to_item(call: CallRecord) -> dict[str, Any]:
             }
         }
     return item
+
+
+def call_from_item(item: dict[str, Any]) -> CallRecord:
+    """A stored call item back as the record it was written from, with what happened since."""
+
+    def text(name: str) -> str | None:
+        value = item.get(name)
+        return value["S"] if value else None
+
+    extra = loads_exact(item["presetSettings"]["S"]) if "presetSettings" in item else {}
+    metadata = loads_exact(item["metadata"]["S"]) if "metadata" in item else None
+    genesys = (
+        {name: value.get("S", value.get("BOOL")) for name, value in item["genesys"]["M"].items()}
+        if "genesys" in item
+        else None
+    )
+    return CallRecord(
+        call_id=item["callId"]["S"],
+        app_id=item["appId"]["S"],
+        preset_id=text("presetId"),
+        settings=CallSettings(
+            host_name=item["hostName"]["S"],
+            guest_name=item["guestName"]["S"],
+            record_on_start=item["recordOnStart"]["BOOL"],
+            preview_enabled=item["previewEnabled"]["BOOL"],
+            extra=extra,
+        ),
+        created_at=item["createdAt"]["S"],
+        expires_at=int(item["expiresAt"]["N"]),
+        request_id=text("requestId") or "",
+        title=text("title"),
+        description=text("description"),
+        metadata=metadata,
+        genesys=genesys,
+        status=text("status") or "created",
+        ended_at=text("endedAt"),
+        agent_joined_at=text("agentJoinedAt"),
+        guest_joined_at=text("guestJoinedAt"),
+    )
 
 
 @functools.cache

@@ -37,6 +37,8 @@ class Settings:
     dynamodb_connect_timeout_seconds: float
     dynamodb_read_timeout_seconds: float
     dynamodb_max_attempts: int
+    # Signs list cursors. Unset (the local run, tests): a random key for this process only.
+    cursor_signing_key: bytes
 
 
 def _number(name: str, default: float, *, minimum: float, integer: bool = False) -> float:
@@ -70,4 +72,16 @@ def get_settings() -> Settings:
         dynamodb_connect_timeout_seconds=_number("DYNAMODB_CONNECT_TIMEOUT_SECONDS", 0.5, minimum=0.05),
         dynamodb_read_timeout_seconds=_number("DYNAMODB_READ_TIMEOUT_SECONDS", 1, minimum=0.05),
         dynamodb_max_attempts=int(_number("DYNAMODB_MAX_ATTEMPTS", 2, minimum=1, integer=True)),
+        cursor_signing_key=_cursor_signing_key(),
     )
+
+
+def _cursor_signing_key() -> bytes:
+    raw = os.environ.get("CURSOR_SIGNING_KEY", "").strip()
+    if not raw:
+        import secrets
+
+        return secrets.token_bytes(32)
+    if len(raw) < 32:
+        raise ConfigurationError("CURSOR_SIGNING_KEY must be at least 32 characters")
+    return raw.encode("utf-8")

@@ -40,6 +40,9 @@ APP_ITEM_SK = "APP"
 PRESET_SK_PREFIX = "PRESET#"
 
 CALLS_BY_APP_INDEX = "byAppCreatedAt"
+# Sparse: only calls with a Genesys conversationId carry its key, scoped to their app.
+CALLS_BY_CONVERSATION_INDEX = "byAppConversation"
+CONVERSATION_KEY_ATTRIBUTE = "appConversation"
 CALLS = TableSchema(
     purpose="calls",
     partition_key=KeyAttribute("callId"),
@@ -48,6 +51,11 @@ CALLS = TableSchema(
         GlobalIndex(
             name=CALLS_BY_APP_INDEX,
             partition_key=KeyAttribute("appId"),
+            sort_key=KeyAttribute("createdAt"),
+        ),
+        GlobalIndex(
+            name=CALLS_BY_CONVERSATION_INDEX,
+            partition_key=KeyAttribute(CONVERSATION_KEY_ATTRIBUTE),
             sort_key=KeyAttribute("createdAt"),
         ),
     ),
@@ -61,6 +69,14 @@ IDEMPOTENCY = TableSchema(
 )
 
 ALL_TABLES = (APPS, CALLS, IDEMPOTENCY)
+
+
+def conversation_key(app_id: str, conversation_id: str) -> str:
+    """The conversation index's partition key: app and conversation as a JSON pair, so that no
+    choice of either can collide with another app's key."""
+    import json
+
+    return json.dumps([app_id, conversation_id], separators=(",", ":"), ensure_ascii=False)
 
 
 def preset_sort_key(preset_id: str) -> str:

@@ -71,7 +71,7 @@ def test_a_colliding_call_id_is_a_500_and_leaves_the_first_call_alone(
     db_environment: str, admin: AdminStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fixed = uuid.uuid4()
-    monkeypatch.setattr("calls.logic.uuid.uuid4", lambda: fixed)
+    monkeypatch.setattr("calls.create.uuid.uuid4", lambda: fixed)
 
     first = invoke({"title": "first"})
     second = invoke({"title": "second"})

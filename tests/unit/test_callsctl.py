@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore import exceptions as aws
 from botocore.stub import Stubber
-from calls.logic import widget_key_digest
+from calls.access import widget_key_digest
 from calls.models import CreateCallRequest
 from callsctl import inputs, output, store
 from callsctl.cli import describe_failure

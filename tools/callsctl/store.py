@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from calls import tables
+from calls.access import widget_key_digest
 from calls.jsontext import dumps_exact, loads_exact
-from calls.logic import widget_key_digest
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

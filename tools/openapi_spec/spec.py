@@ -405,7 +405,7 @@ OPERATION_BUILDERS: dict[Callable[..., Any], Callable[[str], Schema]] = {
 # Routes whose only answer is 405: not operations a client can use, so they are not listed as
 # operations (a fuzzer would rightly call a 405 to a "valid" request a failure); the path's
 # description names them, and the 405 response is in components.
-REFUSING_ROUTES = frozenset({handler.wrong_method})
+REFUSING_ROUTES: frozenset[Callable[..., Any]] = frozenset()
 # OpenAPI's order of methods in a path item, so the document reads the same way every time.
 METHOD_ORDER = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from calls import logic
+from calls import access, body, create, view
 from calls.errors import (
     AppDisabled,
     InvalidBody,
@@ -18,6 +18,7 @@ from calls.errors import (
 )
 from calls.jsontext import dumps_exact
 from calls.models import AppRecord, CallRecord, CreateCallRequest, Preset
+from calls.request import CallRequest
 
 KEY = "the-widget-key"
 
@@ -38,10 +39,10 @@ def make_app(**overrides: Any) -> AppRecord:
     return AppRecord(**values)
 
 
-def request(**overrides: Any) -> logic.CallRequest:
+def request(**overrides: Any) -> CallRequest:
     values: dict[str, Any] = {"request_id": "req-1", "headers": {}, "query": {}, "body": b""}
     values.update(overrides)
-    return logic.CallRequest(**values)
+    return CallRequest(**values)
 
 
 # Body
@@ -49,49 +50,49 @@ def request(**overrides: Any) -> logic.CallRequest:
 
 @pytest.mark.parametrize("raw", [b"", b"   ", b"\n\t \r\n"])
 def test_no_or_blank_body_is_an_empty_object(raw: bytes) -> None:
-    assert logic.parse_body(raw) == {}
+    assert body.parse_body(raw) == {}
 
 
 def test_body_size_limit_is_32_kib() -> None:
     fits = b'{"a":"' + b"x" * (32 * 1024 - 8) + b'"}'
     assert len(fits) == 32 * 1024
-    assert logic.parse_body(fits)["a"]
+    assert body.parse_body(fits)["a"]
     with pytest.raises(PayloadTooLarge):
-        logic.parse_body(fits + b" ")
+        body.parse_body(fits + b" ")
 
 
 def test_size_is_checked_before_json() -> None:
     with pytest.raises(PayloadTooLarge):
-        logic.parse_body(b"{" * (32 * 1024 + 1))
+        body.parse_body(b"{" * (32 * 1024 + 1))
 
 
 @pytest.mark.parametrize("raw", [b"{", b"{'a': 1}", b'{"a": NaN}', b"\xff\xfe", b'{"a": 1} x'])
 def test_unreadable_body_is_invalid_json(raw: bytes) -> None:
     with pytest.raises(InvalidJson):
-        logic.parse_body(raw)
+        body.parse_body(raw)
 
 
 @pytest.mark.parametrize("raw", [b"[]", b'"x"', b"3", b"null", b"true"])
 def test_json_that_is_not_an_object_is_an_invalid_body(raw: bytes) -> None:
     with pytest.raises(InvalidBody):
-        logic.parse_body(raw)
+        body.parse_body(raw)
 
 
 def test_lone_surrogate_escape_is_invalid_json() -> None:
     with pytest.raises(InvalidJson):
-        logic.parse_body(b'{"title": "\\ud800"}')
-    assert logic.parse_body(b'{"title": "\\ud83d\\ude00"}') == {"title": "\U0001f600"}
+        body.parse_body(b'{"title": "\\ud800"}')
+    assert body.parse_body(b'{"title": "\\ud83d\\ude00"}') == {"title": "\U0001f600"}
 
 
 def test_deep_nesting_is_invalid_json_not_a_crash() -> None:
     with pytest.raises(InvalidJson):
-        logic.parse_body(b"[" * 30_000 + b"]" * 2_000)
+        body.parse_body(b"[" * 30_000 + b"]" * 2_000)
 
 
 def test_base64_body_is_decoded() -> None:
-    assert logic.decode_base64_body("eyJhIjogMX0=") == b'{"a": 1}'
+    assert body.decode_base64_body("eyJhIjogMX0=") == b'{"a": 1}'
     with pytest.raises(InvalidJson):
-        logic.decode_base64_body("not base64!")
+        body.decode_base64_body("not base64!")
 
 
 # Credentials
@@ -102,21 +103,21 @@ def test_credentials_precedence_header_then_query_then_body() -> None:
     query = {"appId": ["query-app"], "widgetKey": ["query-key"]}
     headers = {"x-app-id": "header-app", "x-widget-key": "header-key"}
 
-    assert logic.extract_credentials(request(headers=headers, query=query), payload) == logic.Credentials(
+    assert access.extract_credentials(request(headers=headers, query=query), payload) == access.Credentials(
         "header-app", "header-key"
     )
-    assert logic.extract_credentials(request(query=query), payload) == logic.Credentials(
+    assert access.extract_credentials(request(query=query), payload) == access.Credentials(
         "query-app", "query-key"
     )
-    assert logic.extract_credentials(request(), payload) == logic.Credentials("body-app", "body-key")
+    assert access.extract_credentials(request(), payload) == access.Credentials("body-app", "body-key")
 
 
 def test_each_credential_comes_from_its_own_first_non_empty_place() -> None:
-    got = logic.extract_credentials(
+    got = access.extract_credentials(
         request(headers={"x-app-id": "", "x-widget-key": "header-key"}, query={"appId": ["", "q-app"]}),
         {"appId": "body-app", "widgetKey": "body-key"},
     )
-    assert got == logic.Credentials("q-app", "header-key")
+    assert got == access.Credentials("q-app", "header-key")
 
 
 @pytest.mark.parametrize(
@@ -125,39 +126,39 @@ def test_each_credential_comes_from_its_own_first_non_empty_place() -> None:
 )
 def test_missing_credentials_are_unauthorized(payload: dict[str, Any]) -> None:
     with pytest.raises(Unauthorized):
-        logic.extract_credentials(request(), payload)
+        access.extract_credentials(request(), payload)
 
 
 def test_unknown_app_and_wrong_key_are_the_same_error() -> None:
     with pytest.raises(Unauthorized) as unknown:
-        logic.authenticate(logic.Credentials("nope", KEY), None)
+        access.authenticate(access.Credentials("nope", KEY), None)
     with pytest.raises(Unauthorized) as wrong:
-        logic.authenticate(logic.Credentials("app-1", "wrong"), make_app())
+        access.authenticate(access.Credentials("app-1", "wrong"), make_app())
     assert unknown.value.message == wrong.value.message
 
 
 def test_any_active_key_authenticates() -> None:
     app = make_app(key_digests=(digest("old"), digest("new")))
-    assert logic.authenticate(logic.Credentials("app-1", "old"), app) is app
-    assert logic.authenticate(logic.Credentials("app-1", "new"), app) is app
+    assert access.authenticate(access.Credentials("app-1", "old"), app) is app
+    assert access.authenticate(access.Credentials("app-1", "new"), app) is app
 
 
 def test_disabled_app_is_refused_only_with_a_valid_key() -> None:
     app = make_app(status="disabled")
     with pytest.raises(AppDisabled):
-        logic.authenticate(logic.Credentials("app-1", KEY), app)
+        access.authenticate(access.Credentials("app-1", KEY), app)
     with pytest.raises(Unauthorized):
-        logic.authenticate(logic.Credentials("app-1", "wrong"), app)
+        access.authenticate(access.Credentials("app-1", "wrong"), app)
 
 
 def test_origin_check() -> None:
     open_app = make_app()
     listed = make_app(allowed_origins=("https://shop.example",))
-    logic.check_origin(open_app, "https://anywhere.example")
-    logic.check_origin(listed, "https://shop.example")
-    logic.check_origin(listed, None)
+    access.check_origin(open_app, "https://anywhere.example")
+    access.check_origin(listed, "https://shop.example")
+    access.check_origin(listed, None)
     with pytest.raises(OriginNotAllowed):
-        logic.check_origin(listed, "https://evil.example")
+        access.check_origin(listed, "https://evil.example")
 
 
 # App cache
@@ -180,7 +181,7 @@ def test_app_cache_serves_within_ttl_and_reloads_after() -> None:
         return next(versions)
 
     clock = FakeClock()
-    directory = logic.AppDirectory(load, ttl_seconds=30, clock=clock)
+    directory = access.AppDirectory(load, ttl_seconds=30, clock=clock)
     assert directory.get("app-1").enabled  # type: ignore[union-attr]
     clock.now += 29.9
     assert directory.get("app-1").enabled  # type: ignore[union-attr]
@@ -198,7 +199,7 @@ def test_unknown_apps_are_cached_briefly() -> None:
         return None
 
     clock = FakeClock()
-    directory = logic.AppDirectory(load, ttl_seconds=30, clock=clock)
+    directory = access.AppDirectory(load, ttl_seconds=30, clock=clock)
     assert directory.get("ghost") is None
     assert directory.get("ghost") is None
     assert len(loads) == 1
@@ -214,14 +215,14 @@ def test_ttl_zero_turns_the_cache_off() -> None:
         loads.append(app_id)
         return make_app()
 
-    directory = logic.AppDirectory(load, ttl_seconds=0, clock=FakeClock())
+    directory = access.AppDirectory(load, ttl_seconds=0, clock=FakeClock())
     directory.get("app-1")
     directory.get("app-1")
     assert len(loads) == 2
 
 
 def test_cache_is_bounded() -> None:
-    directory = logic.AppDirectory(lambda app_id: None, ttl_seconds=30, clock=FakeClock())
+    directory = access.AppDirectory(lambda app_id: None, ttl_seconds=30, clock=FakeClock())
     for number in range(5000):
         directory.get(f"made-up-{number}")
     assert len(directory._entries) <= 1024
@@ -232,26 +233,26 @@ def test_cache_is_bounded() -> None:
 
 def test_genesys_query_fields_merge_with_body_winning_per_field() -> None:
     query = {"conversationId": ["from-query"], "gcLangTag": ["de-de"], "gcUsePopupAuth": ["TRUE"]}
-    merged = logic.merge_genesys({"gcLangTag": "en-us", "conversationId": None}, query)
+    merged = create.merge_genesys({"gcLangTag": "en-us", "conversationId": None}, query)
     assert merged == {"conversationId": "from-query", "gcLangTag": "en-us", "gcUsePopupAuth": True}
 
 
 @pytest.mark.parametrize(("word", "value"), [("true", True), ("1", True), ("False", False), ("0", False)])
 def test_popup_auth_words_in_the_query(word: str, value: bool) -> None:
-    validated = logic.validate_request({}, {"gcUsePopupAuth": [word]})
+    validated = create.validate_request({}, {"gcUsePopupAuth": [word]})
     assert validated.genesys is not None
     assert validated.genesys.gcUsePopupAuth is value
 
 
 def test_other_popup_auth_words_are_a_validation_error() -> None:
     with pytest.raises(ValidationFailed) as caught:
-        logic.validate_request({}, {"gcUsePopupAuth": ["yes"]})
+        create.validate_request({}, {"gcUsePopupAuth": ["yes"]})
     assert [problem.field for problem in caught.value.details] == ["genesys.gcUsePopupAuth"]
 
 
 def test_body_genesys_of_the_wrong_type_is_reported_not_merged() -> None:
     with pytest.raises(ValidationFailed) as caught:
-        logic.validate_request({"genesys": "x"}, {"gcLangTag": ["en-us"]})
+        create.validate_request({"genesys": "x"}, {"gcLangTag": ["en-us"]})
     assert [problem.field for problem in caught.value.details] == ["genesys"]
 
 
@@ -268,7 +269,7 @@ PRESETS = {
 
 
 def resolve(app: AppRecord, **fields: Any) -> tuple[str | None, Any]:
-    return logic.resolve_preset(app, CreateCallRequest.model_validate(fields))
+    return create.resolve_preset(app, CreateCallRequest.model_validate(fields))
 
 
 def test_requested_preset_with_overrides() -> None:
@@ -301,7 +302,7 @@ def test_no_active_preset_means_defaults() -> None:
 
 def test_dangling_active_preset_means_defaults_and_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     warnings: list[tuple[str, Any]] = []
-    monkeypatch.setattr(logic.logger, "warning", lambda message, extra: warnings.append((message, extra)))
+    monkeypatch.setattr(create.logger, "warning", lambda message, extra: warnings.append((message, extra)))
 
     preset_id, settings = resolve(make_app(presets={}, active_preset_id="gone"), hostName="Ann")
 
@@ -321,24 +322,24 @@ def test_another_apps_preset_is_not_visible() -> None:
 
 
 def test_join_urls_encode_every_value() -> None:
-    urls = logic.build_join_urls("https://video.example", "c-1", logic.Credentials("app id&x=1", "k+/=?#é"))
+    urls = view.build_join_urls("https://video.example", "c-1", access.Credentials("app id&x=1", "k+/=?#é"))
     assert urls.guest == "https://video.example/c/c-1"
     assert urls.host == (
         "https://video.example/c/c-1?role=agent&appId=app%20id%26x%3D1&widgetKey=k%2B%2F%3D%3F%23%C3%A9"
     )
 
 
-def service(put: list[CallRecord], **kwargs: Any) -> logic.CallService:
+def service(put: list[CallRecord], **kwargs: Any) -> create.CallService:
     app = make_app(presets=PRESETS, active_preset_id="default")
     values: dict[str, Any] = {
-        "apps": logic.AppDirectory(lambda app_id: app if app_id == "app-1" else None, ttl_seconds=0),
+        "apps": access.AppDirectory(lambda app_id: app if app_id == "app-1" else None, ttl_seconds=0),
         "put_call_once": put.append,
         "join_base_url": "https://video.example",
         "call_ttl_seconds": 3600,
         "now": lambda: datetime(2026, 11, 23, 12, 0, 0, 123456, tzinfo=UTC),
     }
     values.update(kwargs)
-    return logic.CallService(**values)
+    return create.CallService(**values)
 
 
 def test_create_call_writes_once_and_answers_with_links() -> None:
@@ -352,14 +353,14 @@ def test_create_call_writes_once_and_answers_with_links() -> None:
     created = result.created
     assert created is not None
     assert result.status == 201
-    assert result.body == dumps_exact({"ok": True, "data": logic.response_data(created)})
+    assert result.body == dumps_exact({"ok": True, "data": create.response_data(created)})
     assert '"metadata":{"n":1.0}' in result.body
     assert written == [created.record]
     record = created.record
     assert record.created_at == "2026-11-23T12:00:00.123Z"
     assert record.expires_at == int(datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC).timestamp()) + 3600
     assert record.request_id == "req-1"
-    data = logic.response_data(created)
+    data = create.response_data(created)
     assert data["joinUrl"] == data["guestJoinUrl"] == f"https://video.example/c/{record.call_id}"
     assert data["agentJoinUrl"] == data["hostJoinUrl"]
     assert data["title"] == "T"
@@ -389,7 +390,7 @@ def test_response_echoes_only_what_was_sent() -> None:
         .created
     )
     assert created is not None
-    data = logic.response_data(created)
+    data = create.response_data(created)
     assert not {"title", "description", "metadata"} & data.keys()
     assert data["previewEnabled"] is True
 
@@ -430,7 +431,7 @@ class FakeRecords:
         del self.items[record_id]
 
 
-def keyed(key: str, body: bytes = b"{}", widget_key: str = KEY) -> logic.CallRequest:
+def keyed(key: str, body: bytes = b"{}", widget_key: str = KEY) -> CallRequest:
     return request(
         headers={"x-app-id": "app-1", "x-widget-key": widget_key, "idempotency-key": key}, body=body
     )
@@ -471,7 +472,7 @@ def test_call_is_answered_even_if_its_response_cannot_be_stored() -> None:
 
 def test_fingerprint_ignores_key_order_and_credentials_but_not_values() -> None:
     def fingerprint(payload: dict[str, Any]) -> str:
-        return logic.request_fingerprint(logic.validate_request(payload, {}))
+        return create.request_fingerprint(create.validate_request(payload, {}))
 
     assert fingerprint({"title": "a", "hostName": "b"}) == fingerprint(
         {"hostName": "b", "title": "a", "appId": "x"}
@@ -481,12 +482,12 @@ def test_fingerprint_ignores_key_order_and_credentials_but_not_values() -> None:
 
 
 def test_record_ids_are_scoped_to_the_app() -> None:
-    assert logic.idempotency_record_id("app-1", "k") != logic.idempotency_record_id("app-2", "k")
+    assert create.idempotency_record_id("app-1", "k") != create.idempotency_record_id("app-2", "k")
 
 
 def test_query_genesys_values_keep_their_limits_even_where_the_body_wins() -> None:
     with pytest.raises(ValidationFailed) as caught:
-        logic.validate_request(
+        create.validate_request(
             {"genesys": {"gcLangTag": "en-us", "gcUsePopupAuth": True}},
             {"gcLangTag": ["x" * 257], "gcUsePopupAuth": ["maybe"]},
         )

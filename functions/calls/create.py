@@ -1,45 +1,37 @@
-"""The decisions of POST /api/calls: body, credentials, validation, preset, the call and its links.
+"""POST /api/calls: validation, preset, the call written once, its links, and safe retries.
 
 Nothing here knows HTTP frameworks or DynamoDB: the handler passes a `CallRequest`
-in, the repository is handed over as two callables.
+in, the repository is handed over as callables.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
-import time
 import uuid
-from binascii import Error as Base64Error
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
+from calls.access import AppDirectory, Credentials, admit
+from calls.body import parse_body
 from calls.errors import (
-    AppDisabled,
     FieldProblem,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
-    InvalidBody,
-    InvalidJson,
-    OriginNotAllowed,
-    PayloadTooLarge,
     PresetNotFound,
-    Unauthorized,
     ValidationFailed,
 )
-from calls.jsontext import JsonTooDeep, dumps_exact, has_lone_surrogate, loads_exact
+from calls.jsontext import dumps_exact
 from calls.models import (
     DEFAULT_SETTINGS,
     GENESYS_FIELDS,
     IDEMPOTENCY_KEY_PATTERN,
-    MAX_BODY_BYTES,
     AppRecord,
     CallRecord,
     CallSettings,
@@ -47,16 +39,16 @@ from calls.models import (
     GenesysContext,
     PreviousAttempt,
     StoredResponse,
+    field_problems,
 )
+from calls.request import CallRequest, first_query_value
 from calls.service import SERVICE_NAME
+from calls.view import JoinUrls, build_join_urls, iso_timestamp, utc_now
 
 logger = Logger(service=SERVICE_NAME, child=True)
 
 _TRUE_WORDS = frozenset({"true", "1"})
 _FALSE_WORDS = frozenset({"false", "0"})
-_JSON_WHITESPACE = b" \t\r\n"  # RFC 8259's four; bytes.strip() would take \x0b and \x0c too
-_NEGATIVE_CACHE_SECONDS = 5.0
-_CACHE_MAX_ENTRIES = 1024
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 # How long a claimed key counts as "in progress" before a crashed attempt may be taken over;
@@ -67,151 +59,9 @@ _STORED_KEY_MARKER = "\x1f"
 
 
 @dataclass(frozen=True)
-class CallRequest:
-    """One HTTP request, as the logic needs it: header names lower-cased, the body raw."""
-
-    request_id: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-    query: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    body: bytes = b""
-
-
-@dataclass(frozen=True)
-class Credentials:
-    app_id: str
-    widget_key: str
-
-
-@dataclass(frozen=True)
-class JoinUrls:
-    host: str
-    guest: str
-
-
-@dataclass(frozen=True)
 class CreatedCall:
     record: CallRecord
     join_urls: JoinUrls
-
-
-# Body
-
-
-def parse_body(raw: bytes) -> dict[str, Any]:
-    """No body or blank means {}; JSON whatever the Content-Type; only an object is a body."""
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge()
-    if not raw.strip(_JSON_WHITESPACE):
-        return {}
-    try:
-        payload = loads_exact(raw.decode("utf-8"))
-    except JsonTooDeep:
-        raise InvalidJson("The request body is nested too deeply.") from None
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidJson() from None
-    if not isinstance(payload, dict):
-        raise InvalidBody()
-    if b"\\ud" in raw.lower() and has_lone_surrogate(payload):
-        raise InvalidJson("The request body holds an unpaired surrogate escape.")
-    return payload
-
-
-def decode_base64_body(text: str) -> bytes:
-    import base64
-
-    try:
-        return base64.b64decode(text, validate=True)
-    except (Base64Error, ValueError):
-        raise InvalidJson("The request body is not valid base64.") from None
-
-
-# Credentials
-
-
-def _first_query_value(query: Mapping[str, Sequence[str]], name: str) -> str | None:
-    for value in query.get(name) or ():
-        if value:
-            return value
-    return None
-
-
-def extract_credentials(request: CallRequest, payload: Mapping[str, Any]) -> Credentials:
-    """Each of appId and widgetKey from the first place that has it: header, query, body."""
-
-    def first(header: str, name: str) -> str | None:
-        from_body = payload.get(name)
-        candidates = (
-            request.headers.get(header),
-            _first_query_value(request.query, name),
-            from_body if isinstance(from_body, str) else None,
-        )
-        return next((value for value in candidates if value), None)
-
-    app_id = first("x-app-id", "appId")
-    widget_key = first("x-widget-key", "widgetKey")
-    if not app_id or not widget_key:
-        raise Unauthorized()
-    return Credentials(app_id=app_id, widget_key=widget_key)
-
-
-def widget_key_digest(widget_key: str) -> str:
-    return hashlib.sha256(widget_key.encode("utf-8")).hexdigest()
-
-
-def authenticate(credentials: Credentials, app: AppRecord | None) -> AppRecord:
-    """Unknown app and wrong key look the same to the caller; digests compare in constant time."""
-    presented = widget_key_digest(credentials.widget_key)
-    matched = False
-    for digest in app.key_digests if app else ():
-        matched |= hmac.compare_digest(presented, digest)
-    if app is None or not matched:
-        raise Unauthorized()
-    if not app.enabled:
-        raise AppDisabled()
-    return app
-
-
-def check_origin(app: AppRecord, origin: str | None) -> None:
-    """A browser's Origin must be one the app lists; no list, or no Origin (server to server), passes."""
-    if origin is not None and app.allowed_origins and origin not in app.allowed_origins:
-        raise OriginNotAllowed()
-
-
-class AppDirectory:
-    """Apps by id, through an in-memory cache whose entries live `ttl_seconds` at most.
-
-    Unknown apps are remembered too, more briefly, so that a flood of made-up ids
-    does not become a flood of reads. A ttl of 0 turns the cache off.
-    """
-
-    def __init__(
-        self,
-        load: Callable[[str], AppRecord | None],
-        ttl_seconds: float,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        self._load = load
-        self._ttl = ttl_seconds
-        self._negative_ttl = min(ttl_seconds, _NEGATIVE_CACHE_SECONDS)
-        self._clock = clock
-        self._entries: dict[str, tuple[float, AppRecord | None]] = {}
-
-    def get(self, app_id: str) -> AppRecord | None:
-        now = self._clock()
-        cached = self._entries.get(app_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        app = self._load(app_id)
-        ttl = self._ttl if app is not None else self._negative_ttl
-        if ttl > 0:
-            self._entries.pop(app_id, None)
-            if len(self._entries) >= _CACHE_MAX_ENTRIES:
-                self._entries.pop(next(iter(self._entries)))
-            self._entries[app_id] = (now + ttl, app)
-        return app
-
-    def clear(self) -> None:
-        self._entries.clear()
 
 
 # Validation
@@ -220,7 +70,7 @@ class AppDirectory:
 def _genesys_from_query(query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
     context: dict[str, Any] = {}
     for name in GENESYS_FIELDS:
-        value = _first_query_value(query, name)
+        value = first_query_value(query, name)
         if value is None:
             continue
         if name == "gcUsePopupAuth":
@@ -260,13 +110,13 @@ def validate_request(
     try:
         requested = CreateCallRequest.model_validate(candidate)
     except ValidationError as error:
-        problems.update(_field_problems(error))
+        problems.update(field_problems(error))
     from_query = _genesys_from_query(query)
     if from_query:
         try:
             GenesysContext.model_validate(from_query)
         except ValidationError as error:
-            for name, problem in _field_problems(error, prefix="genesys.").items():
+            for name, problem in field_problems(error, prefix="genesys.").items():
                 problems.setdefault(name, problem)
     if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         problems["Idempotency-Key"] = FieldProblem(
@@ -275,15 +125,6 @@ def validate_request(
     if problems or requested is None:
         raise ValidationFailed(details=list(problems.values()))
     return requested
-
-
-def _field_problems(error: ValidationError, prefix: str = "") -> dict[str, FieldProblem]:
-    """One problem per offending field, by its dotted name."""
-    problems: dict[str, FieldProblem] = {}
-    for item in error.errors(include_url=False, include_input=False):
-        name = prefix + (".".join(str(part) for part in item["loc"]) or "body")
-        problems.setdefault(name, FieldProblem(field=name, message=item["msg"]))
-    return problems
 
 
 # Preset and call
@@ -336,15 +177,6 @@ def _typed(stored: Mapping[str, Any], name: str, kind: type, default: Any) -> An
     return value if isinstance(value, kind) else default
 
 
-def build_join_urls(base_url: str, call_id: str, credentials: Credentials) -> JoinUrls:
-    guest = f"{base_url}/c/{quote(call_id, safe='')}"
-    host = (
-        f"{guest}?role=agent&appId={quote(credentials.app_id, safe='')}"
-        f"&widgetKey={quote(credentials.widget_key, safe='')}"
-    )
-    return JoinUrls(host=host, guest=guest)
-
-
 def new_call_record(
     *,
     app: AppRecord,
@@ -360,7 +192,7 @@ def new_call_record(
         app_id=app.app_id,
         preset_id=preset_id,
         settings=settings,
-        created_at=now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        created_at=iso_timestamp(now),
         expires_at=int(now.timestamp()) + ttl_seconds,
         request_id=request_id,
         title=requested.title,
@@ -422,10 +254,6 @@ class CallResult:
         return self.created is None
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class CallService:
     """POST /api/calls from start to end, with its collaborators passed in."""
@@ -440,9 +268,8 @@ class CallService:
     def create_call(self, request: CallRequest) -> CallResult:
         """Checks in the contract's order: size, JSON, credentials, validation, then preset."""
         payload = parse_body(request.body)
-        credentials = extract_credentials(request, payload)
-        app = authenticate(credentials, self.apps.get(credentials.app_id))
-        check_origin(app, request.headers.get("origin"))
+        caller = admit(request, payload, self.apps)
+        app, credentials = caller.app, caller.credentials
         idempotency_key = request.headers.get("idempotency-key")
         requested = validate_request(payload, request.query, idempotency_key)
         if idempotency_key is None or self.idempotency is None:
