@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
+import subprocess
 from typing import Any
 
 import pytest
 from callsctl.store import AdminStore
 
-from tests.integration.conftest import HttpResult, LocalApi, TestApp
+from tests.conftest import ROOT
+from tests.integration.conftest import HttpResult, LocalApi, TestApp, table_environment
 
 pytestmark = pytest.mark.integration
 
@@ -55,3 +59,30 @@ def test_an_operators_change_is_obeyed_on_the_very_next_request(
 
 def test_the_local_run_says_the_app_cache_is_off(local_api: LocalApi) -> None:
     assert "app cache (CACHE_TTL_SECONDS): off" in local_api.logs()
+
+
+def test_make_invoke_prints_only_the_lambdas_result_on_stdout(prepared_endpoint: str) -> None:
+    """`make -s invoke EVENT=... | jq` as the README has it: the logs go to stderr."""
+    env = {
+        **{name: value for name, value in os.environ.items() if not name.startswith(("MAKE", "MFLAGS"))},
+        **table_environment(prepared_endpoint),
+    }
+    run = subprocess.run(
+        ["make", "-s", "invoke", "EVENT=events/minimal.json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+
+    result = json.loads(run.stdout)  # exactly one JSON document, or this raises
+    assert result["statusCode"] == 201, result
+    assert json.loads(result["body"])["ok"] is True
+
+    logs = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
+    created = [entry for entry in logs if entry.get("message") == "Call created"]
+    assert created, run.stderr
+    assert created[0]["callId"] == json.loads(result["body"])["data"]["callId"]
