@@ -1,10 +1,11 @@
-"""The README works as written: its sample answer is the API's."""
+"""The README works as written: its sample answer is the API's, its operator commands run as typed."""
 
 from __future__ import annotations
 
 import json
 import re
 import shlex
+import subprocess
 import uuid
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -103,3 +104,32 @@ def test_the_sample_success_is_what_the_demo_app_answers_the_upstream_example(lo
     }
     for printed in (sample_data, data):
         assert printed["expiresAt"] == epoch_seconds(printed["createdAt"]) + CALL_TTL_SECONDS
+
+
+# The operator's walkthrough
+
+
+def operator_commands() -> tuple[list[list[str]], list[list[str]]]:
+    """The operator block's setup commands (before the first callsctl) and its callsctl commands."""
+    block = code_blocks(section("Operator: apps, keys and presets"), "bash")[0]
+    commands = shell_commands(block)
+    first = next(index for index, words in enumerate(commands) if words[0].endswith("callsctl"))
+    return commands[:first], commands[first:]
+
+
+def test_the_readmes_setup_puts_callsctl_on_the_path() -> None:
+    """`make deps` has run (the test suite runs from its .venv); the setup lines are all a newcomer adds."""
+    setup, commands = operator_commands()
+    assert {words[0] for words in commands} == {commands[0][0]}
+    script = "\n".join(shlex.join(words) for words in setup) + f"\ncommand -v {shlex.quote(commands[0][0])}"
+    found = subprocess.run(
+        ["bash", "-c", script],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin"},  # a fresh shell: no virtualenv active
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.returncode == 0, f"{commands[0][0]} not found after {setup}: {found.stderr}"
+    executable = (ROOT / found.stdout.strip()).resolve()
+    assert executable == (ROOT / ".venv" / "bin" / "callsctl").resolve()
