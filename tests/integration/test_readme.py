@@ -11,9 +11,12 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
+from callsctl.cli import cli
+from callsctl.store import AdminStore
+from click.testing import CliRunner
 
 from tests.conftest import ROOT
-from tests.integration.conftest import LocalApi
+from tests.integration.conftest import TABLE_NAMES, LocalApi
 
 pytestmark = pytest.mark.integration
 
@@ -117,6 +120,12 @@ def operator_commands() -> tuple[list[list[str]], list[list[str]]]:
     return commands[:first], commands[first:]
 
 
+def preset_from_a_file(commands: list[list[str]]) -> tuple[str, str]:
+    """The preset id and the settings file of the README's one `presets put ... --file PATH`."""
+    (words,) = [words for words in commands if "--file" in words]
+    return words[words.index("put") + 2], words[words.index("--file") + 1]
+
+
 def test_the_readmes_setup_puts_callsctl_on_the_path() -> None:
     """`make deps` has run (the test suite runs from its .venv); the setup lines are all a newcomer adds."""
     setup, commands = operator_commands()
@@ -133,3 +142,40 @@ def test_the_readmes_setup_puts_callsctl_on_the_path() -> None:
     assert found.returncode == 0, f"{commands[0][0]} not found after {setup}: {found.stderr}"
     executable = (ROOT / found.stdout.strip()).resolve()
     assert executable == (ROOT / ".venv" / "bin" / "callsctl").resolve()
+
+
+def test_the_readmes_operator_commands_run_as_written(
+    prepared_endpoint: str, admin: AdminStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every callsctl line of the README, with the ids it prints put in for its placeholders."""
+    monkeypatch.chdir(ROOT)  # the README's paths are relative to the repository's root
+    env = {
+        "DYNAMODB_LOCAL_PORT": prepared_endpoint.rsplit(":", 1)[1],
+        "APPS_TABLE_NAME": TABLE_NAMES.apps,
+        "CALLS_TABLE_NAME": TABLE_NAMES.calls,
+        "IDEMPOTENCY_TABLE_NAME": TABLE_NAMES.idempotency,
+    }
+    _, commands = operator_commands()
+    placeholders: dict[str, str] = {}
+    for words in commands:
+        args = [placeholders.get(word, word) for word in words[1:]]
+        unknown = [word for word in args if re.fullmatch(r"[A-Z][A-Z_]+", word)]
+        assert not unknown, f"placeholders the README never gives a value for: {unknown}"
+        result = CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+        assert result.exit_code == 0, f"{shlex.join(words)}\n{result.output}"
+        if args[1:3] == ["apps", "create"]:
+            fields = dict(line.split(None, 1) for line in result.stdout.splitlines() if line.strip())
+            placeholders = {"APP_ID": fields["appId"].strip(), "OLD_KEY_ID": fields["keyId"].strip()}
+
+    preset_id, settings_file = preset_from_a_file(commands)
+    example = json.loads((ROOT / settings_file).read_text(encoding="utf-8"))
+    assert admin.get_preset(placeholders["APP_ID"], preset_id).settings == example
+    assert admin.get_app(placeholders["APP_ID"]).status == "disabled"
+
+
+def test_the_readme_shows_the_preset_file_it_names() -> None:
+    text = section("Operator: apps, keys and presets")
+    _, settings_file = preset_from_a_file(operator_commands()[1])
+    assert f"`{settings_file}`:" in text
+    shown = [json.loads(block) for block in code_blocks(text, "json")]
+    assert json.loads((ROOT / settings_file).read_text(encoding="utf-8")) in shown
