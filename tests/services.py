@@ -125,6 +125,7 @@ class LocalApi:
     base_url: str
     port: int
     log_path: Path
+    environment: Mapping[str, str]
 
     def request(
         self,
@@ -162,16 +163,17 @@ class LocalApi:
 def local_api(prepared_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalApi]:
     """`python -m localrun` against the session's DynamoDB Local, as `make run` starts it.
 
-    The app cache is off here so that changes made by a test are seen at once; the
-    cache has tests of its own with a controllable clock.
+    The app cache is left to the local run's own default (off), never set here, so that the
+    tests of an operator's change seen on the next request hold that default; the cache has
+    tests of its own with a controllable clock.
     """
     port = free_port()
     log_path = tmp_path_factory.mktemp("local-api") / "server.log"
+    inherited = {name: value for name, value in os.environ.items() if name != "CACHE_TTL_SECONDS"}
     env = {
-        **os.environ,
+        **inherited,
         **table_environment(prepared_endpoint),
         "PORT": str(port),
-        "CACHE_TTL_SECONDS": "0",
         "POWERTOOLS_LOG_LEVEL": "DEBUG",
         "PYTHONUNBUFFERED": "1",
     }
@@ -181,6 +183,6 @@ def local_api(prepared_endpoint: str, tmp_path_factory: pytest.TempPathFactory) 
         )
         try:
             wait_for_local_api(port, process, log_path)
-            yield LocalApi(f"http://127.0.0.1:{port}", port, log_path)
+            yield LocalApi(f"http://127.0.0.1:{port}", port, log_path, env)
         finally:
             stop(process)

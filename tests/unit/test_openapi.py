@@ -10,7 +10,7 @@ import pytest
 import schemathesis
 from calls import errors
 from calls.models import IDEMPOTENCY_KEY_PATTERN, CreateCallRequest
-from localrun.server import LocalLambdaContext, build_event
+from localrun.server import LocalLambdaContext, build_event, response_headers
 from openapi_spec import __main__ as cli
 from openapi_spec import spec
 from openapi_spec.spec import REGENERATE_COMMAND, SPEC_PATH, build_spec, render
@@ -230,6 +230,33 @@ def invoke(method: str, path: str) -> dict[str, Any]:
     from calls.handler import lambda_handler
 
     return lambda_handler(build_event(method, path, [], b""), LocalLambdaContext(aws_request_id="r-openapi"))
+
+
+def test_every_body_is_json_and_those_without_one_are_named_and_true(document: dict[str, Any]) -> None:
+    """The preflight's 204 has no body and no Content-Type: the document says so, and so does the handler."""
+    bodiless = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "description":
+                continue
+            for status, response in operation["responses"].items():
+                content = resolve(document, response).get("content")
+                if content is None:
+                    bodiless.append((method.upper(), path, int(status)))
+                else:
+                    assert set(content) == {"application/json"}, (method, path, status)
+    assert bodiless == [("OPTIONS", "/api/calls", 204)]
+
+    description = document["info"]["description"]
+    for method, path, status in bodiless:
+        assert f"the `{status}` of `{method} {path}` (CORS preflight) has no body and no `Content-Type`" in (
+            " ".join(description.split())
+        )
+        result = invoke(method, path)
+        assert result["statusCode"] == status
+        assert not result.get("body")
+        assert "content-type" not in {name.lower() for name, _ in response_headers(result)}
+    assert ("Content-Type", "application/json") in response_headers(invoke("POST", "/api/calls"))
 
 
 @pytest.mark.parametrize("path", ["/openapi.json", "/docs", "/api/openapi.json"])

@@ -76,13 +76,16 @@ CREDENTIALS_NOTE = (
     "`appId` / `widgetKey` fields. The places may be mixed."
 )
 
-INFO_DESCRIPTION = f"""Creates video calls for a tenant ("app") and returns join links for a host and a guest.
+# Filled in by info_description(), which knows the documented responses.
+INFO_DESCRIPTION = """Creates video calls for a tenant ("app") and returns join links for a host and a guest.
 
-**Credentials.** {CREDENTIALS_NOTE} Missing or wrong credentials answer 401 `UNAUTHORIZED`.
+**Credentials.** {credentials} Missing or wrong credentials answer 401 `UNAUTHORIZED`.
 
-**Every response**, errors included, is `application/json` with `Cache-Control: no-store` and an
-`X-Request-Id` header equal to the request id in the body and in the logs. Every error has the same
-envelope: `{{"ok": false, "error": {{"code", "message", "requestId", "details"?}}}}`. Branch on `code`.
+**Every response** carries `Cache-Control: no-store`, and every one the function writes an
+`X-Request-Id` header equal to the `requestId` of an error body and to the id in the logs (API
+Gateway's own answers, such as its throttling 429, have none). **Every response with a body**,
+errors included, is `application/json`; {bodiless}. Every error has the same envelope:
+`{{"ok": false, "error": {{"code", "message", "requestId", "details"?}}}}`. Branch on `code`.
 
 **Unknown paths** answer 404 `NOT_FOUND` and **other methods** on `/api/calls` 405
 `METHOD_NOT_ALLOWED`, with the same envelope.
@@ -445,15 +448,39 @@ def paths() -> dict[str, Schema]:
     return items
 
 
+def bodiless_responses(items: dict[str, Schema]) -> list[str]:
+    """The documented responses without a body, as `STATUS` of `METHOD path` (summary)."""
+    found = []
+    for path, item in items.items():
+        for method, operation in item.items():
+            if method == "description":
+                continue
+            for status, response in operation["responses"].items():
+                if "$ref" not in response and "content" not in response:
+                    found.append(f"the `{status}` of `{method.upper()} {path}` ({operation['summary']})")
+    return found
+
+
+def info_description(items: dict[str, Schema]) -> str:
+    bodiless = bodiless_responses(items)
+    if bodiless:
+        verb = "has" if len(bodiless) == 1 else "have"
+        exceptions = f"{', '.join(bodiless)} {verb} no body and no `Content-Type`"
+    else:
+        exceptions = "every documented response has one"
+    return INFO_DESCRIPTION.format(credentials=CREDENTIALS_NOTE, bodiless=exceptions)
+
+
 def build_spec() -> Schema:
+    items = paths()
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Video Calls API",
             "version": API_VERSION,
-            "description": INFO_DESCRIPTION,
+            "description": info_description(items),
         },
-        "paths": paths(),
+        "paths": items,
         "components": {
             "schemas": component_schemas(),
             "parameters": component_parameters(),
