@@ -10,6 +10,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictStr,
     StringConstraints,
     ValidationError,
     field_validator,
@@ -94,6 +95,21 @@ class ListCallsQuery(BaseModel):
     )
     conversationId: GenesysText | None = Field(
         default=None, description="Only the calls of this Genesys conversation"
+    )
+
+
+class JoinCallRequest(BaseModel):
+    """POST /api/calls/{callId}/join: what a join link carries, from its query string or as JSON
+    body fields of the same names (the query wins). `appId` and `widgetKey` are read as on every
+    route. Built on first use: the other routes never pay for it."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    role: Literal["agent", "guest"] | None = Field(
+        default=None, description="`agent` (needs a host credential) or `guest` (the default)"
+    )
+    hostKey: StrictStr | None = Field(
+        default=None, description="The call's host key, from the host link of a hostKey-mode app"
     )
 
 

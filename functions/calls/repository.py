@@ -199,6 +199,40 @@ class Repository:
             raise _translate(error) from error
         return call_from_item(updated["Attributes"])
 
+    def stamp_join_once(self, call_id: str, attribute: str, *, joined_at: str, now: int) -> CallRecord | None:
+        """Stamp a role's first join (`attribute` is agentJoinedAt or guestJoinedAt) on a live call,
+        in one conditional update: a stamp is never overwritten and never lands on an ended or
+        expired call. Returns the call as it stands afterwards (stamped by this request or an
+        earlier one, or ended meanwhile); None when there is no such call any more."""
+        from botocore.exceptions import ClientError
+
+        request = {
+            "TableName": self._calls_table_name,
+            "Key": {tables.CALLS.partition_key.name: {"S": call_id}},
+            "UpdateExpression": "SET #joined = :joinedAt",
+            "ConditionExpression": (
+                "attribute_not_exists(#joined) AND #status = :created AND expiresAt > :now"
+            ),
+            "ExpressionAttributeNames": {"#joined": attribute, "#status": "status"},
+            "ExpressionAttributeValues": {
+                ":joinedAt": {"S": joined_at},
+                ":created": {"S": "created"},
+                ":now": {"N": str(now)},
+            },
+            "ReturnValues": "ALL_NEW",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        try:
+            updated = self.client.update_item(**request)  # type: ignore[arg-type]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise _translate(error) from error
+            old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
+            return call_from_item(old) if old else None
+        except Exception as error:
+            raise _translate(error) from error
+        return call_from_item(updated["Attributes"])
+
 
 def _add_status_filter(request: dict[str, Any], status: str, now: int) -> None:
     """Status as the call view derives it: ended is stored; expired is a live call past its
