@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import click
+from calls.models import HOST_LINKS_HOST_KEY, HOST_LINKS_WIDGET_KEY
 
 from callsctl import inputs, output
 from callsctl.store import AdminStore, AppInfo, KeyInfo, NewApp, NewKey, PresetInfo, StoreError
@@ -175,6 +176,7 @@ def _app_json(app: AppInfo) -> dict[str, Any]:
         "createdAt": app.created_at,
         "activePresetId": app.active_preset_id,
         "allowedOrigins": list(app.allowed_origins),
+        "hostLinks": app.host_links,
         "keys": [_key_json(key) for key in app.keys],
     }
 
@@ -277,6 +279,7 @@ def apps_show(state: State, app_id: str) -> None:
                 "createdAt": app.created_at,
                 "activePreset": app.active_preset_id,
                 "allowedOrigins": app.allowed_origins or "- (any origin)",
+                "hostLinks": f"{app.host_links} ({HOST_LINK_MEANINGS[app.host_links]})",
                 "presets": presets,
             }
         )
@@ -355,6 +358,37 @@ def apps_clear_preset(state: State, app_id: str) -> None:
     """Calls that name no preset get the built-in defaults again."""
     state.store().clear_active_preset(app_id)
     state.emit({"appId": app_id, "activePresetId": None}, f"app {app_id}: no active preset")
+
+
+# The command's words, and what each mode puts into a call's host link.
+HOST_LINK_WORDS = {"widget-key": HOST_LINKS_WIDGET_KEY, "host-key": HOST_LINKS_HOST_KEY}
+HOST_LINK_MEANINGS = {
+    HOST_LINKS_WIDGET_KEY: "host links carry the app's widget key",
+    HOST_LINKS_HOST_KEY: "host links carry a per-call host key",
+}
+
+
+@apps.command("set-host-links")
+@APP_ARGUMENT
+@click.argument("mode", metavar="widget-key|host-key", type=click.Choice(sorted(HOST_LINK_WORDS)))
+@pass_state
+def apps_set_host_links(state: State, app_id: str, mode: str) -> None:
+    """Choose what the app's host links carry.
+
+    \b
+    widget-key  the default, upstream's shape: ?role=agent&appId=...&widgetKey=...
+    host-key    ?role=agent&hostKey=..., a random key per call, shown once on create
+
+    Calls made before keep their links; in host-key mode the widget key no longer
+    lets an agent join.
+    """
+    host_links = HOST_LINK_WORDS[mode]
+    changed = state.store().set_host_links(app_id, host_links)
+    meaning = HOST_LINK_MEANINGS[host_links]
+    state.emit(
+        {"appId": app_id, "hostLinks": host_links, "changed": changed},
+        f"app {app_id}: {meaning}" + ("" if changed else " already"),
+    )
 
 
 @apps.command("set-origins")
