@@ -41,6 +41,8 @@ CONTEXT_KEYS = (
     "logRetentionDays",
     "alarmEmail",
     "latencyP99AlarmMs",
+    "snapStart",
+    "provisionedConcurrency",
 )
 
 
@@ -69,10 +71,17 @@ class StackConfig:
     log_retention_days: int
     alarm_email: str | None
     latency_p99_alarm_ms: int
+    snap_start: bool
+    provisioned_concurrency: int
 
     @property
     def is_production(self) -> bool:
         return self.stage == "prod"
+
+    @property
+    def publishes_versions(self) -> bool:
+        """SnapStart and provisioned concurrency both work on a published version behind an alias."""
+        return self.snap_start or self.provisioned_concurrency > 0
 
     @property
     def stack_name(self) -> str:
@@ -107,6 +116,16 @@ def _integer(node: ContextSource, key: str, *, minimum: int, maximum: int | None
     if not value.is_integer():
         raise ConfigError(f"{key} must be a whole number, got {_raw(node, key)!r}")
     return int(value)
+
+
+def _flag(node: ContextSource, key: str) -> bool:
+    raw = _raw(node, key)
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text not in ("true", "false"):
+        raise ConfigError(f"{key} must be true or false, got {raw!r}")
+    return text == "true"
 
 
 def _choice(node: ContextSource, key: str, choices: tuple[str, ...]) -> str:
@@ -148,7 +167,14 @@ def load_config(node: ContextSource) -> StackConfig:
         log_retention_days=retention,
         alarm_email=alarm_email or None,
         latency_p99_alarm_ms=_integer(node, "latencyP99AlarmMs", minimum=1),
+        snap_start=_flag(node, "snapStart"),
+        provisioned_concurrency=_integer(node, "provisionedConcurrency", minimum=0),
     )
+    if config.snap_start and config.provisioned_concurrency:
+        raise ConfigError(
+            "snapStart and provisionedConcurrency cannot both be on: Lambda does not run provisioned "
+            "concurrency on SnapStart versions; choose one (README, Performance)"
+        )
     # A request's DynamoDB calls with all their retries must fit in the function's time, so
     # a slow database ends in the handler's 503 rather than a Lambda timeout.
     worst = worst_case_request_seconds(

@@ -38,6 +38,8 @@ FUNCTION_HANDLER = "calls.handler.lambda_handler"
 CALLS_PATH = "/api/calls"
 # What never ships even if a test run left it behind in functions/.
 FUNCTION_ASSET_EXCLUDES = ["**/__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache"]
+# The alias the API invokes when the stack publishes versions (SnapStart, provisioned concurrency).
+LIVE_ALIAS = "live"
 
 # infra.config.LAMBDA_RUNTIME, where the choice is explained (a test keeps the two equal).
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -175,6 +177,7 @@ class VideoCallsStack(Stack):
         self.idempotency_table = self.tables[tables.IDEMPOTENCY.purpose]
 
         self.function = self._function()
+        self.live_alias = self._live_alias()
         self.api = self._api()
         self.alarm_topic = self._alarm_topic()
         self.alarms = self._alarms()
@@ -252,6 +255,11 @@ class VideoCallsStack(Stack):
             role=self.function_role,
             log_group=self.function_log_group,
             environment=self._function_environment(),
+            # snapStart (cdk.json): Lambda runs init when a version is published and resumes new
+            # environments from its snapshot (calls/snapstart.py builds the clients before it).
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if config.snap_start else None,
+            # A replaced version is deleted: a SnapStart version's snapshot is billed while it exists.
+            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY),
         )
         # CDK makes the function depend on its role explicitly although Role: !GetAtt already
         # does; cfn-lint's W3005 flags that redundancy, which is CDK's and harmless.
@@ -259,6 +267,26 @@ class VideoCallsStack(Stack):
         assert isinstance(cfn_function, lambda_.CfnFunction)
         cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
         return function
+
+    def _live_alias(self) -> lambda_.Alias | None:
+        """With SnapStart or provisioned concurrency, the API invokes this alias of the newest
+        published version (both work on versions only, never on $LATEST); otherwise none."""
+        config = self.config
+        if not config.publishes_versions:
+            return None
+        return lambda_.Alias(
+            self,
+            "LiveAlias",
+            alias_name=LIVE_ALIAS,
+            version=self.function.current_version,
+            description="The version the API invokes",
+            provisioned_concurrent_executions=config.provisioned_concurrency or None,
+        )
+
+    @property
+    def invoked_function(self) -> lambda_.IFunction:
+        """What API Gateway invokes: the live alias when versions are published, else the function."""
+        return self.live_alias if self.live_alias is not None else self.function
 
     def _function_policy(self) -> iam.PolicyDocument:
         table_statements = [
@@ -324,7 +352,7 @@ class VideoCallsStack(Stack):
 
         # The handler answers everything itself (404, 405, CORS preflight), so every route
         # goes to it and even a wrong path or method gets the contract's envelope.
-        integration = apigateway.LambdaIntegration(self.function, proxy=True, allow_test_invoke=False)
+        integration = apigateway.LambdaIntegration(self.invoked_function, proxy=True, allow_test_invoke=False)
         calls = api.root.resource_for_path(CALLS_PATH)
         for method in ("POST", "OPTIONS", "ANY"):
             calls.add_method(method, integration)
@@ -534,6 +562,32 @@ class VideoCallsStack(Stack):
                 width=8,
             ),
         )
+        if self.live_alias is not None and self.config.provisioned_concurrency:
+            # Whether the provisioned environments are sized right: spillover invocations run on
+            # demand (and may start cold); utilization near 1 means the next burst spills over.
+            alias = self.live_alias
+            dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title="Provisioned concurrency",
+                    left=[
+                        alias.metric(
+                            "ProvisionedConcurrencySpilloverInvocations",
+                            period=period,
+                            statistic="Sum",
+                            label="spillover invocations",
+                        )
+                    ],
+                    right=[
+                        alias.metric(
+                            "ProvisionedConcurrencyUtilization",
+                            period=period,
+                            statistic="Maximum",
+                            label="utilization (max)",
+                        )
+                    ],
+                    width=24,
+                )
+            )
         dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
         return dashboard
 
@@ -607,6 +661,14 @@ class VideoCallsStack(Stack):
                 f"{RUNTIME.name} rather than the newest Python is a measured choice (infra/config.py "
                 "LAMBDA_RUNTIME): its init is about 20 ms faster than python3.14's on arm64, it has "
                 "SnapStart and the Powertools layer, and it is supported; the tests run on it.",
+            )
+        if self.config.snap_start:
+            acknowledge(
+                self.function,
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "CDK warns that SnapStart applies to published versions only; this stack publishes one "
+                f"(the function's current version) and the API invokes it through the {LIVE_ALIAS!r} alias, "
+                "never $LATEST.",
             )
         acknowledge(
             self.function,

@@ -104,3 +104,37 @@ def synth_prod(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 def synth(request: pytest.FixtureRequest) -> Synth:
     found: Synth = request.getfixturevalue(f"synth_{request.param}")
     return found
+
+
+# The deployment options that are off by default, each turned on over the dev stage's context.
+OPTION_OVERRIDES: dict[str, dict[str, Any]] = {
+    "snapstart": {"snapStart": "true"},
+    "provisioned": {"provisionedConcurrency": "3"},
+}
+
+
+def synthesize_option(name: str, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize({**CDK_CONTEXT, **OPTION_OVERRIDES[name]}, tmp_path_factory.mktemp(f"cdk-{name}"))
+
+
+@pytest.fixture(scope="session")
+def synth_snapstart(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize_option("snapstart", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def synth_provisioned(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize_option("provisioned", tmp_path_factory)
+
+
+@pytest.fixture(scope="session", params=sorted(OPTION_OVERRIDES))
+def synth_option(request: pytest.FixtureRequest) -> Synth:
+    found: Synth = request.getfixturevalue(f"synth_{request.param}")
+    return found
+
+
+@pytest.fixture(scope="session", params=["dev", "prod", *sorted(OPTION_OVERRIDES)])
+def every_synth(request: pytest.FixtureRequest) -> Synth:
+    """Each stage and each option: what cdk-nag and cfn-lint must find clean."""
+    found: Synth = request.getfixturevalue(f"synth_{request.param}")
+    return found
