@@ -43,7 +43,11 @@ CONTEXT_KEYS = (
     "latencyP99AlarmMs",
     "snapStart",
     "provisionedConcurrency",
+    "appRateLimitPer5Min",
+    "ipRateLimitPer5Min",
 )
+# AWS WAF's bounds for a rate-based rule's limit (requests per evaluation window).
+WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
 
 
 class ConfigError(ValueError):
@@ -52,6 +56,25 @@ class ConfigError(ValueError):
 
 class ContextSource(Protocol):
     def try_get_context(self, key: str) -> Any: ...
+
+
+class _StageContext:
+    """A key's value may be one per stage, `{"dev": 0, "prod": 3000}`: this stage's is the value.
+    `-c key=value` gives one plain value, which then applies to whichever stage is synthesized."""
+
+    def __init__(self, node: ContextSource, stage: str):
+        self._node = node
+        self._stage = stage
+
+    def try_get_context(self, key: str) -> Any:
+        value = self._node.try_get_context(key)
+        if isinstance(value, dict):
+            if self._stage not in value:
+                raise ConfigError(
+                    f"{key} gives values for {', '.join(sorted(value))} but not for {self._stage}"
+                )
+            return value[self._stage]
+        return value
 
 
 @dataclass(frozen=True)
@@ -73,10 +96,17 @@ class StackConfig:
     latency_p99_alarm_ms: int
     snap_start: bool
     provisioned_concurrency: int
+    app_rate_limit_per_5min: int
+    ip_rate_limit_per_5min: int
 
     @property
     def is_production(self) -> bool:
         return self.stage == "prod"
+
+    @property
+    def has_web_acl(self) -> bool:
+        """A WAF web ACL on the stage exists for the rate limits, when either is set."""
+        return self.app_rate_limit_per_5min > 0 or self.ip_rate_limit_per_5min > 0
 
     @property
     def publishes_versions(self) -> bool:
@@ -106,9 +136,18 @@ def _number(node: ContextSource, key: str, *, minimum: float, maximum: float | N
     except (TypeError, ValueError):
         raise ConfigError(f"{key} must be a number, got {raw!r}") from None
     if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"between {minimum:g} and {maximum:g}" if maximum is not None else f"at least {minimum:g}"
+        bounds = (
+            f"between {_plain(minimum)} and {_plain(maximum)}"
+            if maximum is not None
+            else f"at least {_plain(minimum)}"
+        )
         raise ConfigError(f"{key} must be {bounds}, got {raw!r}")
     return value
+
+
+def _plain(value: float) -> str:
+    """2000000000, not 2e+09."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def _integer(node: ContextSource, key: str, *, minimum: int, maximum: int | None = None) -> int:
@@ -128,6 +167,15 @@ def _flag(node: ContextSource, key: str) -> bool:
     return text == "true"
 
 
+def _rate_limit(node: ContextSource, key: str) -> int:
+    value = _integer(node, key, minimum=0, maximum=WAF_RATE_LIMIT_RANGE[1])
+    if 0 < value < WAF_RATE_LIMIT_RANGE[0]:
+        raise ConfigError(
+            f"{key} must be 0 (no such rule) or at least {WAF_RATE_LIMIT_RANGE[0]}, WAF's lowest"
+        )
+    return value
+
+
 def _choice(node: ContextSource, key: str, choices: tuple[str, ...]) -> str:
     value = _text(node, key)
     if value not in choices:
@@ -135,7 +183,9 @@ def _choice(node: ContextSource, key: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def load_config(node: ContextSource) -> StackConfig:
+def load_config(context: ContextSource) -> StackConfig:
+    stage = _choice(context, "stage", STAGES)
+    node = _StageContext(context, stage)
     join_base_url = _text(node, "joinBaseUrl").rstrip("/")
     if not join_base_url.startswith("https://"):
         raise ConfigError(f"joinBaseUrl must be an https URL, got {join_base_url!r}")
@@ -149,7 +199,7 @@ def load_config(node: ContextSource) -> StackConfig:
         raise ConfigError(f"alarmEmail must be an email address or empty, got {alarm_email!r}")
 
     config = StackConfig(
-        stage=_choice(node, "stage", STAGES),
+        stage=stage,
         join_base_url=join_base_url,
         # The same lower bound the Lambda's settings enforce: a call must live at least a minute.
         call_ttl_seconds=_integer(node, "callTtlSeconds", minimum=60),
@@ -169,6 +219,8 @@ def load_config(node: ContextSource) -> StackConfig:
         latency_p99_alarm_ms=_integer(node, "latencyP99AlarmMs", minimum=1),
         snap_start=_flag(node, "snapStart"),
         provisioned_concurrency=_integer(node, "provisionedConcurrency", minimum=0),
+        app_rate_limit_per_5min=_rate_limit(node, "appRateLimitPer5Min"),
+        ip_rate_limit_per_5min=_rate_limit(node, "ipRateLimitPer5Min"),
     )
     if config.snap_start and config.provisioned_concurrency:
         raise ConfigError(

@@ -23,7 +23,9 @@ from infra.stack import VideoCallsStack
 CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
 
 # prod is synthesized with every tunable moved off its default, so a test that finds the
-# value in the template proves the stack reads the context rather than a constant.
+# value in the template proves the stack reads the context rather than a constant. (The
+# options that are off on every stage, snapStart and provisionedConcurrency, have variants
+# of their own below.)
 PROD_OVERRIDES: dict[str, Any] = {
     "stage": "prod",
     "joinBaseUrl": "https://calls.example.com/",
@@ -40,6 +42,8 @@ PROD_OVERRIDES: dict[str, Any] = {
     "logRetentionDays": "365",
     "alarmEmail": "ops@example.com",
     "latencyP99AlarmMs": "1500",
+    "appRateLimitPer5Min": "2000",
+    "ipRateLimitPer5Min": "800",
 }
 
 

@@ -55,8 +55,12 @@ def test_every_tunable_is_documented_in_the_deploy_guide_with_its_default() -> N
         row = re.search(rf"^\| `{key}` \| ([^|]*) \|", guide, flags=re.MULTILINE)
         assert row, f"docs/deploy.md has no table row for {key}"
         value = CDK_CONTEXT[key]
-        default = json.dumps(value) if isinstance(value, bool) else str(value) or "(empty)"
-        assert default in row.group(1), f"docs/deploy.md gives {row.group(1)!r} as {key}'s default"
+        if isinstance(value, dict):  # one default per stage, written "dev 0, prod 3000"
+            defaults = [f"{stage} {stage_value}" for stage, stage_value in value.items()]
+        else:
+            defaults = [json.dumps(value) if isinstance(value, bool) else str(value) or "(empty)"]
+        for default in defaults:
+            assert default in row.group(1), f"docs/deploy.md gives {row.group(1)!r} as {key}'s default"
 
 
 def test_command_line_strings_are_converted() -> None:
@@ -83,6 +87,13 @@ def test_provisioned_concurrency_publishes_versions() -> None:
     assert config.publishes_versions
 
 
+def test_a_key_may_give_one_value_per_stage_and_the_command_line_one_for_all() -> None:
+    per_stage = {"appRateLimitPer5Min": {"dev": 100, "prod": 5000}}
+    assert config_with(**per_stage).app_rate_limit_per_5min == 100
+    assert config_with(**per_stage, stage="prod").app_rate_limit_per_5min == 5000
+    assert config_with(stage="prod", appRateLimitPer5Min="250").app_rate_limit_per_5min == 250
+
+
 def test_join_base_url_loses_its_trailing_slash() -> None:
     assert config_with(joinBaseUrl="https://x.example/").join_base_url == "https://x.example"
 
@@ -104,6 +115,13 @@ def test_join_base_url_loses_its_trailing_slash() -> None:
         ({"provisionedConcurrency": "-1"}, "provisionedConcurrency must be at least 0"),
         ({"provisionedConcurrency": "1.5"}, "provisionedConcurrency must be a whole number"),
         ({"snapStart": "true", "provisionedConcurrency": "2"}, "cannot both be on"),
+        ({"appRateLimitPer5Min": "5"}, "appRateLimitPer5Min must be 0 .* or at least 10"),
+        ({"ipRateLimitPer5Min": "-1"}, "ipRateLimitPer5Min must be between 0 and"),
+        ({"appRateLimitPer5Min": "3e9"}, "appRateLimitPer5Min must be between 0 and 2000000000"),
+        (
+            {"stage": "prod", "ipRateLimitPer5Min": {"dev": 10}},
+            "ipRateLimitPer5Min gives values for dev but not for prod",
+        ),
         (
             {"lambdaTimeoutSeconds": "29", "dynamodbMaxAttempts": "3"},
             r"must exceed a request's worst case .*, 30 s",
