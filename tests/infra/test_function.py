@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 import tomllib
 from importlib.metadata import version
 from typing import Any
 
-from aws_cdk import aws_lambda
+import pytest
 
 from infra import stack as infra_stack
+from infra.config import LAMBDA_RUNTIME
 from tests.conftest import ROOT
 from tests.infra.conftest import Synth
 
@@ -20,16 +24,47 @@ def function_properties(synth: Synth) -> dict[str, Any]:
     return properties
 
 
-def test_runtime_is_the_newest_python_of_aws_cdk_lib_on_arm64(synth: Synth) -> None:
+def test_runtime_is_the_chosen_python_on_arm64(synth: Synth) -> None:
     properties = function_properties(synth)
-    assert properties["Runtime"] == "python3.14"
+    assert properties["Runtime"] == LAMBDA_RUNTIME == "python3.13"
     assert properties["Architectures"] == ["arm64"]
-    newest = max(
-        (name for name in dir(aws_lambda.Runtime) if name.startswith("PYTHON_3_")),
-        key=lambda name: int(name.rsplit("_", 1)[1]),
-    )
-    # A newer Python in aws-cdk-lib is a prompt to check the Powertools layer and move up.
-    assert getattr(aws_lambda.Runtime, newest).name == properties["Runtime"]
+
+
+def lambda_minor_version() -> str:
+    return LAMBDA_RUNTIME.removeprefix("python")
+
+
+def test_every_place_that_names_the_python_agrees_with_the_runtime() -> None:
+    minor = lambda_minor_version()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["requires-python"] == f">={minor}"
+    assert pyproject["tool"]["ruff"]["target-version"] == f"py{minor.replace('.', '')}"
+    assert pyproject["tool"]["mypy"]["python_version"] == minor
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(rf"^LAMBDA_PYTHON := {re.escape(minor)}$", makefile, flags=re.MULTILINE)
+    assert infra_stack.RUNTIME.name == LAMBDA_RUNTIME
+    assert infra_stack.powertools_layer_parameter().split("/")[-2] == LAMBDA_RUNTIME
+    from bench.environment import LAMBDA_SERVICE_VARIABLES
+
+    assert LAMBDA_SERVICE_VARIABLES["AWS_EXECUTION_ENV"] == f"AWS_Lambda_{LAMBDA_RUNTIME}"
+    for document in ("README.md", "docs/deploy.md"):
+        text = (ROOT / document).read_text(encoding="utf-8")
+        assert f"Python {minor}" in text, f"{document} does not name the Lambda's Python"
+        layer_paths = set(re.findall(r"arm64/(python3\.\d+)/", text))
+        assert layer_paths <= {LAMBDA_RUNTIME}, f"{document} names the layer of {sorted(layer_paths)}"
+
+
+def test_the_suite_runs_on_the_lambdas_python() -> None:
+    minor = lambda_minor_version()
+    running = "{}.{}".format(*sys.version_info[:2])
+    if running == minor:
+        return
+    found = subprocess.run(
+        [str(ROOT / "scripts" / "find-python.sh"), minor], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    # make deps falls back to python3 (with a warning) only on a machine without this Python.
+    assert not found, f"the tests run on Python {running} but {found} is here: run make deps"
+    pytest.skip(f"no Python {minor} on this machine: the suite runs on {running}")
 
 
 def test_handler_is_the_calls_entry_point(synth: Synth) -> None:
@@ -55,7 +90,7 @@ def test_powertools_layer_is_the_public_arm64_layer_of_the_pinned_version(synth:
     parameter = synth.template.to_json()["Parameters"][layers[0]["Ref"]]
     assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
     assert parameter["Default"] == (
-        f"/aws/service/powertools/python/arm64/python3.14/{infra_stack.POWERTOOLS_PACKAGE_VERSION}"
+        f"/aws/service/powertools/python/arm64/python3.13/{infra_stack.POWERTOOLS_PACKAGE_VERSION}"
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from calls.models import HOST_LINKS_HOST_KEY, HOST_LINKS_WIDGET_KEY
@@ -25,8 +25,6 @@ from callsctl.target import (
     choose_target,
     open_store,
 )
-
-T = TypeVar("T")
 
 KEY_SHOWN_ONCE = "Save the widget key now: only its digest is stored, it cannot be shown again."
 
@@ -101,7 +99,7 @@ def describe_failure(error: Exception, target: Target | None) -> str | None:
     return " ".join(message.split()) if message is not None else None
 
 
-def checked(validate: Callable[[str], T]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+def checked[T](validate: Callable[[str], T]) -> Callable[[click.Context, click.Parameter, Any], Any]:
     """A click callback that runs one of `inputs`' validators: a refused value is a usage error (2)."""
 
     def callback(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:

@@ -52,9 +52,12 @@ STATUS_DESCRIPTIONS = {
     413: f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.",
     422: "A field is of the wrong type or outside its limits (one `details` entry per field), the "
     "preset does not exist for this app, or the `Idempotency-Key` was already used for another request.",
-    429: "Throttled by API Gateway (the stage's rate and burst limits) before the function ran: retry "
-    "after `Retry-After` seconds, with exponential backoff. Written by API Gateway, so without "
-    "`X-Request-Id` (the body's `requestId` is API Gateway's request id).",
+    429: "Refused before the function ran, so without `X-Request-Id`: by API Gateway's throttling "
+    "(the stage's rate and burst limits; `requestId` is API Gateway's request id) or, where the stage "
+    "has them, by the per-app rate limits at the edge (AWS WAF: per app id in the `X-App-Id` header or "
+    "the `appId` query parameter, else per address, over 5 minutes; `requestId` is then "
+    "`waf-app-rate-limit` or `waf-ip-rate-limit`, as WAF has no request id to give). Retry after "
+    "`Retry-After` seconds, with exponential backoff.",
     500: "An internal error. The body carries the request id and nothing else of use to a client.",
     503: "The database throttled or timed out: retry after `Retry-After` seconds.",
 }
@@ -91,9 +94,10 @@ errors included, is `application/json`; {bodiless}. Every error has the same env
 `METHOD_NOT_ALLOWED`, with the same envelope.
 
 **Retries.** Retry on 503 `SERVICE_UNAVAILABLE`, 409 `IDEMPOTENCY_KEY_IN_USE` and 429
-`TOO_MANY_REQUESTS` (API Gateway throttling) after `Retry-After` seconds, backing off exponentially
-when it happens again. Send an `Idempotency-Key` so that a retry of a request whose answer was lost
-cannot create a second call. Never retry any other 4xx unchanged: it will fail the same way.
+`TOO_MANY_REQUESTS` (throttling, or an app's rate limit) after `Retry-After` seconds, backing off
+exponentially when it happens again. Send an `Idempotency-Key` so that a retry of a request whose
+answer was lost cannot create a second call. Never retry any other 4xx unchanged: it will fail the
+same way.
 
 This document is generated from the code (`make openapi`); do not edit it by hand."""
 
