@@ -21,7 +21,7 @@ def snapshotted(db_environment: str, monkeypatch: pytest.MonkeyPatch) -> list[st
     log of DynamoDB clients created from then on."""
     monkeypatch.setattr(snapshot_restore_py, "_before_snapshot_registry", [])
     monkeypatch.setattr(snapshot_restore_py, "_after_restore_registry", [])
-    assert snapstart.register_hooks(handler.get_call_service)
+    assert snapstart.register_hooks(handler.build_every_service)
     run(snapshot_restore_py.get_before_snapshot())
 
     created: list[str] = []
@@ -71,3 +71,12 @@ def test_after_a_restore_the_client_is_kept_and_its_pooled_connections_closed(
     assert create_call()["statusCode"] == 201
     assert repository.get_repository().client is client
     assert snapshotted == []
+
+
+def test_the_handler_registers_every_service_for_the_snapshot() -> None:
+    registered = [args for _function, args, _kwargs in snapshot_restore_py.get_before_snapshot()]
+    assert (handler.build_every_service,) in registered
+
+
+def test_before_the_snapshot_every_route_service_is_built(snapshotted: list[str]) -> None:
+    assert all(factory.cache_info().currsize == 1 for factory in handler.SERVICE_FACTORIES)
