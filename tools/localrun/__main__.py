@@ -48,7 +48,13 @@ def main() -> int:
         prepare_database(admin_store(endpoint))
 
         from calls.handler import lambda_handler
+        from calls.settings import get_settings
 
+        from localrun.events import LocalEvents
+
+        # Section 7 for real: the calls table's stream drives the events and delivery code.
+        events = LocalEvents(endpoint, get_settings().calls_table_name)
+        events.start()
         server = LocalApiServer(("127.0.0.1", port), lambda_handler, static_routes())
         print(
             f"\nVideo Calls API listening on {server.url}\n"
@@ -58,6 +64,9 @@ def main() -> int:
             f"  curl -i -X POST {server.url}/api/calls -H 'Content-Type: application/json' "
             f"-H 'X-App-Id: {DEMO_APP_ID}' -H 'X-Widget-Key: {DEMO_WIDGET_KEY}' "
             '-d \'{"title": "Support Session #1234"}\'\n\n'
+            "Webhooks: `callsctl --local webhooks add APP_ID URL` registers a receiver; deliveries run\n"
+            f"  in-process with the retry schedule compressed {1 / events.scale:.0f}x "
+            "(LOCAL_RETRY_SPAN_SECONDS).\n\n"
             "Ctrl-C stops the server and the database.",
             flush=True,
         )
@@ -67,6 +76,7 @@ def main() -> int:
             print("\nStopping…", flush=True)
         finally:
             server.server_close()
+            events.stop()
     return 0
 
 
