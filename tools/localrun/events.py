@@ -11,7 +11,6 @@ one compressed, by default so that every attempt fits in about a minute.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import os
@@ -31,8 +30,9 @@ from callevents.messages import Delivery
 Printer = Callable[[str], None]
 
 DEFAULT_RETRY_SPAN_SECONDS = 60.0
-# The deployed queue's visibility timeout: how long a message stays hidden when a batch
-# failed without saying when to retry (compressed like the schedule).
+# The deployed queue's visibility timeout: how long a received message stays hidden while it
+# is being delivered, or after a crash that said nothing about when to retry. Not compressed:
+# a delivery in flight must not be handed out a second time.
 QUEUE_VISIBILITY_SECONDS = 180
 BATCH_SIZE = 10
 POLL_SECONDS = 0.2
@@ -118,7 +118,8 @@ class InProcessQueue:
     def _receive(self, message: _Message, now: float) -> dict[str, Any]:
         message.receive_count += 1
         message.receipt_handle = str(uuid.uuid4())
-        message.visible_at = now + QUEUE_VISIBILITY_SECONDS * self.scale
+        # In flight: hidden for the queue's real visibility timeout (only retries are compressed).
+        message.visible_at = now + QUEUE_VISIBILITY_SECONDS
         return {
             "messageId": message.message_id,
             "receiptHandle": message.receipt_handle,
@@ -256,34 +257,63 @@ class StreamFollower:
         self._iterators: dict[str, str] = {}
         self._finished: set[str] = set()
         self._stream_arn = ""
+        # The last record seen per shard: after an iterator is renewed, nothing is handled twice.
+        self._last_sequence: dict[str, int] = {}
 
     def prepare(self) -> None:
-        """Start at the stream's end: what was written before this run is not sent again."""
-        self._stream_arn = self._dynamodb.describe_table(TableName=self._table_name)["Table"][
-            "LatestStreamArn"
-        ]
+        """Start at the stream's end: what was written before this run is not sent again. (DynamoDB
+        Local refuses to read from a LATEST iterator, so the shards are read through and dropped.)"""
+        table = self._dynamodb.describe_table(TableName=self._table_name)["Table"]
+        self._stream_arn = table["LatestStreamArn"]
         for shard_id in self._shard_ids():
-            self._iterators[shard_id] = self._iterator(shard_id, "LATEST")
+            iterator: str | None = self._iterator(shard_id, "TRIM_HORIZON")
+            while iterator:
+                answer = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+                iterator = answer.get("NextShardIterator")
+                if not answer.get("Records"):
+                    break
+                self._last_sequence[shard_id] = int(answer["Records"][-1]["dynamodb"]["SequenceNumber"])
+            if iterator:
+                self._iterators[shard_id] = iterator
+            else:
+                self._finished.add(shard_id)
 
     def run(self) -> None:
         last_describe = time.monotonic()
         while not self._stop.is_set():
             busy = False
             for shard_id, iterator in list(self._iterators.items()):
-                with contextlib.suppress(Exception):
+                try:
                     busy |= self._poll(shard_id, iterator)
+                except Exception as error:  # keep following; say what went wrong
+                    _say(f"[events] reading the calls stream failed: {error.__class__.__name__}: {error}")
+                    self._stop.wait(1)
             if time.monotonic() - last_describe > 1:
-                with contextlib.suppress(Exception):
+                try:
                     self._discover()
+                except Exception as error:
+                    _say(f"[events] describing the calls stream failed: {error.__class__.__name__}: {error}")
                 last_describe = time.monotonic()
             if not busy:
                 self._stop.wait(POLL_SECONDS)
 
     def _poll(self, shard_id: str, iterator: str) -> bool:
-        answer = self._streams.get_records(ShardIterator=iterator, Limit=100)
-        records = [self._lambda_record(record) for record in answer.get("Records", [])]
+        try:
+            answer = self._streams.get_records(ShardIterator=iterator, Limit=100)
+        except self._streams.exceptions.TrimmedDataAccessException:
+            # DynamoDB Local says this of an iterator taken on a shard that was empty then:
+            # read the shard from its start again, skipping what was seen.
+            self._iterators[shard_id] = self._iterator(shard_id, "TRIM_HORIZON")
+            return True
+        seen = self._last_sequence.get(shard_id, -1)
+        records = [
+            self._lambda_record(record)
+            for record in answer.get("Records", [])
+            if int(record["dynamodb"]["SequenceNumber"]) > seen
+        ]
         if records:
             self._process(records)
+            self._last_sequence[shard_id] = int(records[-1]["dynamodb"]["SequenceNumber"])
         following = answer.get("NextShardIterator")
         if following:
             self._iterators[shard_id] = following
