@@ -111,7 +111,12 @@ def test_cfn_lint_ignores_only_what_cdk_generates(synth: Synth) -> None:
         if "cfn-lint" in resource.get("Metadata", {})
     }
     # W3005: CDK's explicit DependsOn on the function's role, already implied by Role: !GetAtt.
-    assert ignored == {synth.logical_id(synth.stack.function): ["W3005"]}
+    functions = (
+        synth.stack.function,
+        synth.stack.call_events.events_function,
+        synth.stack.call_events.delivery_function,
+    )
+    assert ignored == {synth.logical_id(function): ["W3005"] for function in functions}
 
 
 def test_cfn_lint_does_fail_a_broken_template(tmp_path: Path) -> None:
