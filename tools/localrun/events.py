@@ -106,14 +106,15 @@ class InProcessQueue:
     def receive(self, stop: threading.Event) -> list[dict[str, Any]]:
         """Up to a batch of visible messages, as SQS records; waits while there are none."""
         with self._lock:
-            while not stop.is_set():
+            while True:
                 now = self.clock()
                 ready = [m for m in self._messages.values() if m.visible_at <= now][:BATCH_SIZE]
                 if ready:
                     return [self._receive(message, now) for message in ready]
+                if stop.is_set():
+                    return []
                 upcoming = [m.visible_at - now for m in self._messages.values()]
                 self._lock.wait(timeout=min([POLL_SECONDS, *upcoming]))
-        return []
 
     def _receive(self, message: _Message, now: float) -> dict[str, Any]:
         message.receive_count += 1
