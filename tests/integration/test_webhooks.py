@@ -288,7 +288,13 @@ def test_after_rotation_deliveries_verify_with_the_new_secret_only(
     with pytest.raises(WebhookVerificationError):
         verify(delivery, old_secret)
 
-    # Lists never show a secret.
+    # Neither the local run's logs (the functions' own log lines) nor lists show a secret.
+    logs = local_api.logs()
+    assert delivery.headers["webhook-id"] in logs
+    assert old_secret not in logs
+    assert new_secret not in logs
+    assert "whsec_" not in logs
+
     listing = (
         ctl("--json", "webhooks", "list", app.app_id).stdout + ctl("webhooks", "list", app.app_id).stdout
     )
