@@ -29,6 +29,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from calls import errors, tables
 from constructs import Construct, IConstruct
 
+from infra.call_events import EVENTS_TABLE_OPERATIONS, CallEvents
 from infra.config import StackConfig, function_environment, metrics_namespace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,6 +143,15 @@ TABLE_OPERATIONS = {
     tables.IDEMPOTENCY.purpose: ("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
 }
 
+
+def alarmed_operations(purpose: str) -> tuple[str, ...]:
+    """A table's operations whose throttling is alarmed on: those the API function and the
+    events functions (infra/call_events.py) may call."""
+    return tuple(
+        dict.fromkeys((*TABLE_OPERATIONS.get(purpose, ()), *EVENTS_TABLE_OPERATIONS.get(purpose, ())))
+    )
+
+
 ALARM_PERIOD = Duration.minutes(5)
 # API 5xx includes the handler's deliberate 503s (DynamoDB throttling); a handful in five
 # minutes is noise, more is an incident.
@@ -221,9 +231,11 @@ class VideoCallsStack(Stack):
         self.apps_table = self.tables[tables.APPS.purpose]
         self.calls_table = self.tables[tables.CALLS.purpose]
         self.idempotency_table = self.tables[tables.IDEMPOTENCY.purpose]
+        self.webhooks_table = self.tables[tables.WEBHOOKS.purpose]
 
         self.function = self._function()
         self.live_alias = self._live_alias()
+        self.call_events = self._call_events()
         self.api = self._api()
         self.web_acl = self._web_acl()
         self.alarm_topic = self._alarm_topic()
@@ -248,6 +260,7 @@ class VideoCallsStack(Stack):
             ),
             deletion_protection=self.config.is_production,
             removal_policy=self.removal_policy,
+            stream=dynamodb.StreamViewType[schema.stream_view_type] if schema.stream_view_type else None,
         )
         for index in schema.indexes:
             table.add_global_secondary_index(
@@ -361,6 +374,31 @@ class VideoCallsStack(Stack):
             apps_table=self.apps_table.table_name,
             calls_table=self.calls_table.table_name,
             idempotency_table=self.idempotency_table.table_name,
+        )
+
+    def _call_events(self) -> CallEvents:
+        """Section 7: the calls stream's events to the bus and the webhooks (infra/call_events.py)."""
+        api_environment = self._function_environment()
+        shared = (
+            "JOIN_BASE_URL",
+            "POWERTOOLS_SERVICE_NAME",
+            "POWERTOOLS_LOG_LEVEL",
+            "PYDANTIC_DISABLE_PLUGINS",
+        )
+        environment = {
+            name: value
+            for name, value in api_environment.items()
+            if name in shared or name.startswith("DYNAMODB_")
+        }
+        return CallEvents(
+            self,
+            "CallEvents",
+            config=self.config,
+            calls_table=self.calls_table,
+            webhooks_table=self.webhooks_table,
+            environment=environment,
+            retention=RETENTION_DAYS[self.config.log_retention_days],
+            removal_policy=self.removal_policy,
         )
 
     @property
@@ -644,6 +682,7 @@ class VideoCallsStack(Stack):
                     treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 )
             )
+        alarms.extend(self.call_events.alarms)
         action = cloudwatch_actions.SnsAction(self.alarm_topic)
         for alarm in alarms:
             alarm.add_alarm_action(action)
@@ -661,7 +700,7 @@ class VideoCallsStack(Stack):
                 statistic="Sum",
                 period=period,
             )
-            for operation in TABLE_OPERATIONS[purpose]
+            for operation in alarmed_operations(purpose)
         }
         return cloudwatch.MathExpression(
             expression=" + ".join(per_operation),
@@ -806,6 +845,12 @@ class VideoCallsStack(Stack):
                 self.idempotency_table.table_name,
                 "DynamoDB table of Idempotency-Key records",
             ),
+            "WebhooksTableName": (self.webhooks_table.table_name, "DynamoDB table of webhook endpoints"),
+            "EventBusName": (self.call_events.bus.event_bus_name, "EventBridge bus of call events"),
+            "DeliveryDeadLetterQueueUrl": (
+                self.call_events.dead_letter_queue.queue_url,
+                "Webhook deliveries that failed every attempt",
+            ),
             "AlarmTopicArn": (self.alarm_topic.topic_arn, "SNS topic the alarms notify"),
             "DashboardName": (self.dashboard.dashboard_name, "CloudWatch dashboard of this stage"),
         }
@@ -896,6 +941,8 @@ class VideoCallsStack(Stack):
             "xray:PutTraceSegments and xray:PutTelemetryRecords (added by active tracing) support no "
             "resource-level permissions; AWS documents Resource * as the only value.",
         )
+        for found in self.call_events.nag_acknowledgements():
+            acknowledge(found.scope, found.rule, found.reason)
         return acknowledgements
 
 

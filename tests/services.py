@@ -26,7 +26,9 @@ from localrun.processes import stop, wait_for_local_api
 
 from tests.conftest import ROOT
 
-TABLE_NAMES = TableNames(apps="it-apps", calls="it-calls", idempotency="it-idempotency")
+TABLE_NAMES = TableNames(
+    apps="it-apps", calls="it-calls", idempotency="it-idempotency", webhooks="it-webhooks"
+)
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +44,7 @@ def table_environment(endpoint: str) -> dict[str, str]:
         "APPS_TABLE_NAME": TABLE_NAMES.apps,
         "CALLS_TABLE_NAME": TABLE_NAMES.calls,
         "IDEMPOTENCY_TABLE_NAME": TABLE_NAMES.idempotency,
+        "WEBHOOKS_TABLE_NAME": TABLE_NAMES.webhooks,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -174,6 +177,8 @@ def local_api(prepared_endpoint: str, tmp_path_factory: pytest.TempPathFactory) 
         **inherited,
         **table_environment(prepared_endpoint),
         "PORT": str(port),
+        # Webhook receivers in the tests time out after 1 s, not the deployed 10 s.
+        "WEBHOOK_TIMEOUT_SECONDS": "1",
         "POWERTOOLS_LOG_LEVEL": "DEBUG",
         "PYTHONUNBUFFERED": "1",
     }

@@ -122,7 +122,12 @@ def test_cfn_lint_ignores_only_what_cdk_generates(every_synth: Synth) -> None:
         if "cfn-lint" in resource.get("Metadata", {})
     }
     # W3005: CDK's explicit DependsOn on the function's role, already implied by Role: !GetAtt.
-    assert ignored == {every_synth.logical_id(every_synth.stack.function): ["W3005"]}
+    functions = (
+        every_synth.stack.function,
+        every_synth.stack.call_events.events_function,
+        every_synth.stack.call_events.delivery_function,
+    )
+    assert ignored == {every_synth.logical_id(function): ["W3005"] for function in functions}
 
 
 def test_cfn_lint_does_fail_a_broken_template(tmp_path: Path) -> None:

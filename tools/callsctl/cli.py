@@ -628,5 +628,11 @@ def calls_list(state: State, app_id: str, limit: int) -> None:
     )
 
 
+# webhooks: their own module (callsctl.webhooks_cli), registered here.
+from callsctl.webhooks_cli import webhooks  # noqa: E402
+
+cli.add_command(webhooks)
+
+
 def main() -> None:
     cli.main(prog_name="callsctl")

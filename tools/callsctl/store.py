@@ -32,6 +32,8 @@ class TableNames:
     apps: str
     calls: str
     idempotency: str
+    # callevents.settings.DEFAULT_WEBHOOKS_TABLE_NAME, as the functions name it unless told.
+    webhooks: str = "video-calls-webhooks"
 
     def for_schema(self, schema: tables.TableSchema) -> str:
         name: str = getattr(self, schema.purpose)
@@ -131,6 +133,7 @@ class AdminStore:
         for schema in tables.ALL_TABLES:
             name = self.names.for_schema(schema)
             if name in existing:
+                self._ensure_stream(schema, name)
                 continue
             self.client.create_table(**tables.create_table_request(schema, name))
             self.client.get_waiter("table_exists").wait(TableName=name)
@@ -144,6 +147,18 @@ class AdminStore:
                 )
             created.append(name)
         return created
+
+    def _ensure_stream(self, schema: tables.TableSchema, name: str) -> None:
+        """A table made before its schema had a stream (an older local run's data) gets it now."""
+        if not schema.stream_view_type:
+            return
+        found = self.client.describe_table(TableName=name)["Table"].get("StreamSpecification", {})
+        if found.get("StreamEnabled"):
+            return
+        self.client.update_table(
+            TableName=name,
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": schema.stream_view_type},
+        )
 
     def _all_table_names(self) -> Iterator[str]:
         for page in self.client.get_paginator("list_tables").paginate():

@@ -62,6 +62,11 @@ def main() -> int:
         from calls.handler import lambda_handler
         from calls.settings import get_settings
 
+        from localrun.events import LocalEvents
+
+        # Section 7 for real: the calls table's stream drives the events and delivery code.
+        events = LocalEvents(endpoint, get_settings().calls_table_name)
+        events.start()
         cache_ttl = get_settings().cache_ttl_seconds
         cache = f"{cache_ttl:g} s" if cache_ttl else "off, an operator's change applies to the next request"
         server = LocalApiServer(("127.0.0.1", port), lambda_handler, static_routes())
@@ -74,6 +79,9 @@ def main() -> int:
             f"  curl -i -X POST {server.url}/api/calls -H 'Content-Type: application/json' "
             f"-H 'X-App-Id: {DEMO_APP_ID}' -H 'X-Widget-Key: {DEMO_WIDGET_KEY}' "
             '-d \'{"title": "Support Session #1234"}\'\n\n'
+            "Webhooks: `callsctl --local webhooks add APP_ID URL` registers a receiver; deliveries run\n"
+            f"  in-process with the retry schedule compressed {1 / events.scale:.0f}x "
+            "(LOCAL_RETRY_SPAN_SECONDS).\n\n"
             "Ctrl-C stops the server and the database.",
             flush=True,
         )
@@ -83,6 +91,7 @@ def main() -> int:
             print("\nStopping…", flush=True)
         finally:
             server.server_close()
+            events.stop()
     return 0
 
 
