@@ -382,11 +382,11 @@
     focusWasInside = focusWasInside || focusIsInside();
     say(text);
     for (const control of panel.querySelectorAll("button")) control.disabled = true;
-    root.setAttribute("aria-busy", "true");
+    root.setAttribute("data-busy", "true"); // not aria-busy: it would hold back the live region's announcements
   }
 
   function idle() {
-    root.removeAttribute("aria-busy");
+    root.removeAttribute("data-busy");
   }
 
   // ---- The API ----
