@@ -21,6 +21,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from callsctl.store import AdminStore
 from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY, DISABLED_APP_ID, DISABLED_WIDGET_KEY
+from localrun.dynamodb_local import free_port
 from localrun.static import GENESYS_DIR, GENESYS_PAGE_PATH, GENESYS_SCRIPT_PATH
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Request, Response, Route, expect
 
@@ -361,6 +362,40 @@ def test_a_conversation_id_too_long_for_the_key_is_hashed_into_it(
     expect(panel.get_by_label(GUEST_LINK)).to_have_value(guest_link)
     [call] = app_calls(admin, app)
     assert call["genesys"]["conversationId"] == conversation_id
+
+
+def test_a_hosted_copy_takes_its_settings_from_its_script_tag(
+    tab: BrowserTab,
+    panel: Page,
+    site: StaticSite,
+    local_api: LocalApi,
+    admin: AdminStore,
+    app: TestApp,
+    conversation_id: str,
+) -> None:
+    index = (GENESYS_DIR / "index.html").read_text(encoding="utf-8")
+    tag = '<script src="genesys.js" defer>'
+    assert tag in index
+    configured = index.replace(
+        tag,
+        f'<script src="genesys.js" defer data-app-id="{app.app_id}" data-widget-key="{app.widget_key}" '
+        f'data-api-base="{local_api.base_url}">',
+    )
+    site.publish_file("/configured/genesys.js", (GENESYS_DIR / "genesys.js").read_bytes())
+    page_url = site.publish_file("/configured/", configured.encode("utf-8"))
+    elsewhere = f"http://127.0.0.1:{free_port()}"
+    requests: list[str] = []
+    tab.context.on("request", lambda request: requests.append(request.url))
+
+    # Only the Genesys placeholders in the address, and an apiBase a crafted link might add.
+    query = urlencode({"conversationId": conversation_id, **GENESYS_CONTEXT, "apiBase": elsewhere})
+    open_panel(panel, f"{page_url}?{query}")
+    created = start(panel, local_api)
+
+    assert created.request.headers["x-widget-key"] == app.widget_key
+    [call] = app_calls(admin, app)
+    assert call["genesys"]["conversationId"] == conversation_id
+    assert [url for url in requests if url.startswith(elsewhere)] == []
 
 
 # Host-key mode (contract section 6): the host link appears in the create answer only
