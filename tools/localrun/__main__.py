@@ -14,7 +14,7 @@ from localrun.database import admin_store, prepare_database
 from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY
 from localrun.dynamodb_local import PROJECT_ROOT, local_aws_environment, running_dynamodb_local
 from localrun.server import LocalApiServer
-from localrun.static import static_routes
+from localrun.static import GENESYS_PAGE_PATH, static_routes
 
 DATA_DIR = PROJECT_ROOT / ".local"
 
@@ -74,6 +74,8 @@ def main() -> int:
             f"\nVideo Calls API listening on {server.url}\n"
             f"  demo credentials: appId={DEMO_APP_ID} widgetKey={DEMO_WIDGET_KEY}\n"
             f"  widget demo page: {server.url}/   API reference: {server.url}/docs\n"
+            f"  Genesys agent panel: {server.url}{GENESYS_PAGE_PATH}?appId={DEMO_APP_ID}"
+            f"&widgetKey={DEMO_WIDGET_KEY}&conversationId=demo-conversation&gcLangTag=en-us\n"
             f"  app cache (CACHE_TTL_SECONDS): {cache}\n\n"
             "Create a call:\n"
             f"  curl -i -X POST {server.url}/api/calls -H 'Content-Type: application/json' "
