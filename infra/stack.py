@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -903,9 +904,12 @@ class VideoCallsStack(Stack):
             "this stack must not own; JSON access logs record status, latency, integration status and "
             "the gateway's error message for every request, and the function logs each request.",
         )
-        for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"):
+        functions = (self.function, self.call_events.events_function, self.call_events.delivery_function)
+        for function, rule in itertools.product(
+            functions, ("AwsSolutions-L1", "Serverless-LambdaLatestVersion")
+        ):
             acknowledge(
-                self.function,
+                function,
                 rule,
                 f"{RUNTIME.name} rather than the newest Python is a measured choice (infra/config.py "
                 "LAMBDA_RUNTIME): its init is about 20 ms faster than python3.14's on arm64, it has "
