@@ -1,8 +1,8 @@
 """The local server hands every method to the handler: none gets http.server's HTML 501.
 
 The fuzzer's undeclared-method probe found TRACE answered by http.server itself. Whatever the
-method, the answer is the contract's error envelope: 405 on the create-call path (or 404 where
-the handler routes no such method there), 404 anywhere else.
+method, the answer is the contract's error envelope: 405 with `Allow` on a known path, 404
+anywhere else.
 """
 
 from __future__ import annotations
@@ -27,9 +27,19 @@ def assert_envelope(result: HttpResult, statuses: set[int]) -> None:
     assert result.header("Cache-Control") == "no-store"
 
 
-@pytest.mark.parametrize("method", METHODS_HTTP_SERVER_DOES_NOT_KNOW)
+@pytest.mark.parametrize("method", [m for m in METHODS_HTTP_SERVER_DOES_NOT_KNOW if m.isupper()])
 def test_any_method_on_the_calls_path_gets_the_envelope(local_api: LocalApi, method: str) -> None:
-    assert_envelope(local_api.request(method, "/api/calls"), {404, 405})
+    # A known path: 405 naming its methods, whatever the method.
+    result = local_api.request(method, "/api/calls")
+    assert_envelope(result, {405})
+    assert result.header("Allow") == "GET, POST, OPTIONS"
+
+
+def test_a_lower_case_method_is_routed_like_its_upper_case(local_api: LocalApi) -> None:
+    """Powertools matches methods in any case: `get` lists calls, so without credentials it is 401."""
+    result = local_api.request("get", "/api/calls")
+    assert result.status == 401
+    assert result.body["error"]["code"] == "UNAUTHORIZED"
 
 
 @pytest.mark.parametrize("method", METHODS_HTTP_SERVER_DOES_NOT_KNOW)
