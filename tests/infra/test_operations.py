@@ -95,6 +95,9 @@ def test_alarm_operations_are_the_granted_ones() -> None:
     assert set(TABLE_OPERATIONS) | set(EVENTS_TABLE_OPERATIONS) == {
         schema.purpose for schema in tables.ALL_TABLES
     }
+    # The listing's Query on the calls indexes is granted on the indexes, alarmed on the table.
+    assert alarmed_operations(tables.CALLS.purpose) == ("GetItem", "PutItem", "UpdateItem", "Query")
+    assert alarmed_operations(tables.APPS.purpose) == ("Query",)
 
 
 def test_topic_requires_tls_and_subscribes_the_email_only_when_given(
