@@ -7,6 +7,7 @@ Each method is one operator action; failures the operator can act on are `StoreE
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -127,13 +128,17 @@ class AdminStore:
     # Tables
 
     def ensure_tables(self) -> list[str]:
-        """Create the missing tables (with TTL where the schema has one); returns those created."""
+        """Create the missing tables (with TTL where the schema has one), and add to the existing
+        ones the stream and the indexes their schema gained since they were made: a database
+        kept in `.local` outlives schema changes. Returns what it made: table names, and
+        `TABLE/index/INDEX` for each index added."""
         existing = set(self._all_table_names())
-        created = []
+        created: list[str] = []
         for schema in tables.ALL_TABLES:
             name = self.names.for_schema(schema)
             if name in existing:
                 self._ensure_stream(schema, name)
+                created.extend(f"{name}/index/{index}" for index in self.add_missing_indexes(schema, name))
                 continue
             self.client.create_table(**tables.create_table_request(schema, name))
             self.client.get_waiter("table_exists").wait(TableName=name)
@@ -159,6 +164,69 @@ class AdminStore:
             TableName=name,
             StreamSpecification={"StreamEnabled": True, "StreamViewType": schema.stream_view_type},
         )
+
+    def add_missing_indexes(
+        self, schema: tables.TableSchema, table_name: str, *, timeout: float = 600, poll: float = 0.5
+    ) -> list[str]:
+        """Create each index of `schema` that the table lacks, one UpdateTable each (DynamoDB
+        builds one at a time), waiting until it is ACTIVE (backfilled). Returns the names added.
+
+        An index that exists with other keys is not changed (that would need the table rebuilt):
+        it is a StoreError naming it.
+        """
+        wanted = tables.create_table_request(schema, table_name)
+        present = {
+            index["IndexName"]: index["KeySchema"]
+            for index in self._describe(table_name).get("GlobalSecondaryIndexes", [])
+        }
+        added = []
+        for index in wanted.get("GlobalSecondaryIndexes", []):
+            name = index["IndexName"]
+            if name in present:
+                if present[name] != index["KeySchema"]:
+                    raise StoreError(
+                        f"index {name} of table {table_name} has other keys than calls.tables defines; "
+                        "delete the table (locally: stop `make run` and remove .local/) to recreate it"
+                    )
+                continue
+            keys = {key["AttributeName"] for key in index["KeySchema"]}
+            self.client.update_table(
+                TableName=table_name,
+                AttributeDefinitions=[
+                    definition
+                    for definition in wanted["AttributeDefinitions"]
+                    if definition["AttributeName"] in keys
+                ],
+                GlobalSecondaryIndexUpdates=[{"Create": index}],
+            )
+            self._wait_until_active(table_name, name, timeout=timeout, poll=poll)
+            added.append(name)
+        return added
+
+    def _wait_until_active(self, table_name: str, index_name: str, *, timeout: float, poll: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            table = self._describe(table_name)
+            status = next(
+                (
+                    index.get("IndexStatus")
+                    for index in table.get("GlobalSecondaryIndexes", [])
+                    if index["IndexName"] == index_name
+                ),
+                None,
+            )
+            if status == "ACTIVE" and table.get("TableStatus") == "ACTIVE":
+                return
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"index {index_name} of table {table_name} is still {status or 'missing'} "
+                    f"after {timeout:g} s"
+                )
+            time.sleep(poll)
+
+    def _describe(self, table_name: str) -> dict[str, Any]:
+        table: dict[str, Any] = self.client.describe_table(TableName=table_name)["Table"]  # type: ignore[assignment]
+        return table
 
     def _all_table_names(self) -> Iterator[str]:
         for page in self.client.get_paginator("list_tables").paginate():

@@ -24,7 +24,9 @@ def admin_store(endpoint_url: str | None, names: TableNames | None = None) -> Ad
     return AdminStore(client, names)
 
 
-def prepare_database(store: AdminStore) -> None:
-    """Create missing tables, then seed the demo data where it is missing."""
-    store.ensure_tables()
+def prepare_database(store: AdminStore) -> list[str]:
+    """Create missing tables and add missing indexes, then seed the demo data where it is
+    missing. Returns the tables and indexes it made (AdminStore.ensure_tables)."""
+    made = store.ensure_tables()
     seed_demo_data(store)
+    return made
