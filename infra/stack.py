@@ -905,7 +905,8 @@ class VideoCallsStack(Stack):
     # --- Outputs and checks -------------------------------------------------------------------
 
     def _outputs(self) -> None:
-        # Stable keys: the operator CLI (`callsctl --stack`) reads the table names from these.
+        # Stable keys: the operator CLI (`callsctl --stack`) reads the table names and the join
+        # links' base from these.
         outputs = {
             "ApiUrl": (self.api.url, "Base URL of the API stage"),
             "CreateCallUrl": (self.api.url_for_path(CALLS_PATH), "POST here to create a call"),
@@ -921,6 +922,7 @@ class VideoCallsStack(Stack):
                 self.call_events.dead_letter_queue.queue_url,
                 "Webhook deliveries that failed every attempt",
             ),
+            "JoinBaseUrl": (self.config.join_base_url, "Base of the join links (JOIN_BASE_URL)"),
             "AlarmTopicArn": (self.alarm_topic.topic_arn, "SNS topic the alarms notify"),
             "DashboardName": (self.dashboard.dashboard_name, "CloudWatch dashboard of this stage"),
         }
