@@ -6,6 +6,7 @@ Each method is one operator action; failures the operator can act on are `StoreE
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from collections.abc import Iterator
@@ -16,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 from calls import tables
 from calls.access import widget_key_digest
 from calls.jsontext import dumps_exact, loads_exact
-from calls.models import HOST_LINK_MODES, HOST_LINKS_HOST_KEY, HOST_LINKS_WIDGET_KEY
+from calls.models import HOST_LINK_MODES, HOST_LINKS_HOST_KEY, HOST_LINKS_WIDGET_KEY, CallRecord
+from calls.settings import DEFAULT_JOIN_BASE_URL
 
 if TYPE_CHECKING:
+    from calls.repository import PageKey, Repository
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 # The Lambda's own digest, so a stored key and a presented key can only ever hash alike.
@@ -112,6 +115,18 @@ class NewKey:
 
 
 @dataclass(frozen=True)
+class CallListing:
+    calls: list[CallRecord]
+    more: bool  # the listing stopped at its limit with calls possibly left
+
+
+@dataclass(frozen=True)
+class EndedCall:
+    call: CallRecord
+    ended_now: bool  # False: it had been ended before, and keeps its first endedAt
+
+
+@dataclass(frozen=True)
 class NewApp:
     app_id: str
     name: str
@@ -121,9 +136,11 @@ class NewApp:
 
 
 class AdminStore:
-    def __init__(self, client: DynamoDBClient, names: TableNames):
+    def __init__(self, client: DynamoDBClient, names: TableNames, join_base_url: str = DEFAULT_JOIN_BASE_URL):
         self.client = client
         self.names = names
+        # The base of the guest links the call view shows (the function's JOIN_BASE_URL).
+        self.join_base_url = join_base_url.rstrip("/")
 
     # Tables
 
@@ -557,33 +574,81 @@ class AdminStore:
         item: dict[str, Any] | None = found.get("Item")
         return item
 
-    def show_call(self, call_id: str) -> dict[str, Any]:
-        item = self.get_call(call_id)
-        if item is None:
-            raise NotFound(f"call {call_id!r} not found (calls expire after their TTL)")
-        return call_from_item(item)
+    # Calls: through the API's own store code (calls.repository) and decisions (calls.read,
+    # calls.end), so that `callsctl` and the API cannot disagree about a call.
 
-    def list_calls(self, app_id: str, limit: int) -> list[dict[str, Any]]:
-        """The app's newest calls first, through the calls-by-app index."""
-        request: dict[str, Any] = {
-            "TableName": self.names.calls,
-            "IndexName": tables.CALLS_BY_APP_INDEX,
-            "KeyConditionExpression": "appId = :app",
-            "ExpressionAttributeValues": {":app": {"S": app_id}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        calls: list[dict[str, Any]] = []
-        while len(calls) < limit:
-            page = self.client.query(**request)
-            calls.extend(call_from_item(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
+    @functools.cached_property
+    def calls_repository(self) -> Repository:
+        from calls.repository import Repository
+
+        return Repository(self.client, self.names.apps, self.names.calls)
+
+    def show_call(self, app_id: str, call_id: str) -> CallRecord:
+        """The app's call, read as GET /api/calls/{callId} reads it: one consistent GetItem.
+        Another app's call is not found, as in the API."""
+        from calls.errors import CallNotFound
+        from calls.read import read_own_call
+
+        try:
+            return read_own_call(self.calls_repository.get_call, app_id, call_id)
+        except CallNotFound:
+            raise self._call_not_found(app_id, call_id) from None
+
+    def list_calls(
+        self,
+        app_id: str,
+        *,
+        now: datetime,
+        limit: int | None,
+        status: str | None = None,
+        conversation_id: str | None = None,
+        page_size: int = 100,
+    ) -> CallListing:
+        """The app's calls, newest first, with the API's own Query a page (by app, or by
+        conversation), following the pages until `limit` calls are found (None: all of them).
+        A status filter applies to what each Query reads, as in the API."""
+        repository = self.calls_repository
+        found: list[CallRecord] = []
+        start: PageKey | None = None
+        while True:
+            wanted = page_size if limit is None else min(page_size, limit - len(found))
+            page = repository.list_calls(
+                app_id,
+                limit=wanted,
+                now=int(now.timestamp()),
+                status=status,
+                conversation_id=conversation_id,
+                start=start,
+            )
+            found.extend(page.calls)
+            start = page.next_key
+            if start is None or (limit is not None and len(found) >= limit):
                 break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-            request["Limit"] = limit - len(calls)
-        if not calls and not self.app_exists(app_id):
+        if not found and not self.app_exists(app_id):
             raise NotFound(f"app {app_id!r} not found and no calls of it are stored")
-        return calls[:limit]
+        return CallListing(calls=found, more=start is not None)
+
+    def end_call(self, app_id: str, call_id: str, *, now: datetime) -> EndedCall:
+        """End the app's call as POST /api/calls/{callId}/end does: one conditional update that
+        never rewrites an endedAt. Ending an ended call again returns it as it is."""
+        from calls.end import end_own_call
+        from calls.errors import CallExpired, CallNotFound
+        from calls.view import iso_timestamp
+
+        try:
+            call = end_own_call(self.calls_repository.end_call_once, app_id, call_id, now)
+        except CallNotFound:
+            raise self._call_not_found(app_id, call_id) from None
+        except CallExpired:
+            raise Conflict(
+                f"call {call_id!r} of app {app_id!r} expired without being ended; it can no longer be ended"
+            ) from None
+        return EndedCall(call=call, ended_now=call.ended_at == iso_timestamp(now))
+
+    def _call_not_found(self, app_id: str, call_id: str) -> NotFound:
+        if not self.app_exists(app_id):
+            return NotFound(f"app {app_id!r} not found")
+        return NotFound(f"call {call_id!r} not found in app {app_id!r} (calls are removed after their TTL)")
 
     # Helpers
 
@@ -689,19 +754,3 @@ def _preset_info(item: dict[str, Any]) -> PresetInfo:
         settings=settings,
         updated_at=item.get("updatedAt", {}).get("S"),
     )
-
-
-# Attributes of a call item that hold JSON text (exact numbers), shown as the JSON they hold.
-_JSON_TEXT_ATTRIBUTES = ("metadata", "presetSettings")
-
-
-def call_from_item(item: dict[str, Any]) -> dict[str, Any]:
-    """A call item as plain values (numbers as Decimal), its JSON text attributes parsed."""
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserializer = TypeDeserializer()
-    call = {name: deserializer.deserialize(value) for name, value in sorted(item.items())}
-    for name in _JSON_TEXT_ATTRIBUTES:
-        if isinstance(call.get(name), str):
-            call[name] = loads_exact(call[name])
-    return call
