@@ -21,6 +21,20 @@ class EndCallOnce(Protocol):
         """End a live call of the app; return it as it stands afterwards, None when unknown."""
 
 
+def end_own_call(end_call_once: EndCallOnce, app_id: str, call_id: str, now: datetime) -> CallRecord:
+    """End the app's call at `now`, in one conditional update, and return it ended: by this
+    request, or with the first endedAt if it was ended before. CallNotFound for an id that names
+    none of the app's calls, CallExpired for a call that expired unended. The route's decisions
+    once the caller is admitted, shared with the operator's `callsctl`."""
+    if not is_call_id(call_id):
+        raise CallNotFound()
+    call = end_call_once(app_id, call_id, ended_at=iso_timestamp(now), now=int(now.timestamp()))
+    call = own_call(call, app_id)
+    if call.status != ENDED:
+        raise CallExpired()
+    return call
+
+
 @dataclass(frozen=True)
 class EndCall:
     apps: AppDirectory
@@ -30,14 +44,7 @@ class EndCall:
 
     def __call__(self, request: CallRequest, call_id: str) -> dict[str, Any]:
         caller = admit(request, parse_body(request.body), self.apps)
-        if not is_call_id(call_id):
-            raise CallNotFound()
         now = self.now()
-        call = self.end_call_once(
-            caller.app.app_id, call_id, ended_at=iso_timestamp(now), now=int(now.timestamp())
-        )
-        call = own_call(call, caller.app.app_id)
         # Ended by this request or an earlier one: the same view, the first endedAt.
-        if call.status != ENDED:
-            raise CallExpired()
+        call = end_own_call(self.end_call_once, caller.app.app_id, call_id, now)
         return caller_view(call, caller, now=now, base_url=self.join_base_url)

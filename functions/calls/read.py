@@ -29,6 +29,14 @@ def own_call(call: CallRecord | None, app_id: str) -> CallRecord:
     return call
 
 
+def read_own_call(get_call: Callable[[str], CallRecord | None], app_id: str, call_id: str) -> CallRecord:
+    """The app's call, in one read; CallNotFound for an id that names none of the app's calls.
+    The route's decisions once the caller is admitted, shared with the operator's `callsctl`."""
+    if not is_call_id(call_id):
+        raise CallNotFound()
+    return own_call(get_call(call_id), app_id)
+
+
 @dataclass(frozen=True)
 class ReadCall:
     apps: AppDirectory
@@ -38,7 +46,5 @@ class ReadCall:
 
     def __call__(self, request: CallRequest, call_id: str) -> dict[str, Any]:
         caller = admit(request, {}, self.apps)
-        if not is_call_id(call_id):
-            raise CallNotFound()
-        call = own_call(self.get_call(call_id), caller.app.app_id)
+        call = read_own_call(self.get_call, caller.app.app_id, call_id)
         return caller_view(call, caller, now=self.now(), base_url=self.join_base_url)

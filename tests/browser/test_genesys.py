@@ -127,8 +127,13 @@ def open_panel(page: Page, url: str) -> None:
 
 
 def app_calls(admin: AdminStore, app: TestApp) -> list[dict[str, Any]]:
-    """Every call the app has in the table, newest first, whether or not it carries a conversation."""
-    return admin.list_calls(app.app_id, limit=100)
+    """Every call the app has in the table, newest first, whether or not it carries a conversation,
+    as the operator's `callsctl calls list` shows them (the API's call view)."""
+    from calls.view import call_view, utc_now
+
+    now = utc_now()
+    listing = admin.list_calls(app.app_id, now=now, limit=100)
+    return [call_view(call, now=now, base_url=admin.join_base_url) for call in listing.calls]
 
 
 def assert_key_kept_out_of_the_text(page: Page, widget_key: str) -> None:
@@ -326,9 +331,9 @@ def test_end_then_start_makes_a_second_call(
     expect(page.locator(".vcg-status")).to_have_text("Status: Ended")
     expect(page.get_by_role("link", name=JOIN)).to_have_count(0)
     expect(page.get_by_label(GUEST_LINK)).to_have_count(0)
-    stored = admin.show_call(first["callId"])
-    assert stored["status"] == "ended"
-    assert stored["endedAt"] == ended.value.json()["data"]["endedAt"]
+    stored = admin.show_call(app.app_id, first["callId"])
+    assert stored.status == "ended"
+    assert stored.ended_at == ended.value.json()["data"]["endedAt"]
 
     second_answer = start(page, local_api, name=START_NEW)
 

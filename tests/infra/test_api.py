@@ -51,12 +51,34 @@ def test_calls_route_is_the_handlers() -> None:
     assert infra_stack.CALLS_PATH == CALLS_PATH
 
 
+def test_the_stack_routes_every_path_and_method_of_the_handler() -> None:
+    from calls.handler import PATH_METHODS
+
+    # The handler spells a path parameter <call_id>, API Gateway {callId}.
+    handler_routes = {
+        path.replace("<call_id>", "{callId}"): methods for path, methods in PATH_METHODS.items()
+    }
+    assert handler_routes == infra_stack.API_ROUTES
+
+
 def test_every_route_is_a_lambda_proxy_to_the_function(synth: Synth) -> None:
     function_id = synth.logical_id(synth.stack.function)
     assert set(routes(synth)) == {
+        ("/api/calls", "GET"),
         ("/api/calls", "POST"),
         ("/api/calls", "OPTIONS"),
         ("/api/calls", "ANY"),
+        # Every method of the call's paths reaches the function, so a wrong one is its 405
+        # with Allow, and OPTIONS its preflight naming that path's methods.
+        ("/api/calls/{callId}", "GET"),
+        ("/api/calls/{callId}", "OPTIONS"),
+        ("/api/calls/{callId}", "ANY"),
+        ("/api/calls/{callId}/end", "POST"),
+        ("/api/calls/{callId}/end", "OPTIONS"),
+        ("/api/calls/{callId}/end", "ANY"),
+        ("/api/calls/{callId}/join", "POST"),
+        ("/api/calls/{callId}/join", "OPTIONS"),
+        ("/api/calls/{callId}/join", "ANY"),
         ("/", "ANY"),
         ("/{proxy+}", "ANY"),
     }

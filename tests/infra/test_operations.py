@@ -17,6 +17,7 @@ OUTPUT_KEYS = {
     "AppsTableName",
     "CallsTableName",
     "IdempotencyTableName",
+    "JoinBaseUrl",
     "AlarmTopicArn",
     "DashboardName",
     "WebhooksTableName",
@@ -95,6 +96,9 @@ def test_alarm_operations_are_the_granted_ones() -> None:
     assert set(TABLE_OPERATIONS) | set(EVENTS_TABLE_OPERATIONS) == {
         schema.purpose for schema in tables.ALL_TABLES
     }
+    # The listing's Query on the calls indexes is granted on the indexes, alarmed on the table.
+    assert alarmed_operations(tables.CALLS.purpose) == ("GetItem", "PutItem", "UpdateItem", "Query")
+    assert alarmed_operations(tables.APPS.purpose) == ("Query",)
 
 
 def test_topic_requires_tls_and_subscribes_the_email_only_when_given(
@@ -136,6 +140,10 @@ def test_outputs_have_stable_keys(synth: Synth) -> None:
     assert outputs["CallsTableName"]["Value"] == {"Ref": synth.logical_id(stack.calls_table)}
     assert outputs["IdempotencyTableName"]["Value"] == {"Ref": synth.logical_id(stack.idempotency_table)}
     assert outputs["AlarmTopicArn"]["Value"] == {"Ref": synth.logical_id(stack.alarm_topic)}
+    # The function's own JOIN_BASE_URL: what `callsctl --stack` builds guest links with.
+    function = synth.json["Resources"][synth.logical_id(stack.function)]
+    join_base_url = function["Properties"]["Environment"]["Variables"]["JOIN_BASE_URL"]
+    assert outputs["JoinBaseUrl"]["Value"] == join_base_url == str(synth.context["joinBaseUrl"]).rstrip("/")
 
 
 def test_urls_point_at_the_stage_and_the_create_call_route(synth: Synth) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from calls.view import utc_now
 from callsctl import target
 from callsctl.cli import cli
 from callsctl.store import AdminStore, TableNames, key_digest
@@ -243,6 +245,9 @@ class _StackSession:
         return client
 
 
+STACK_JOIN_BASE_URL = "https://meet.example.test"
+
+
 @pytest.fixture
 def stack_session(prepared_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[_StackSession]:
     session = _StackSession(
@@ -251,6 +256,7 @@ def stack_session(prepared_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> It
             "AppsTableName": TABLE_NAMES.apps,
             "CallsTableName": TABLE_NAMES.calls,
             "IdempotencyTableName": TABLE_NAMES.idempotency,
+            "JoinBaseUrl": STACK_JOIN_BASE_URL,
         },
     )
     seen: list[target.Target] = []
@@ -290,6 +296,22 @@ def test_a_stack_target_works_on_the_tables_its_outputs_name(
     )
     assert result.exit_code == 0, result.output
     assert admin.get_app(json.loads(result.stdout)["appId"]).name == "S"
+
+
+def test_a_stack_targets_guest_links_use_the_stacks_join_base_url(
+    stack_session: _StackSession, local_api: LocalApi
+) -> None:
+    created = post_call(local_api, DEMO_APP_ID, DEMO_WIDGET_KEY)
+    call_id = created.body["data"]["callId"]
+    show = ("calls", "show", DEMO_APP_ID, call_id)
+    result = CliRunner().invoke(
+        cli,
+        ["--stack", "calls-test", "--region", "eu-west-1", "--profile", "ops", "--json", *show],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown["guestJoinUrl"] == shown["joinUrl"] == f"{STACK_JOIN_BASE_URL}/c/{call_id}"
 
 
 # apps
@@ -569,43 +591,268 @@ def test_presets_list_show_and_delete(ctl: Ctl, admin: AdminStore) -> None:
     assert "no presets" in ctl.ok("presets", "list", create_app(ctl).app_id).stdout
 
 
-# calls
+# calls: the same store code and decisions as the API (calls.repository, calls.read, calls.end)
+
+HOST_LINKS = ("hostJoinUrl", "agentJoinUrl")
 
 
-def test_calls_list_newest_first_and_show(ctl: Ctl, local_api: LocalApi) -> None:
+def api_headers(app: CreatedApp) -> dict[str, str]:
+    return {"X-App-Id": app.app_id, "X-Widget-Key": app.widget_key}
+
+
+def make_calls(local_api: LocalApi, app: CreatedApp, *bodies: dict[str, Any]) -> list[str]:
+    made = []
+    for body in bodies:
+        result = post_call(local_api, app.app_id, app.widget_key, body)
+        assert result.status == 201, result.body
+        made.append(result.body["data"]["callId"])
+    return made
+
+
+def api_get(local_api: LocalApi, app: CreatedApp, call_id: str) -> Any:
+    return local_api.request("GET", f"/api/calls/{call_id}", headers=api_headers(app))
+
+
+def api_list(local_api: LocalApi, app: CreatedApp, **query: str) -> list[dict[str, Any]]:
+    """Every call the API lists for these filters, following nextCursor."""
+    calls: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params = {**query, **({"cursor": cursor} if cursor else {})}
+        result = local_api.request("GET", "/api/calls", headers=api_headers(app), query=params)
+        assert result.status == 200, result.body
+        calls.extend(result.body["data"]["calls"])
+        cursor = result.body["data"].get("nextCursor")
+        if cursor is None:
+            return calls
+
+
+def without_host_links(view: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in view.items() if name not in HOST_LINKS}
+
+
+def expire(admin: AdminStore, call_id: str) -> None:
+    """Move a call's expiresAt into the past, as time would (the TTL removes it later)."""
+    admin.client.update_item(
+        TableName=TABLE_NAMES.calls,
+        Key={"callId": {"S": call_id}},
+        UpdateExpression="SET expiresAt = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 10)}},
+    )
+
+
+def test_calls_show_is_the_apis_view_without_host_links(ctl: Ctl, local_api: LocalApi) -> None:
+    app = create_app(ctl)
+    (call_id,) = make_calls(
+        local_api,
+        app,
+        {
+            "title": "Support",
+            "metadata": {"n": 1.0, "big": 12345678901234567890},
+            "genesys": {"conversationId": "c-1"},
+        },
+    )
+
+    shown = ctl.ok("--json", "calls", "show", app.app_id, call_id).stdout
+    assert '"metadata":{"n":1.0,"big":12345678901234567890}' in shown  # exactly as sent
+    view = json.loads(shown)
+    api_view = api_get(local_api, app, call_id).body["data"]
+    assert view == without_host_links(api_view)
+    assert view["status"] == "created"
+    assert view["guestJoinUrl"] == f"https://video.apifycloud.io/c/{call_id}"
+    for secret_bearing in HOST_LINKS:
+        assert secret_bearing not in view
+
+    text = ctl.ok("calls", "show", app.app_id, call_id).stdout
+    fields = dict(line.split(None, 1) for line in text.splitlines())
+    assert (fields["callId"], fields["status"], fields["title"]) == (call_id, "created", "Support")
+    assert fields["guestJoinUrl"] == view["guestJoinUrl"]
+    assert app.widget_key not in text + shown
+
+
+def test_calls_show_answers_not_found_as_the_api_does(ctl: Ctl, local_api: LocalApi) -> None:
+    app, other = create_app(ctl), create_app(ctl)
+    (call_id,) = make_calls(local_api, app, {})
+
+    # Another app's call is no different from a call that does not exist.
+    theirs = one_line_error(ctl.fails(1, "calls", "show", other.app_id, call_id))
+    unknown_id = "00000000-0000-4000-8000-000000000000"
+    unknown = one_line_error(ctl.fails(1, "calls", "show", other.app_id, unknown_id))
+    assert theirs == unknown.replace(unknown_id, call_id)
+    assert (
+        theirs
+        == f"Error: call '{call_id}' not found in app '{other.app_id}' (calls are removed after their TTL)"
+    )
+    assert api_get(local_api, other, call_id).status == 404
+    ctl.fails(1, "calls", "show", app.app_id, "not-a-uuid")
+    missing_app = ctl.fails(1, "calls", "show", "app_missing", call_id)
+    assert one_line_error(missing_app) == "Error: app 'app_missing' not found"
+    # The app must be named: the old `calls show CALL_ID` is a usage error.
+    assert "Missing argument" in ctl.fails(2, "calls", "show", call_id).stderr
+
+
+def test_calls_list_newest_first_with_limit_and_all(ctl: Ctl, local_api: LocalApi) -> None:
     app = create_app(ctl)
     assert "no calls" in ctl.ok("calls", "list", app.app_id).stdout
-    made = []
-    for number in range(3):
-        result = post_call(
-            local_api, app.app_id, app.widget_key, {"title": f"call {number}", "metadata": {"n": 1.0}}
-        )
-        assert result.status == 201
-        made.append(result.body["data"]["callId"])
+    made = make_calls(local_api, app, *({"title": f"call {n}"} for n in range(5)))
 
     listed = ctl.json("calls", "list", app.app_id)
     assert [call["callId"] for call in listed] == made[::-1]
-    limited = ctl.json("calls", "list", app.app_id, "--limit", "2")
-    assert [call["callId"] for call in limited] == made[:0:-1]
-    text = ctl.ok("calls", "list", app.app_id).stdout
-    assert text.splitlines()[1].startswith(made[-1])
+    assert listed == [without_host_links(call) for call in api_list(local_api, app)]
 
-    shown = ctl.ok("--json", "calls", "show", made[0]).stdout
-    assert '"metadata":{"n":1.0}' in shown
-    call = json.loads(shown)
-    assert (call["callId"], call["appId"], call["title"], call["status"]) == (
-        made[0],
-        app.app_id,
-        "call 0",
-        "created",
-    )
-    assert app.widget_key not in shown
-    assert "call 0" in ctl.ok("calls", "show", made[0]).stdout
+    limited = ctl("--json", "calls", "list", app.app_id, "--limit", "2")
+    assert limited.exit_code == 0, limited.output
+    assert [call["callId"] for call in json.loads(limited.stdout)] == made[:2:-1]
+    assert "more calls may follow" in limited.stderr
+    # DynamoDB cannot tell a full last page from a page with more behind it: "may".
+    assert "more calls" not in ctl("calls", "list", app.app_id, "--limit", "6").stderr
 
-    assert one_line_error(ctl.fails(1, "calls", "show", "00000000-0000-4000-8000-000000000000")).startswith(
-        "Error: call"
-    )
+    everything = ctl("--json", "calls", "list", app.app_id, "--all")
+    assert [call["callId"] for call in json.loads(everything.stdout)] == made[::-1]
+    assert everything.stderr == ""
+
+    text = ctl.ok("calls", "list", app.app_id).stdout.splitlines()
+    assert text[0].split() == ["CALL", "ID", "CREATED", "STATUS", "ENDED", "PRESET", "TITLE"]
+    assert text[1].startswith(made[-1])
     ctl.fails(1, "calls", "list", "app_missing")
+
+
+def test_calls_list_pages_through_more_than_a_query_page(
+    ctl: Ctl, local_api: LocalApi, admin: AdminStore
+) -> None:
+    app = create_app(ctl)
+    made = make_calls(local_api, app, *({} for _ in range(7)))
+    # The store's own page size, small, so that the listing must follow LastEvaluatedKey.
+    listing = admin.list_calls(app.app_id, now=utc_now(), limit=None, page_size=3)
+    assert [call.call_id for call in listing.calls] == made[::-1]
+    assert listing.more is False
+    first = admin.list_calls(app.app_id, now=utc_now(), limit=4, page_size=3)
+    assert [call.call_id for call in first.calls] == made[:2:-1]
+    assert first.more is True
+
+
+def test_calls_list_filters_as_the_api_does(ctl: Ctl, local_api: LocalApi, admin: AdminStore) -> None:
+    app = create_app(ctl)
+    live, ended, expired, in_conversation, also_in_conversation = make_calls(
+        local_api,
+        app,
+        {},
+        {},
+        {},
+        {"genesys": {"conversationId": "conv-a"}},
+        {"genesys": {"conversationId": "conv-a"}},
+    )
+    make_calls(local_api, create_app(ctl), {"genesys": {"conversationId": "conv-a"}})  # another app's
+    ctl.ok("calls", "end", app.app_id, ended)
+    expire(admin, expired)
+
+    def ids(*options: str) -> list[str]:
+        return [call["callId"] for call in ctl.json("calls", "list", app.app_id, "--all", *options)]
+
+    assert ids("--status", "ended") == [ended]
+    assert ids("--status", "expired") == [expired]
+    assert ids("--status", "created") == [also_in_conversation, in_conversation, live]
+    assert ids("--conversation-id", "conv-a") == [also_in_conversation, in_conversation]
+    assert ids("--conversation-id", "conv-b") == []
+    ctl.ok("calls", "end", app.app_id, in_conversation)
+    assert ids("--conversation-id", "conv-a", "--status", "ended") == [in_conversation]
+    for status in ("created", "ended", "expired"):
+        api = [call["callId"] for call in api_list(local_api, app, status=status)]
+        assert ids("--status", status) == api, status
+    api = [call["callId"] for call in api_list(local_api, app, conversationId="conv-a", status="created")]
+    assert ids("--conversation-id", "conv-a", "--status", "created") == api == [also_in_conversation]
+
+
+def test_calls_list_refuses_what_the_api_would(ctl: Ctl) -> None:
+    app = create_app(ctl)
+    assert (
+        "Invalid value for '--status'" in ctl.fails(2, "calls", "list", app.app_id, "--status", "live").stderr
+    )
+    ctl.fails(2, "calls", "list", app.app_id, "--conversation-id", "x" * 257)
+    ctl.fails(2, "calls", "list", app.app_id, "--conversation-id", "")
+    ctl.fails(2, "calls", "list", app.app_id, "--limit", "1001")
+    ctl.ok("calls", "list", app.app_id, "--conversation-id", "x" * 256)
+
+
+def test_a_call_ended_with_callsctl_is_ended_for_the_api(ctl: Ctl, local_api: LocalApi) -> None:
+    app = create_app(ctl)
+    (call_id,) = make_calls(local_api, app, {"title": "to end"})
+
+    ended = ctl.json("calls", "end", app.app_id, call_id)
+    assert ended["status"] == "ended"
+    assert ended["endedAt"]
+    seen = api_get(local_api, app, call_id).body["data"]
+    assert (seen["status"], seen["endedAt"]) == ("ended", ended["endedAt"])
+    assert without_host_links(seen) == ended
+
+    # The API's end of an ended call is 200 with the first endedAt; so is callsctl's.
+    again_by_api = local_api.request("POST", f"/api/calls/{call_id}/end", headers=api_headers(app))
+    assert again_by_api.status == 200
+    assert again_by_api.body["data"]["endedAt"] == ended["endedAt"]
+    again = ctl.ok("calls", "end", app.app_id, call_id).stdout
+    assert again.splitlines()[0] == f"call {call_id} was ended already, at {ended['endedAt']}"
+
+
+def test_a_call_ended_by_the_api_is_ended_for_callsctl(ctl: Ctl, local_api: LocalApi) -> None:
+    app = create_app(ctl)
+    (call_id,) = make_calls(local_api, app, {})
+    by_api = local_api.request("POST", f"/api/calls/{call_id}/end", headers=api_headers(app))
+    assert by_api.status == 200, by_api.body
+    ended_at = by_api.body["data"]["endedAt"]
+
+    shown = ctl.json("calls", "show", app.app_id, call_id)
+    assert (shown["status"], shown["endedAt"]) == ("ended", ended_at)
+    assert [call["callId"] for call in ctl.json("calls", "list", app.app_id, "--status", "ended")] == [
+        call_id
+    ]
+    assert ctl.json("calls", "end", app.app_id, call_id)["endedAt"] == ended_at
+
+
+def test_calls_end_text_says_what_happened(ctl: Ctl, local_api: LocalApi) -> None:
+    app = create_app(ctl)
+    (call_id,) = make_calls(local_api, app, {})
+    lines = ctl.ok("calls", "end", app.app_id, call_id).stdout.splitlines()
+    assert lines[0].startswith(f"call {call_id} ended, at ")
+    fields = dict(line.split(None, 1) for line in lines[2:])
+    assert (fields["callId"], fields["status"]) == (call_id, "ended")
+
+
+def test_calls_end_refuses_another_apps_call_and_an_expired_one(
+    ctl: Ctl, local_api: LocalApi, admin: AdminStore
+) -> None:
+    app, other = create_app(ctl), create_app(ctl)
+    mine, old = make_calls(local_api, app, {}, {})
+
+    refused = one_line_error(ctl.fails(1, "calls", "end", other.app_id, mine))
+    assert (
+        refused
+        == f"Error: call '{mine}' not found in app '{other.app_id}' (calls are removed after their TTL)"
+    )
+    assert api_get(local_api, app, mine).body["data"]["status"] == "created"  # untouched
+    ctl.fails(1, "calls", "end", app.app_id, "00000000-0000-4000-8000-000000000000")
+    assert (
+        one_line_error(ctl.fails(1, "calls", "end", "app_missing", mine))
+        == "Error: app 'app_missing' not found"
+    )
+
+    expire(admin, old)
+    expired = one_line_error(ctl.fails(1, "calls", "end", app.app_id, old))
+    assert "expired without being ended" in expired
+    assert local_api.request("POST", f"/api/calls/{old}/end", headers=api_headers(app)).status == 409
+    stored = admin.get_call(old)
+    assert stored is not None
+    assert "endedAt" not in stored
+    assert stored["status"] == {"S": "created"}
+    assert ctl.json("calls", "show", app.app_id, old)["status"] == "expired"
+
+
+def test_calls_commands_on_missing_tables_fail_in_one_line(prepared_endpoint: str) -> None:
+    broken = Ctl(prepared_endpoint, TableNames("no-such-apps", "no-such-calls", "x"))
+    call_id = "00000000-0000-4000-8000-000000000000"
+    for command in (("calls", "show", "a", call_id), ("calls", "list", "a"), ("calls", "end", "a", call_id)):
+        result = broken(*command)
+        assert result.exit_code == 1, result.output
+        assert "table was not found" in one_line_error(result), command
 
 
 # End to end: what the CLI does, the API obeys

@@ -340,6 +340,68 @@ def test_expected_failures_become_one_line_and_bugs_do_not() -> None:
     assert describe_failure(KeyError("bug"), local) is None
 
 
+def test_failures_the_apis_repository_translated_are_described_by_their_aws_cause() -> None:
+    from calls.errors import InternalError, ServiceUnavailable
+
+    local = choose_target(TargetOptions(local=True), {})
+    unreachable = aws.EndpointConnectionError(endpoint_url="http://127.0.0.1:8000")
+    translated = ServiceUnavailable()
+    translated.__cause__ = unreachable
+    assert describe_failure(translated, local) == describe_failure(unreachable, local)
+    missing = aws.ClientError(
+        {
+            "Error": {
+                "Code": "ResourceNotFoundException",
+                "Message": "Cannot do operations on a non-existent table",
+            }
+        },
+        "GetItem",
+    )
+    internal = InternalError()
+    internal.__cause__ = missing
+    assert describe_failure(internal, local) == (
+        "a table was not found on the local run's DynamoDB at http://127.0.0.1:8000: "
+        "Cannot do operations on a non-existent table"
+    )
+    # Without an AWS cause it is a bug: the traceback shows.
+    assert describe_failure(InternalError(), local) is None
+
+
+def test_conversation_ids_are_checked_as_the_list_query_checks_them() -> None:
+    from calls.models import ListCallsQuery
+
+    for candidate in ("c", "x" * 256, "x" * 257, "conv é/1"):
+        try:
+            ListCallsQuery.model_validate({"conversationId": candidate})
+            api_accepts = True
+        except ValueError:
+            api_accepts = False
+        try:
+            inputs.conversation_id(candidate)
+            cli_accepts = True
+        except inputs.InvalidInput:
+            cli_accepts = False
+        assert cli_accepts == api_accepts, len(candidate)
+    with pytest.raises(inputs.InvalidInput, match="empty"):
+        inputs.conversation_id("")
+
+
+def test_a_stacks_outputs_name_its_tables_and_join_links() -> None:
+    from callsctl.target import JOIN_BASE_URL_OUTPUT, stack_outputs, table_names_from_outputs
+
+    client, stubber = _stubbed_cloudformation()
+    stubber.add_response(
+        "describe_stacks",
+        _stack({"AppsTableName": "a", "CallsTableName": "c", JOIN_BASE_URL_OUTPUT: "https://meet.example"}),
+        {"StackName": "calls"},
+    )
+    with stubber:
+        outputs = stack_outputs(client, "calls")
+    assert outputs[JOIN_BASE_URL_OUTPUT] == "https://meet.example"
+    names = table_names_from_outputs("calls", outputs)
+    assert (names.apps, names.calls) == ("a", "c")
+
+
 def test_tables_align_columns_and_say_when_empty() -> None:
     rendered = output.table(["ID", "ON"], [("a", True), ("longer", None)])
     assert rendered.splitlines() == ["ID      ON", "a       yes", "longer  -"]

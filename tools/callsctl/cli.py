@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import click
-from calls.models import HOST_LINKS_HOST_KEY, HOST_LINKS_WIDGET_KEY
+from calls.models import HOST_LINKS_HOST_KEY, HOST_LINKS_WIDGET_KEY, CallRecord
+from calls.view import STATUSES, call_view, utc_now
 
 from callsctl import inputs, output
 from callsctl.store import AdminStore, AppInfo, KeyInfo, NewApp, NewKey, PresetInfo, StoreError
@@ -75,7 +77,12 @@ class CallsctlGroup(click.Group):
 def describe_failure(error: Exception, target: Target | None) -> str | None:
     """One line for an expected failure of AWS or the configuration; None for a bug."""
     from botocore import exceptions as aws
+    from calls.errors import ApiError
     from calls.settings import ConfigurationError
+
+    # The API's repository turns AWS failures into its own 503/500 errors; the cause says more.
+    if isinstance(error, ApiError) and isinstance(error.__cause__, Exception):
+        error = error.__cause__
 
     where = target.description if target else "the target"
     message: str | None = None
@@ -596,36 +603,104 @@ def presets_delete(state: State, app_id: str, preset_id: str) -> None:
 
 @cli.group()
 def calls() -> None:
-    """Calls created through the API (kept until their TTL)."""
+    """Calls created through the API: show, list, end (kept until their TTL)."""
+
+
+def _call_view(store: AdminStore, call: CallRecord, now: datetime) -> dict[str, Any]:
+    """The API's call view (contract section 5) without host links: those carry a widget key,
+    which an operator does not have."""
+    return call_view(call, now=now, base_url=store.join_base_url)
+
+
+def _call_text(view: dict[str, Any]) -> str:
+    return output.record({name: value for name, value in view.items() if name != "joinUrl"})
+
+
+CALL_ARGUMENT = click.argument("call_id", metavar="CALL_ID")
 
 
 @calls.command("show")
-@click.argument("call_id")
+@APP_ARGUMENT
+@CALL_ARGUMENT
 @pass_state
-def calls_show(state: State, call_id: str) -> None:
-    """One call record as stored."""
-    call = state.store().show_call(call_id)
-    state.emit(call, output.record(call))
+def calls_show(state: State, app_id: str, call_id: str) -> None:
+    """One call of the app, as GET /api/calls/{callId} shows it.
+
+    Another app's call is not found, as in the API.
+    """
+    store = state.store()
+    view = _call_view(store, store.show_call(app_id, call_id), utc_now())
+    state.emit(view, _call_text(view))
 
 
 @calls.command("list")
 @APP_ARGUMENT
-@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="How many calls.")
+@click.option(
+    "--status", type=click.Choice(STATUSES), help="Only calls with this status, as the API derives it."
+)
+@click.option(
+    "--conversation-id",
+    metavar="ID",
+    callback=checked(inputs.conversation_id),
+    help="Only the calls of this Genesys conversation (its index: one Query a page).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    help="At most this many calls; the pages are followed until they are found.",
+)
+@click.option("--all", "list_all", is_flag=True, help="Every matching call: follow the pages to the end.")
 @pass_state
-def calls_list(state: State, app_id: str, limit: int) -> None:
-    """The app's calls, newest first."""
-    found = state.store().list_calls(app_id, limit)
+def calls_list(
+    state: State, app_id: str, status: str | None, conversation_id: str | None, limit: int, list_all: bool
+) -> None:
+    """The app's calls, newest first, as GET /api/calls lists them."""
+    store = state.store()
+    now = utc_now()
+    listing = store.list_calls(
+        app_id, now=now, limit=None if list_all else limit, status=status, conversation_id=conversation_id
+    )
+    views = [_call_view(store, call, now) for call in listing.calls]
     state.emit(
-        found,
+        views,
         output.table(
-            ["CALL ID", "CREATED", "STATUS", "PRESET", "TITLE"],
+            ["CALL ID", "CREATED", "STATUS", "ENDED", "PRESET", "TITLE"],
             [
-                (c["callId"], c.get("createdAt"), c.get("status"), c.get("presetId"), c.get("title"))
-                for c in found
+                (
+                    v["callId"],
+                    v["createdAt"],
+                    v["status"],
+                    v.get("endedAt"),
+                    v.get("presetId"),
+                    v.get("title"),
+                )
+                for v in views
             ],
             empty="(no calls)",
         ),
     )
+    if listing.more:
+        click.echo(f"(more calls may follow: raise --limit above {limit} or pass --all)", err=True)
+
+
+@calls.command("end")
+@APP_ARGUMENT
+@CALL_ARGUMENT
+@pass_state
+def calls_end(state: State, app_id: str, call_id: str) -> None:
+    """End a call of the app, as POST /api/calls/{callId}/end does.
+
+    Ending an ended call again changes nothing and shows its first endedAt; a call
+    that expired without being ended cannot be ended (exit status 1).
+    """
+    store = state.store()
+    now = utc_now()
+    ended = store.end_call(app_id, call_id, now=now)
+    view = _call_view(store, ended.call, now)
+    said = "ended" if ended.ended_now else "was ended already"
+    state.emit(view, f"call {call_id} {said}, at {view['endedAt']}\n\n{_call_text(view)}")
 
 
 # webhooks: their own module (callsctl.webhooks_cli), registered here.

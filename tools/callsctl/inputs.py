@@ -132,3 +132,16 @@ def settings_from_json(text: str) -> dict[str, Any]:
     except ValueError as error:
         raise InvalidInput(f"the settings file is not valid JSON: {error}") from None
     return preset_settings(parsed)
+
+
+def conversation_id(value: str) -> str:
+    """A Genesys conversationId as the list's query parameter takes it (calls.models)."""
+    from calls.models import ListCallsQuery
+
+    if not value:
+        raise InvalidInput("the conversation id must not be empty")
+    try:
+        ListCallsQuery.model_validate({"conversationId": value})
+    except ValidationError as error:
+        raise InvalidInput(f"conversation id: {error.errors()[0]['msg']}") from None
+    return value

@@ -6,7 +6,9 @@ Each method is one operator action; failures the operator can act on are `StoreE
 
 from __future__ import annotations
 
+import functools
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 from calls import tables
 from calls.access import widget_key_digest
 from calls.jsontext import dumps_exact, loads_exact
-from calls.models import HOST_LINK_MODES, HOST_LINKS_HOST_KEY, HOST_LINKS_WIDGET_KEY
+from calls.models import HOST_LINK_MODES, HOST_LINKS_HOST_KEY, HOST_LINKS_WIDGET_KEY, CallRecord
+from calls.settings import DEFAULT_JOIN_BASE_URL
 
 if TYPE_CHECKING:
+    from calls.repository import PageKey, Repository
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 # The Lambda's own digest, so a stored key and a presented key can only ever hash alike.
@@ -111,6 +115,18 @@ class NewKey:
 
 
 @dataclass(frozen=True)
+class CallListing:
+    calls: list[CallRecord]
+    more: bool  # the listing stopped at its limit with calls possibly left
+
+
+@dataclass(frozen=True)
+class EndedCall:
+    call: CallRecord
+    ended_now: bool  # False: it had been ended before, and keeps its first endedAt
+
+
+@dataclass(frozen=True)
 class NewApp:
     app_id: str
     name: str
@@ -120,20 +136,26 @@ class NewApp:
 
 
 class AdminStore:
-    def __init__(self, client: DynamoDBClient, names: TableNames):
+    def __init__(self, client: DynamoDBClient, names: TableNames, join_base_url: str = DEFAULT_JOIN_BASE_URL):
         self.client = client
         self.names = names
+        # The base of the guest links the call view shows (the function's JOIN_BASE_URL).
+        self.join_base_url = join_base_url.rstrip("/")
 
     # Tables
 
     def ensure_tables(self) -> list[str]:
-        """Create the missing tables (with TTL where the schema has one); returns those created."""
+        """Create the missing tables (with TTL where the schema has one), and add to the existing
+        ones the stream and the indexes their schema gained since they were made: a database
+        kept in `.local` outlives schema changes. Returns what it made: table names, and
+        `TABLE/index/INDEX` for each index added."""
         existing = set(self._all_table_names())
-        created = []
+        created: list[str] = []
         for schema in tables.ALL_TABLES:
             name = self.names.for_schema(schema)
             if name in existing:
                 self._ensure_stream(schema, name)
+                created.extend(f"{name}/index/{index}" for index in self.add_missing_indexes(schema, name))
                 continue
             self.client.create_table(**tables.create_table_request(schema, name))
             self.client.get_waiter("table_exists").wait(TableName=name)
@@ -159,6 +181,69 @@ class AdminStore:
             TableName=name,
             StreamSpecification={"StreamEnabled": True, "StreamViewType": schema.stream_view_type},
         )
+
+    def add_missing_indexes(
+        self, schema: tables.TableSchema, table_name: str, *, timeout: float = 600, poll: float = 0.5
+    ) -> list[str]:
+        """Create each index of `schema` that the table lacks, one UpdateTable each (DynamoDB
+        builds one at a time), waiting until it is ACTIVE (backfilled). Returns the names added.
+
+        An index that exists with other keys is not changed (that would need the table rebuilt):
+        it is a StoreError naming it.
+        """
+        wanted = tables.create_table_request(schema, table_name)
+        present = {
+            index["IndexName"]: index["KeySchema"]
+            for index in self._describe(table_name).get("GlobalSecondaryIndexes", [])
+        }
+        added = []
+        for index in wanted.get("GlobalSecondaryIndexes", []):
+            name = index["IndexName"]
+            if name in present:
+                if present[name] != index["KeySchema"]:
+                    raise StoreError(
+                        f"index {name} of table {table_name} has other keys than calls.tables defines; "
+                        "delete the table (locally: stop `make run` and remove .local/) to recreate it"
+                    )
+                continue
+            keys = {key["AttributeName"] for key in index["KeySchema"]}
+            self.client.update_table(
+                TableName=table_name,
+                AttributeDefinitions=[
+                    definition
+                    for definition in wanted["AttributeDefinitions"]
+                    if definition["AttributeName"] in keys
+                ],
+                GlobalSecondaryIndexUpdates=[{"Create": index}],
+            )
+            self._wait_until_active(table_name, name, timeout=timeout, poll=poll)
+            added.append(name)
+        return added
+
+    def _wait_until_active(self, table_name: str, index_name: str, *, timeout: float, poll: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            table = self._describe(table_name)
+            status = next(
+                (
+                    index.get("IndexStatus")
+                    for index in table.get("GlobalSecondaryIndexes", [])
+                    if index["IndexName"] == index_name
+                ),
+                None,
+            )
+            if status == "ACTIVE" and table.get("TableStatus") == "ACTIVE":
+                return
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"index {index_name} of table {table_name} is still {status or 'missing'} "
+                    f"after {timeout:g} s"
+                )
+            time.sleep(poll)
+
+    def _describe(self, table_name: str) -> dict[str, Any]:
+        table: dict[str, Any] = self.client.describe_table(TableName=table_name)["Table"]  # type: ignore[assignment]
+        return table
 
     def _all_table_names(self) -> Iterator[str]:
         for page in self.client.get_paginator("list_tables").paginate():
@@ -489,33 +574,81 @@ class AdminStore:
         item: dict[str, Any] | None = found.get("Item")
         return item
 
-    def show_call(self, call_id: str) -> dict[str, Any]:
-        item = self.get_call(call_id)
-        if item is None:
-            raise NotFound(f"call {call_id!r} not found (calls expire after their TTL)")
-        return call_from_item(item)
+    # Calls: through the API's own store code (calls.repository) and decisions (calls.read,
+    # calls.end), so that `callsctl` and the API cannot disagree about a call.
 
-    def list_calls(self, app_id: str, limit: int) -> list[dict[str, Any]]:
-        """The app's newest calls first, through the calls-by-app index."""
-        request: dict[str, Any] = {
-            "TableName": self.names.calls,
-            "IndexName": tables.CALLS_BY_APP_INDEX,
-            "KeyConditionExpression": "appId = :app",
-            "ExpressionAttributeValues": {":app": {"S": app_id}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        calls: list[dict[str, Any]] = []
-        while len(calls) < limit:
-            page = self.client.query(**request)
-            calls.extend(call_from_item(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
+    @functools.cached_property
+    def calls_repository(self) -> Repository:
+        from calls.repository import Repository
+
+        return Repository(self.client, self.names.apps, self.names.calls)
+
+    def show_call(self, app_id: str, call_id: str) -> CallRecord:
+        """The app's call, read as GET /api/calls/{callId} reads it: one consistent GetItem.
+        Another app's call is not found, as in the API."""
+        from calls.errors import CallNotFound
+        from calls.read import read_own_call
+
+        try:
+            return read_own_call(self.calls_repository.get_call, app_id, call_id)
+        except CallNotFound:
+            raise self._call_not_found(app_id, call_id) from None
+
+    def list_calls(
+        self,
+        app_id: str,
+        *,
+        now: datetime,
+        limit: int | None,
+        status: str | None = None,
+        conversation_id: str | None = None,
+        page_size: int = 100,
+    ) -> CallListing:
+        """The app's calls, newest first, with the API's own Query a page (by app, or by
+        conversation), following the pages until `limit` calls are found (None: all of them).
+        A status filter applies to what each Query reads, as in the API."""
+        repository = self.calls_repository
+        found: list[CallRecord] = []
+        start: PageKey | None = None
+        while True:
+            wanted = page_size if limit is None else min(page_size, limit - len(found))
+            page = repository.list_calls(
+                app_id,
+                limit=wanted,
+                now=int(now.timestamp()),
+                status=status,
+                conversation_id=conversation_id,
+                start=start,
+            )
+            found.extend(page.calls)
+            start = page.next_key
+            if start is None or (limit is not None and len(found) >= limit):
                 break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-            request["Limit"] = limit - len(calls)
-        if not calls and not self.app_exists(app_id):
+        if not found and not self.app_exists(app_id):
             raise NotFound(f"app {app_id!r} not found and no calls of it are stored")
-        return calls[:limit]
+        return CallListing(calls=found, more=start is not None)
+
+    def end_call(self, app_id: str, call_id: str, *, now: datetime) -> EndedCall:
+        """End the app's call as POST /api/calls/{callId}/end does: one conditional update that
+        never rewrites an endedAt. Ending an ended call again returns it as it is."""
+        from calls.end import end_own_call
+        from calls.errors import CallExpired, CallNotFound
+        from calls.view import iso_timestamp
+
+        try:
+            call = end_own_call(self.calls_repository.end_call_once, app_id, call_id, now)
+        except CallNotFound:
+            raise self._call_not_found(app_id, call_id) from None
+        except CallExpired:
+            raise Conflict(
+                f"call {call_id!r} of app {app_id!r} expired without being ended; it can no longer be ended"
+            ) from None
+        return EndedCall(call=call, ended_now=call.ended_at == iso_timestamp(now))
+
+    def _call_not_found(self, app_id: str, call_id: str) -> NotFound:
+        if not self.app_exists(app_id):
+            return NotFound(f"app {app_id!r} not found")
+        return NotFound(f"call {call_id!r} not found in app {app_id!r} (calls are removed after their TTL)")
 
     # Helpers
 
@@ -621,19 +754,3 @@ def _preset_info(item: dict[str, Any]) -> PresetInfo:
         settings=settings,
         updated_at=item.get("updatedAt", {}).get("S"),
     )
-
-
-# Attributes of a call item that hold JSON text (exact numbers), shown as the JSON they hold.
-_JSON_TEXT_ATTRIBUTES = ("metadata", "presetSettings")
-
-
-def call_from_item(item: dict[str, Any]) -> dict[str, Any]:
-    """A call item as plain values (numbers as Decimal), its JSON text attributes parsed."""
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserializer = TypeDeserializer()
-    call = {name: deserializer.deserialize(value) for name, value in sorted(item.items())}
-    for name in _JSON_TEXT_ATTRIBUTES:
-        if isinstance(call.get(name), str):
-            call[name] = loads_exact(call[name])
-    return call

@@ -21,6 +21,8 @@ STACK_OUTPUTS = {
     "idempotency": "IdempotencyTableName",
     "webhooks": "WebhooksTableName",
 }
+# The function's JOIN_BASE_URL, for the guest links `calls` commands show.
+JOIN_BASE_URL_OUTPUT = "JoinBaseUrl"
 # Variables that say "the tables are configured here", as the Lambda reads them.
 ENVIRONMENT_TARGET_VARIABLES = ("APPS_TABLE_NAME", "CALLS_TABLE_NAME", "DYNAMODB_ENDPOINT_URL")
 LOCAL_REGION = "us-east-1"
@@ -125,6 +127,11 @@ def table_names_from_environment() -> TableNames:
 
 def table_names_from_stack(cloudformation: Any, stack: str) -> TableNames:
     """Table names from the stack's outputs."""
+    return table_names_from_outputs(stack, stack_outputs(cloudformation, stack))
+
+
+def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
+    """The stack's outputs by key."""
     from botocore.exceptions import ClientError
 
     try:
@@ -135,7 +142,10 @@ def table_names_from_stack(cloudformation: Any, stack: str) -> TableNames:
         if "does not exist" in message:
             raise TargetError(f"stack {stack!r} not found in {cloudformation.meta.region_name}") from None
         raise
-    outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
+    return {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
+
+
+def table_names_from_outputs(stack: str, outputs: Mapping[str, str]) -> TableNames:
     missing = [key for key in (STACK_OUTPUTS["apps"], STACK_OUTPUTS["calls"]) if key not in outputs]
     if missing:
         raise TargetError(f"stack {stack!r} has no output {', '.join(missing)}; is it this project's stack?")
@@ -174,10 +184,14 @@ def open_store(target: Target, environ: Mapping[str, str] | None = None) -> Admi
     session = aws_session(target, environ)
     config = Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
     if target.stack:
-        names = table_names_from_stack(session.client("cloudformation", config=config), target.stack)
+        outputs = stack_outputs(session.client("cloudformation", config=config), target.stack)
+        names = table_names_from_outputs(target.stack, outputs)
+        # A stack deployed before the output existed: the environment's (or the default) base.
+        join_base_url = outputs.get(JOIN_BASE_URL_OUTPUT) or environment_settings().join_base_url
     else:
         names = table_names_from_environment()
+        join_base_url = environment_settings().join_base_url
     client = cast(
         "DynamoDBClient", session.client("dynamodb", endpoint_url=target.endpoint_url, config=config)
     )
-    return AdminStore(client, names)
+    return AdminStore(client, names, join_base_url)

@@ -57,7 +57,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     with database_endpoint() as endpoint:
         os.environ["DYNAMODB_ENDPOINT_URL"] = endpoint
-        prepare_database(admin_store(endpoint))
+        for made in prepare_database(admin_store(endpoint)):
+            print(f"Created {made}")
 
         from calls.handler import lambda_handler
         from calls.settings import get_settings

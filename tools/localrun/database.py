@@ -12,8 +12,10 @@ def admin_store(endpoint_url: str | None, names: TableNames | None = None) -> Ad
     from callevents.settings import webhooks_table_name
     from calls.settings import get_settings
 
+    # Read afresh, not through the cache: a test building its store before setting the
+    # handler's configuration must not fix that configuration for the handler.
+    settings = get_settings.__wrapped__()
     if names is None:
-        settings = get_settings()
         names = TableNames(
             apps=settings.apps_table_name,
             calls=settings.calls_table_name,
@@ -21,10 +23,12 @@ def admin_store(endpoint_url: str | None, names: TableNames | None = None) -> Ad
             webhooks=webhooks_table_name(),
         )
     client = boto3.client("dynamodb", endpoint_url=endpoint_url)
-    return AdminStore(client, names)
+    return AdminStore(client, names, settings.join_base_url)
 
 
-def prepare_database(store: AdminStore) -> None:
-    """Create missing tables, then seed the demo data where it is missing."""
-    store.ensure_tables()
+def prepare_database(store: AdminStore) -> list[str]:
+    """Create missing tables and add missing indexes, then seed the demo data where it is
+    missing. Returns the tables and indexes it made (AdminStore.ensure_tables)."""
+    made = store.ensure_tables()
     seed_demo_data(store)
+    return made
