@@ -2,18 +2,22 @@
 
 - Paths and methods: the routes registered on `calls.handler.app` (Powertools' resolver). A route
   whose function this module does not know makes the build fail, so a new route cannot go
-  undocumented.
-- The request body and the genesys query parameters: `CreateCallRequest` and `GenesysContext`, so
-  the limits declared in the models are the limits in the document.
-- The error codes, per status: the `ApiError` subclasses in `calls.errors`; `Retry-After` wherever
-  an error class sets `retry_after`.
+  undocumented. Each path's other methods (405 with `Allow`) come from `handler.PATH_METHODS`.
+- The request body and the genesys query parameters: `CreateCallRequest` and `GenesysContext`; the
+  list's query parameters: `ListCallsQuery`. The limits declared in the models are the limits in
+  the document.
+- The error codes: the `ApiError` subclasses in `calls.errors`, grouped into shared responses
+  (`ERROR_RESPONSES`) that each operation references; an error class in none of them makes the
+  build fail. `Retry-After` wherever an error class sets `retry_after`.
 - The `Idempotency-Key` header: `models.IDEMPOTENCY_KEY_PATTERN`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,44 +29,42 @@ from calls.models import (
     METADATA_MAX_DEPTH,
     CreateCallRequest,
     GenesysContext,
+    ListCallsQuery,
 )
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from openapi_spec.envelopes import CallCreated, ErrorEnvelope
+from openapi_spec.envelopes import (
+    CallCreated,
+    CallPageResponse,
+    CallViewResponse,
+    EndCallRequest,
+    ErrorEnvelope,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = PROJECT_ROOT / "docs" / "openapi.json"
 REGENERATE_COMMAND = "make openapi  (or: .venv/bin/python -m openapi_spec --write)"
 
-API_VERSION = "1.0.0"
+API_VERSION = "1.1.0"
 REF = "#/components/schemas/{model}"
 JSON = "application/json"
 
 Schema = dict[str, Any]
 
-# What each status means to a client. The codes come from calls.errors, and from GATEWAY_ERRORS.
-STATUS_DESCRIPTIONS = {
-    400: "The body is not valid JSON, or not a JSON object.",
-    401: "Credentials missing, unknown or wrong. The same answer whichever was wrong.",
-    403: "The app is disabled, or the request's `Origin` is not one the app allows.",
-    404: "No such path.",
-    405: "This path does not support this method.",
-    409: "A request with the same `Idempotency-Key` is still in progress: retry after `Retry-After` seconds.",
-    413: f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.",
-    422: "A field is of the wrong type or outside its limits (one `details` entry per field), the "
-    "preset does not exist for this app, or the `Idempotency-Key` was already used for another request.",
-    429: "Throttled by API Gateway (the stage's rate and burst limits) before the function ran: retry "
-    "after `Retry-After` seconds, with exponential backoff. Written by API Gateway, so without "
-    "`X-Request-Id` (the body's `requestId` is API Gateway's request id).",
-    500: "An internal error. The body carries the request id and nothing else of use to a client.",
-    503: "The database throttled or timed out: retry after `Retry-After` seconds.",
-}
-# The statuses POST /api/calls can answer, besides 201 (404 and 405 belong to other paths and methods).
-CREATE_CALL_ERROR_STATUSES = (400, 401, 403, 409, 413, 422, 429, 500, 503)
-# Errors only API Gateway answers, in the contract's envelope: its gateway responses (infra/stack.py,
-# GATEWAY_ANSWERS) rewrite them; a unit test checks the two agree. status: (code, Retry-After?).
-GATEWAY_ERRORS = {429: ("TOO_MANY_REQUESTS", True)}
+CALLS_TAG = "Calls"
+CORS_TAG = "CORS"
+TAGS = [
+    {
+        "name": CALLS_TAG,
+        "description": "Create a call, read it again, find and list an app's calls, end one.",
+    },
+    {
+        "name": CORS_TAG,
+        "description": "Browser preflights. They carry no credentials, so they answer the same for every "
+        "app; the request that follows is checked.",
+    },
+]
 
 SECURITY_SCHEMES: dict[str, Schema] = {
     "appIdHeader": {"type": "apiKey", "in": "header", "name": "X-App-Id"},
@@ -70,27 +72,35 @@ SECURITY_SCHEMES: dict[str, Schema] = {
     "appIdQuery": {"type": "apiKey", "in": "query", "name": "appId"},
     "widgetKeyQuery": {"type": "apiKey", "in": "query", "name": "widgetKey"},
 }
+# Either pair; the JSON body's appId / widgetKey (POST only) is a third place OpenAPI cannot express.
+CREDENTIALS: list[dict[str, list[str]]] = [
+    {"appIdHeader": [], "widgetKeyHeader": []},
+    {"appIdQuery": [], "widgetKeyQuery": []},
+]
 CREDENTIALS_NOTE = (
     "Each of `appId` and `widgetKey` is taken from the first place that has a non-empty value: "
-    "the header (`X-App-Id`, `X-Widget-Key`), then the query string, then the JSON body's "
-    "`appId` / `widgetKey` fields. The places may be mixed."
+    "the header (`X-App-Id`, `X-Widget-Key`), then the query string, then (POST only) the JSON "
+    "body's `appId` / `widgetKey` fields. The places may be mixed."
 )
 
-INFO_DESCRIPTION = f"""Creates video calls for a tenant ("app") and returns join links for a host and a guest.
+INFO_DESCRIPTION = f"""Creates video calls for a tenant ("app") and returns join links for a host and a guest;
+reads a call again, lists an app's calls (by status, by Genesys conversation) and ends a call.
 
 **Credentials.** {CREDENTIALS_NOTE} Missing or wrong credentials answer 401 `UNAUTHORIZED`.
 
 **Every response**, errors included, is `application/json` with `Cache-Control: no-store` and an
 `X-Request-Id` header equal to the request id in the body and in the logs. Every error has the same
-envelope: `{{"ok": false, "error": {{"code", "message", "requestId", "details"?}}}}`. Branch on `code`.
+envelope (`ErrorEnvelope`): `{{"ok": false, "error": {{"code", "message", "requestId", "details"?}}}}`.
+Branch on `code`; each operation lists the codes it can answer.
 
-**Unknown paths** answer 404 `NOT_FOUND` and **other methods** on `/api/calls` 405
-`METHOD_NOT_ALLOWED`, with the same envelope.
+**Unknown paths** answer 404 `NOT_FOUND`, and **other methods** on a known path 405
+`METHOD_NOT_ALLOWED` with an `Allow` header naming the path's methods, in the same envelope.
 
 **Retries.** Retry on 503 `SERVICE_UNAVAILABLE`, 409 `IDEMPOTENCY_KEY_IN_USE` and 429
 `TOO_MANY_REQUESTS` (API Gateway throttling) after `Retry-After` seconds, backing off exponentially
-when it happens again. Send an `Idempotency-Key` so that a retry of a request whose answer was lost
-cannot create a second call. Never retry any other 4xx unchanged: it will fail the same way.
+when it happens again. Send an `Idempotency-Key` so that a retry of a create whose answer was lost
+cannot create a second call; ending is safe to retry as it is. Never retry any other 4xx unchanged:
+it will fail the same way.
 
 This document is generated from the code (`make openapi`); do not edit it by hand."""
 
@@ -120,7 +130,10 @@ def component_schemas() -> dict[str, Schema]:
     models: list[tuple[type[BaseModel], Any]] = [
         (CreateCallRequest, "validation"),
         (GenesysContext, "validation"),
+        (EndCallRequest, "validation"),
         (CallCreated, "serialization"),
+        (CallViewResponse, "serialization"),
+        (CallPageResponse, "serialization"),
         (ErrorEnvelope, "serialization"),
     ]
     _, document = models_json_schema(models, ref_template=REF)
@@ -135,21 +148,9 @@ def component_schemas() -> dict[str, Schema]:
     return schemas
 
 
-def error_codes_by_status() -> dict[int, list[str]]:
-    """Every code of calls.errors, under its status."""
-    codes: dict[int, set[str]] = {}
-    for error_class in _subclasses(errors.ApiError):
-        codes.setdefault(error_class.status, set()).add(error_class.code)
-    codes.setdefault(errors.ApiError.status, set()).add(errors.ApiError.code)
-    return {status: sorted(found) for status, found in sorted(codes.items())}
-
-
-def retry_after_statuses() -> frozenset[int]:
-    return frozenset(
-        error_class.status
-        for error_class in _subclasses(errors.ApiError)
-        if error_class.retry_after is not None
-    )
+def error_classes() -> list[type[errors.ApiError]]:
+    """Every error the function can raise: ApiError itself (500) and its subclasses in calls."""
+    return [errors.ApiError, *_subclasses(errors.ApiError)]
 
 
 def _subclasses(base: type[errors.ApiError]) -> Iterator[type[errors.ApiError]]:
@@ -160,7 +161,7 @@ def _subclasses(base: type[errors.ApiError]) -> Iterator[type[errors.ApiError]]:
         yield from _subclasses(subclass)
 
 
-# Headers and responses
+# Headers
 
 
 def _header(description: str, schema: Schema, *, required: bool = False) -> Schema:
@@ -196,7 +197,7 @@ def component_headers() -> dict[str, Schema]:
         "Vary": _header("`Origin`, when the request sent one.", {"type": "string"}),
         "Allow": _header(
             "The methods this path supports.",
-            {"type": "string", "examples": ["POST, OPTIONS"]},
+            {"type": "string", "examples": ["GET, POST, OPTIONS"]},
             required=True,
         ),
     }
@@ -213,62 +214,162 @@ COMMON_HEADERS = (
     "Access-Control-Expose-Headers",
     "Vary",
 )
+# What API Gateway's own answers carry (infra/stack.py): no request id of the function's.
+GATEWAY_HEADERS = ("Cache-Control", "Access-Control-Allow-Origin", "Vary")
 
 
-def _error_response_name(status: int) -> str:
-    return f"Error{status}"
+# Error responses, shared: each operation references those it can answer
+
+
+@dataclass(frozen=True)
+class ErrorResponse:
+    """One status and the codes a client can get with it, with the headers that come along."""
+
+    status: int
+    codes: tuple[str, ...]
+    description: str
+    headers: tuple[str, ...]
+
+    @property
+    def retry_after(self) -> bool:
+        return "Retry-After" in self.headers
+
+
+def function_error(
+    description: str, *classes: type[errors.ApiError], headers: tuple[str, ...] = ()
+) -> ErrorResponse:
+    """An answer of the function: status, codes and Retry-After from the error classes themselves."""
+    (status,) = {error_class.status for error_class in classes}
+    retry_after = any(error_class.retry_after is not None for error_class in classes)
+    return ErrorResponse(
+        status=status,
+        codes=tuple(error_class.code for error_class in classes),
+        description=description,
+        headers=(*COMMON_HEADERS, *(("Retry-After",) if retry_after else ()), *headers),
+    )
+
+
+ERROR_RESPONSES: dict[str, ErrorResponse] = {
+    "UnreadableBody": function_error(
+        "The body is not valid JSON, or not a JSON object.", errors.InvalidJson, errors.InvalidBody
+    ),
+    "InvalidCursor": function_error(
+        "The `cursor` was not issued by this API for this app and these filters (edited, truncated, "
+        "another app's, or sent with other `status` / `conversationId`). Start again without it.",
+        errors.InvalidCursor,
+    ),
+    "Unauthorized": function_error(
+        "Credentials missing, unknown or wrong. The same answer whichever was wrong.", errors.Unauthorized
+    ),
+    "Forbidden": function_error(
+        "The app is disabled, or the request's `Origin` is not one the app allows.",
+        errors.AppDisabled,
+        errors.OriginNotAllowed,
+    ),
+    "NotFound": function_error("No such path.", errors.RouteNotFound),
+    "CallNotFound": function_error(
+        "No call with this `callId` for this app: unknown, not a UUID, removed after it expired, or "
+        "another app's (the same answer, so no answer tells whether another app's call exists).",
+        errors.CallNotFound,
+    ),
+    "MethodNotAllowed": function_error(
+        "This path does not support this method; `Allow` names those it does.",
+        errors.MethodNotAllowed,
+        headers=("Allow",),
+    ),
+    "IdempotencyKeyInUse": function_error(
+        "A request with the same `Idempotency-Key` is still in progress: retry after `Retry-After` seconds.",
+        errors.IdempotencyKeyInUse,
+    ),
+    "CallExpired": function_error(
+        "The call expired before it was ended; it can no longer be ended (it stays readable until removed).",
+        errors.CallExpired,
+    ),
+    "PayloadTooLarge": function_error(
+        f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.", errors.PayloadTooLarge
+    ),
+    "CreateCallUnprocessable": function_error(
+        "A field is of the wrong type or outside its limits (one `details` entry per field), the preset "
+        "does not exist for this app, or the `Idempotency-Key` was already used for another request.",
+        errors.ValidationFailed,
+        errors.PresetNotFound,
+        errors.IdempotencyKeyReused,
+    ),
+    "ValidationError": function_error(
+        "A parameter is of the wrong type or outside its limits: one `details` entry per parameter.",
+        errors.ValidationFailed,
+    ),
+    "TooManyRequests": ErrorResponse(
+        status=429,
+        codes=("TOO_MANY_REQUESTS",),
+        description="Throttled by API Gateway (the stage's rate and burst limits) before the function ran: "
+        "retry after `Retry-After` seconds, with exponential backoff. Written by API Gateway, so without "
+        "`X-Request-Id` (the body's `requestId` is API Gateway's request id).",
+        headers=(*GATEWAY_HEADERS, "Retry-After"),
+    ),
+    "InternalError": function_error(
+        "An internal error. The body carries the request id and nothing else of use to a client.",
+        errors.InternalError,
+    ),
+    "ServiceUnavailable": function_error(
+        "The database throttled or timed out: retry after `Retry-After` seconds.", errors.ServiceUnavailable
+    ),
+}
 
 
 def component_responses() -> dict[str, Schema]:
-    codes = error_codes_by_status()
-    with_retry_after = retry_after_statuses()
-    responses: dict[str, Schema] = {}
-    for status, description in STATUS_DESCRIPTIONS.items():
-        if status in GATEWAY_ERRORS:
-            gateway_code, retry_after = GATEWAY_ERRORS[status]
-            status_codes = [gateway_code]
-            headers = ["Cache-Control", "Access-Control-Allow-Origin", "Vary"]
-        elif status in codes:
-            status_codes = codes[status]
-            headers = [*COMMON_HEADERS]
-            retry_after = status in with_retry_after
-        else:
-            raise LookupError(f"calls.errors has no ApiError with status {status}, documented here")
-        if retry_after:
-            headers.append("Retry-After")
-        if status == 405:
-            headers.append("Allow")
-        responses[_error_response_name(status)] = {
-            "description": description,
-            "headers": _headers(*headers),
+    undocumented = {error_class.code for error_class in error_classes()} - {
+        code for response in ERROR_RESPONSES.values() for code in response.codes
+    }
+    if undocumented:
+        raise LookupError(
+            f"error codes of calls.errors in no shared response: {sorted(undocumented)}; "
+            "add them to openapi_spec.spec.ERROR_RESPONSES"
+        )
+    return {
+        name: {
+            "description": response.description,
+            "headers": _headers(*response.headers),
             "content": {
                 JSON: {
                     "schema": {
                         "allOf": [
                             {"$ref": REF.format(model="ErrorEnvelope")},
-                            {"properties": {"error": {"properties": {"code": {"enum": status_codes}}}}},
+                            {
+                                "properties": {
+                                    "error": {"properties": {"code": {"enum": list(response.codes)}}}
+                                }
+                            },
                         ]
                     }
                 }
             },
         }
-    undocumented = set(codes) - set(STATUS_DESCRIPTIONS)
-    if undocumented:
-        raise LookupError(f"statuses of calls.errors not described in STATUS_DESCRIPTIONS: {undocumented}")
-    return responses
-
-
-def _error_refs(statuses: tuple[int, ...]) -> dict[str, Schema]:
-    return {
-        str(status): {"$ref": f"#/components/responses/{_error_response_name(status)}"} for status in statuses
+        for name, response in ERROR_RESPONSES.items()
     }
+
+
+def _error_refs(*names: str) -> dict[str, Schema]:
+    refs: dict[str, Schema] = {}
+    for name in names:
+        status = str(ERROR_RESPONSES[name].status)
+        if status in refs:
+            raise ValueError(
+                f"one operation lists two error responses for status {status}, {name} among them"
+            )
+        refs[status] = {"$ref": f"#/components/responses/{name}"}
+    return dict(sorted(refs.items()))
+
+
+# Every operation with credentials can answer these.
+ADMITTED_ERRORS = ("Unauthorized", "Forbidden", "TooManyRequests", "InternalError", "ServiceUnavailable")
 
 
 # Parameters
 
 
 def _query_schema(field_schema: Schema) -> Schema:
-    """A genesys field as it is written in a query string: the non-null branch; booleans as words."""
+    """A model's field as it is written in a query string: the non-null branch; booleans as words."""
     branches = [
         branch for branch in field_schema.get("anyOf", [field_schema]) if branch.get("type") != "null"
     ]
@@ -276,11 +377,22 @@ def _query_schema(field_schema: Schema) -> Schema:
     if branch.get("type") == "boolean":
         # true/false/1/0 in any case; JSON Schema patterns have no case-insensitive flag.
         return {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$"}
-    return {key: value for key, value in branch.items() if key != "title"}
+    schema = {key: value for key, value in branch.items() if key not in ("title", "description")}
+    if "default" in field_schema and field_schema["default"] is not None:
+        schema["default"] = field_schema["default"]
+    return schema
 
 
 def component_parameters() -> dict[str, Schema]:
     parameters: dict[str, Schema] = {
+        "CallId": {
+            "name": "callId",
+            "in": "path",
+            "required": True,
+            "description": "The call's id, as create answered it. Any other value, or another app's call, "
+            "is a 404 `CALL_NOT_FOUND`.",
+            "schema": {"type": "string", "format": "uuid"},
+        },
         "IdempotencyKey": {
             "name": "Idempotency-Key",
             "in": "header",
@@ -312,78 +424,220 @@ def component_parameters() -> dict[str, Schema]:
     return parameters
 
 
-def _parameter_refs(names: list[str]) -> list[Schema]:
+def _parameter_refs(*names: str) -> list[Schema]:
     return [{"$ref": f"#/components/parameters/{name}"} for name in names]
+
+
+# What the model's descriptions leave for the document to say.
+LIST_PARAMETER_NOTES = {
+    "cursor": "Good only with the same app, `status` and `conversationId`; otherwise a 400 `INVALID_CURSOR`.",
+}
+
+
+def list_parameters() -> list[Schema]:
+    """GET /api/calls's query: ListCallsQuery's fields, with its limits."""
+    properties = ListCallsQuery.model_json_schema()["properties"]
+    parameters = []
+    for name, field_schema in properties.items():
+        notes = filter(None, [field_schema.get("description"), LIST_PARAMETER_NOTES.get(name)])
+        description = " ".join(f"{note.rstrip('.')}." for note in notes)
+        parameters.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": description,
+                "schema": _query_schema(field_schema),
+            }
+        )
+    return parameters
 
 
 # Operations, one builder per route function of the handler
 
 
-def _create_call(method: str) -> Schema:
+def _ok_response(description: str, model: str, links: dict[str, Schema] | None = None) -> Schema:
+    response: Schema = {
+        "description": description,
+        "headers": _headers(*COMMON_HEADERS),
+        "content": {JSON: {"schema": {"$ref": REF.format(model=model)}}},
+    }
+    if links:
+        response["links"] = links
+    return response
+
+
+def _call_link(operation_id: str, description: str, source: str) -> Schema:
+    """A link that carries a call's id from this response to another operation on that call."""
+    return {"operationId": operation_id, "description": description, "parameters": {"callId": source}}
+
+
+CREATED_CALL_ID = "$response.body#/data/callId"
+
+
+def _create_call(path: str) -> Schema:
     genesys = [f"genesys.{name}" for name in GenesysContext.model_fields]
+    created = _ok_response(
+        "The call was created (or, with `Idempotent-Replayed: true`, this is the stored answer to the first "
+        "request with this `Idempotency-Key`).",
+        "CallCreated",
+        links={
+            "getCall": _call_link("getCall", "Read the call just created.", CREATED_CALL_ID),
+            "endCall": _call_link("endCall", "End the call just created.", CREATED_CALL_ID),
+        },
+    )
+    created["headers"] = _headers(*COMMON_HEADERS, "Idempotent-Replayed")
     return {
+        "tags": [CALLS_TAG],
         "operationId": "createCall",
         "summary": "Create a call",
         "description": "Creates a video call and returns the join links. Every body field is optional: no "
         "body, or `{}`, creates a call with the app's active preset or the built-in defaults. The body is "
         "read as JSON whatever the `Content-Type` (browsers may send `text/plain` to avoid a preflight). "
         f"Checks run in this order: size, JSON, credentials, fields, preset. {CREDENTIALS_NOTE}",
-        "security": [
-            {"appIdHeader": [], "widgetKeyHeader": []},
-            {"appIdQuery": [], "widgetKeyQuery": []},
-        ],
-        "parameters": _parameter_refs(["IdempotencyKey", "Origin", *genesys]),
+        "security": CREDENTIALS,
+        "parameters": _parameter_refs("IdempotencyKey", "Origin", *genesys),
         "requestBody": {
             "required": False,
             "content": {JSON: {"schema": {"$ref": REF.format(model="CreateCallRequest")}}},
         },
         "responses": {
-            "201": {
-                "description": "The call was created (or, with `Idempotent-Replayed: true`, this is the "
-                "stored answer to the first request with this `Idempotency-Key`).",
-                "headers": _headers(*COMMON_HEADERS, "Idempotent-Replayed"),
-                "content": {JSON: {"schema": {"$ref": REF.format(model="CallCreated")}}},
-            },
-            **_error_refs(CREATE_CALL_ERROR_STATUSES),
+            "201": created,
+            **_error_refs(
+                "UnreadableBody",
+                "IdempotencyKeyInUse",
+                "PayloadTooLarge",
+                "CreateCallUnprocessable",
+                *ADMITTED_ERRORS,
+            ),
         },
     }
 
 
-def _preflight(method: str) -> Schema:
+def _list_calls(path: str) -> Schema:
     return {
-        "operationId": "preflightCreateCall",
+        "tags": [CALLS_TAG],
+        "operationId": "listCalls",
+        "summary": "List the app's calls",
+        "description": "The calling app's calls, newest first (ties in `createdAt` in a stable order), a "
+        "page at a time. Follow `nextCursor`, with the same filters, until it is absent: that yields every "
+        "matching call exactly once. A page may hold fewer than `limit` calls when filters apply. Checks "
+        "run in this order: credentials, origin, parameters (422), cursor (400).",
+        "security": CREDENTIALS,
+        "parameters": [*list_parameters(), *_parameter_refs("Origin")],
+        "responses": {
+            "200": _ok_response(
+                "A page of calls, and the cursor of the next one unless this is the last.", "CallPageResponse"
+            ),
+            **_error_refs("InvalidCursor", "ValidationError", *ADMITTED_ERRORS),
+        },
+    }
+
+
+def _get_call(path: str) -> Schema:
+    return {
+        "tags": [CALLS_TAG],
+        "operationId": "getCall",
+        "summary": "Read a call",
+        "description": "One call of the calling app, as it stands. Checks run in this order: credentials, "
+        "origin, the call.",
+        "security": CREDENTIALS,
+        "parameters": _parameter_refs("CallId", "Origin"),
+        "responses": {
+            "200": _ok_response(
+                "The call.",
+                "CallViewResponse",
+                links={
+                    "endCall": _call_link("endCall", "End this call.", "$request.path.callId"),
+                },
+            ),
+            **_error_refs("CallNotFound", *ADMITTED_ERRORS),
+        },
+    }
+
+
+def _end_call(path: str) -> Schema:
+    return {
+        "tags": [CALLS_TAG],
+        "operationId": "endCall",
+        "summary": "End a call",
+        "description": "Ends a call of the calling app. Ending an ended call again answers the same, with "
+        "the first `endedAt`: nothing is rewritten, so a retry is safe and racing ends record one "
+        "`endedAt`. A call that expired before it was ended answers 409 `CALL_EXPIRED`. Checks run in "
+        f"this order: size, JSON, credentials, origin, the call. {CREDENTIALS_NOTE}",
+        "security": CREDENTIALS,
+        "parameters": _parameter_refs("CallId", "Origin"),
+        "requestBody": {
+            "required": False,
+            "content": {JSON: {"schema": {"$ref": REF.format(model="EndCallRequest")}}},
+        },
+        "responses": {
+            "200": _ok_response(
+                "The call, ended (by this request or an earlier one): `status` `ended` and `endedAt`.",
+                "CallViewResponse",
+                links={
+                    "getCall": _call_link("getCall", "Read the ended call.", "$request.path.callId"),
+                },
+            ),
+            **_error_refs(
+                "UnreadableBody", "CallNotFound", "CallExpired", "PayloadTooLarge", *ADMITTED_ERRORS
+            ),
+        },
+    }
+
+
+# One preflight function serves every path; each path's preflight is an operation of its own.
+PREFLIGHT_OPERATION_IDS = {
+    handler.CALLS_PATH: "preflightCalls",
+    handler.CALL_PATH: "preflightCall",
+    handler.END_PATH: "preflightEndCall",
+}
+
+
+def _preflight(path: str) -> Schema:
+    operation_id = PREFLIGHT_OPERATION_IDS.get(path)
+    if operation_id is None:
+        raise LookupError(f"the preflight of {path} has no operationId; add one to PREFLIGHT_OPERATION_IDS")
+    allowed = handler._allowed_methods(path)
+    # Any value: a preflight cannot look anything up.
+    parameters: list[Schema] = [
+        {"name": _camel_case(name), "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"<(\w+)>", path)
+    ]
+    parameters += [
+        {"$ref": "#/components/parameters/Origin"},
+        {
+            "name": "Access-Control-Request-Method",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "Access-Control-Request-Headers",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+        },
+    ]
+    return {
+        "tags": [CORS_TAG],
+        "operationId": operation_id,
         "summary": "CORS preflight",
         "description": "Answers a browser's preflight. It carries no credentials, so it cannot check the "
-        "app; the POST that follows is checked.",
+        "app; the request that follows is checked.",
         "security": [],
-        "parameters": [
-            {"$ref": "#/components/parameters/Origin"},
-            {
-                "name": "Access-Control-Request-Method",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string"},
-            },
-            {
-                "name": "Access-Control-Request-Headers",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string"},
-            },
-        ],
+        "parameters": parameters,
         "responses": {
             "204": {
                 "description": "The methods and headers a browser may use on this path.",
                 "headers": {
                     **_headers(*COMMON_HEADERS),
                     "Access-Control-Allow-Methods": _header(
-                        "Always `POST, OPTIONS`.",
-                        {"type": "string", "examples": ["POST, OPTIONS"]},
-                        required=True,
+                        "The methods of this path.", {"type": "string", "const": allowed}, required=True
                     ),
                     "Access-Control-Allow-Headers": _header(
                         "The request headers a browser may send.",
-                        {"type": "string", "examples": [handler.CORS_ALLOW_HEADERS]},
+                        {"type": "string", "const": handler.CORS_ALLOW_HEADERS},
                         required=True,
                     ),
                     "Access-Control-Max-Age": _header(
@@ -393,21 +647,22 @@ def _preflight(method: str) -> Schema:
                     ),
                 },
             },
-            **_error_refs((500,)),
+            **_error_refs("InternalError"),
         },
     }
 
 
 OPERATION_BUILDERS: dict[Callable[..., Any], Callable[[str], Schema]] = {
     handler.create_call: _create_call,
+    handler.list_calls: _list_calls,
+    handler.read_call: _get_call,
+    handler.end_call: _end_call,
     handler.preflight: _preflight,
 }
-# Routes whose only answer is 405: not operations a client can use, so they are not listed as
-# operations (a fuzzer would rightly call a 405 to a "valid" request a failure); the path's
-# description names them, and the 405 response is in components.
-REFUSING_ROUTES: frozenset[Callable[..., Any]] = frozenset()
 # OpenAPI's order of methods in a path item, so the document reads the same way every time.
 METHOD_ORDER = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# The methods API Gateway forwards to the function (its ANY method): the candidates for a 405.
+FORWARDED_METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD", "PATCH")
 
 
 def handler_routes() -> list[tuple[str, str, Callable[..., Any]]]:
@@ -417,31 +672,39 @@ def handler_routes() -> list[tuple[str, str, Callable[..., Any]]]:
     return [(route.path, route.method.upper(), route.func) for route in routes]
 
 
+def openapi_path(route_path: str) -> str:
+    """`/api/calls/<call_id>` as OpenAPI writes it: `/api/calls/{callId}`."""
+    return re.sub(r"<(\w+)>", lambda match: "{" + _camel_case(match[1]) + "}", route_path)
+
+
+def _camel_case(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
+
+
+def _refused_methods_note(route_path: str) -> str:
+    refused = [method for method in FORWARDED_METHODS if method not in handler.PATH_METHODS[route_path]]
+    return (
+        f"Any other method ({', '.join(refused)}) answers 405 `METHOD_NOT_ALLOWED` with "
+        f"`Allow: {handler._allowed_methods(route_path)}` (`#/components/responses/MethodNotAllowed`)."
+    )
+
+
 def paths() -> dict[str, Schema]:
     operations: dict[str, dict[str, Schema]] = {}
-    refused: dict[str, list[str]] = {}
-    for path, method, function in handler_routes():
-        if function in REFUSING_ROUTES:
-            refused.setdefault(path, []).append(method)
-            continue
+    for route_path, method, function in handler_routes():
         builder = OPERATION_BUILDERS.get(function)
         if builder is None:
             raise LookupError(
-                f"route {method} {path} -> {function.__name__} has no OpenAPI description; "
+                f"route {method} {route_path} -> {function.__name__} has no OpenAPI description; "
                 "add one to openapi_spec.spec.OPERATION_BUILDERS"
             )
-        operations.setdefault(path, {})[method.lower()] = builder(method)
+        operations.setdefault(route_path, {})[method.lower()] = builder(route_path)
     items: dict[str, Schema] = {}
-    for path, by_method in sorted(operations.items()):
-        item: Schema = {}
-        if path in refused:
-            methods = sorted(refused[path], key=lambda name: METHOD_ORDER.index(name.lower()))
-            item["description"] = (
-                f"Any other method ({', '.join(methods)}) answers 405 `METHOD_NOT_ALLOWED` "
-                "(`#/components/responses/Error405`)."
-            )
+    for route_path, by_method in sorted(operations.items()):
+        item: Schema = {"description": _refused_methods_note(route_path)}
         item.update({method: by_method[method] for method in METHOD_ORDER if method in by_method})
-        items[path] = item
+        items[openapi_path(route_path)] = item
     return items
 
 
@@ -453,6 +716,7 @@ def build_spec() -> Schema:
             "version": API_VERSION,
             "description": INFO_DESCRIPTION,
         },
+        "tags": TAGS,
         "paths": paths(),
         "components": {
             "schemas": component_schemas(),
