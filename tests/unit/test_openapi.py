@@ -399,6 +399,18 @@ def test_the_documented_list_limits_are_the_enforced_ones(document: dict[str, An
             validate_list_query(refused)
 
 
+def test_an_empty_query_value_is_documented_as_a_missing_one(document: dict[str, Any]) -> None:
+    """The API reads `?status=` as no status (first_query_value); the document says so."""
+    found = operations(document)
+    for operation_id in ("createCall", "listCalls"):
+        for (location, name), parameter in parameters_of(document, found[operation_id]).items():
+            if location == "query":
+                assert parameter["allowEmptyValue"] is True, (operation_id, name)
+                assert "empty value is the same as leaving the parameter out" in parameter["description"]
+    query = validate_list_query({name: [""] for name in ListCallsQuery.model_fields})
+    assert query == validate_list_query({})
+
+
 def test_the_call_id_is_a_uuid_path_parameter(document: dict[str, Any]) -> None:
     found = operations(document)
     for operation_id in ("getCall", "endCall"):

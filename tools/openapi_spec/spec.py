@@ -383,6 +383,21 @@ def _query_schema(field_schema: Schema) -> Schema:
     return schema
 
 
+# calls.request.first_query_value reads every query parameter the same way: an empty value is no value.
+EMPTY_QUERY_VALUE_NOTE = "An empty value is the same as leaving the parameter out."
+
+
+def _query_parameter(name: str, description: str, field_schema: Schema) -> Schema:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": f"{description} {EMPTY_QUERY_VALUE_NOTE}",
+        "schema": _query_schema(field_schema),
+        "allowEmptyValue": True,
+    }
+
+
 def component_parameters() -> dict[str, Schema]:
     parameters: dict[str, Schema] = {
         "CallId": {
@@ -414,13 +429,9 @@ def component_parameters() -> dict[str, Schema]:
     }
     genesys_schema = GenesysContext.model_json_schema()
     for name, field_schema in genesys_schema["properties"].items():
-        parameters[f"genesys.{name}"] = {
-            "name": name,
-            "in": "query",
-            "required": False,
-            "description": f"Genesys context `{name}`; the body's `genesys.{name}` wins over this.",
-            "schema": _query_schema(field_schema),
-        }
+        parameters[f"genesys.{name}"] = _query_parameter(
+            name, f"Genesys context `{name}`; the body's `genesys.{name}` wins over this.", field_schema
+        )
     return parameters
 
 
@@ -441,15 +452,7 @@ def list_parameters() -> list[Schema]:
     for name, field_schema in properties.items():
         notes = filter(None, [field_schema.get("description"), LIST_PARAMETER_NOTES.get(name)])
         description = " ".join(f"{note.rstrip('.')}." for note in notes)
-        parameters.append(
-            {
-                "name": name,
-                "in": "query",
-                "required": False,
-                "description": description,
-                "schema": _query_schema(field_schema),
-            }
-        )
+        parameters.append(_query_parameter(name, description, field_schema))
     return parameters
 
 
