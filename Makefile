@@ -5,6 +5,13 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
+# The suite runs on the Lambda's Python (RUNTIME in infra/stack.py; a test keeps the two equal):
+# python3.13 from PATH or pyenv, else python3 with a warning.
+LAMBDA_PYTHON := 3.13
+PYTHON := $(or $(shell scripts/find-python.sh $(LAMBDA_PYTHON)),python3)
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+# Named after the Python it was built with, so choosing another one rebuilds the venv.
+VENV_STAMP := $(VENV)/.installed-python$(PYTHON_VERSION)
 CDK := node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
@@ -14,17 +21,25 @@ export PYTHONDONTWRITEBYTECODE := 1
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+$(VENV_STAMP): pyproject.toml
+ifneq ($(PYTHON_VERSION),$(LAMBDA_PYTHON))
+	@echo "warning: no Python $(LAMBDA_PYTHON) (the Lambda's) on PATH or under pyenv; .venv gets $(PYTHON) ($(or $(PYTHON_VERSION),not found))" >&2
+endif
+	@# A venv of another Python is rebuilt, not patched: its packages were built for that one.
+	@had="$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)"; \
+	if [ "$$had" != "$(PYTHON_VERSION)" ]; then \
+		if [ -n "$$had" ]; then echo "$(VENV) runs Python $$had: rebuilding it with $(PYTHON_VERSION)"; fi; \
+		rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); fi
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed*
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-deps: $(VENV)/.installed node_modules/.installed ## install the Python and npm dependencies
+deps: $(VENV_STAMP) node_modules/.installed ## install the Python and npm dependencies
 
 run: deps ## the API on http://127.0.0.1:$${PORT:-3000} over DynamoDB Local
 	$(PY) -m localrun

@@ -15,6 +15,7 @@ from typing import Any
 from callsctl.store import TableNames
 
 from bench.machine import REPO_ROOT
+from infra.config import LAMBDA_RUNTIME
 
 TABLE_NAMES = TableNames(apps="bench-apps", calls="bench-calls", idempotency="bench-idempotency")
 REGION = "us-east-1"
@@ -57,7 +58,7 @@ def stack_variables() -> dict[str, str]:
 
 # What the Lambda service sets for every Python function, besides the memory size above.
 LAMBDA_SERVICE_VARIABLES = {
-    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.14",  # infra/stack.py's RUNTIME
+    "AWS_EXECUTION_ENV": f"AWS_Lambda_{LAMBDA_RUNTIME}",
     "AWS_LAMBDA_FUNCTION_NAME": "video-calls-bench",
     "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
     "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",

@@ -12,6 +12,12 @@ from typing import Any, Protocol
 
 from calls.settings import worst_case_request_seconds
 
+# The function's Python, chosen from measurements rather than "newest": maxday/lambda-perf's 2026
+# figures put python3.13's init about 20 ms ahead of python3.14's on arm64, and both have SnapStart
+# and a Powertools layer. The suite runs on the same minor version (make deps, pyproject.toml's
+# requires-python); tests/infra/test_function.py keeps every place that names it in step.
+LAMBDA_RUNTIME = "python3.13"
+
 STAGES = ("dev", "prod")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # The finite retention periods CloudWatch Logs accepts, in days.
@@ -35,7 +41,13 @@ CONTEXT_KEYS = (
     "logRetentionDays",
     "alarmEmail",
     "latencyP99AlarmMs",
+    "snapStart",
+    "provisionedConcurrency",
+    "appRateLimitPer5Min",
+    "ipRateLimitPer5Min",
 )
+# AWS WAF's bounds for a rate-based rule's limit (requests per evaluation window).
+WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
 
 
 class ConfigError(ValueError):
@@ -44,6 +56,25 @@ class ConfigError(ValueError):
 
 class ContextSource(Protocol):
     def try_get_context(self, key: str) -> Any: ...
+
+
+class _StageContext:
+    """A key's value may be one per stage, `{"dev": 0, "prod": 3000}`: this stage's is the value.
+    `-c key=value` gives one plain value, which then applies to whichever stage is synthesized."""
+
+    def __init__(self, node: ContextSource, stage: str):
+        self._node = node
+        self._stage = stage
+
+    def try_get_context(self, key: str) -> Any:
+        value = self._node.try_get_context(key)
+        if isinstance(value, dict):
+            if self._stage not in value:
+                raise ConfigError(
+                    f"{key} gives values for {', '.join(sorted(value))} but not for {self._stage}"
+                )
+            return value[self._stage]
+        return value
 
 
 @dataclass(frozen=True)
@@ -63,10 +94,24 @@ class StackConfig:
     log_retention_days: int
     alarm_email: str | None
     latency_p99_alarm_ms: int
+    snap_start: bool
+    provisioned_concurrency: int
+    app_rate_limit_per_5min: int
+    ip_rate_limit_per_5min: int
 
     @property
     def is_production(self) -> bool:
         return self.stage == "prod"
+
+    @property
+    def has_web_acl(self) -> bool:
+        """A WAF web ACL on the stage exists for the rate limits, when either is set."""
+        return self.app_rate_limit_per_5min > 0 or self.ip_rate_limit_per_5min > 0
+
+    @property
+    def publishes_versions(self) -> bool:
+        """SnapStart and provisioned concurrency both work on a published version behind an alias."""
+        return self.snap_start or self.provisioned_concurrency > 0
 
     @property
     def stack_name(self) -> str:
@@ -91,9 +136,18 @@ def _number(node: ContextSource, key: str, *, minimum: float, maximum: float | N
     except (TypeError, ValueError):
         raise ConfigError(f"{key} must be a number, got {raw!r}") from None
     if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"between {minimum:g} and {maximum:g}" if maximum is not None else f"at least {minimum:g}"
+        bounds = (
+            f"between {_plain(minimum)} and {_plain(maximum)}"
+            if maximum is not None
+            else f"at least {_plain(minimum)}"
+        )
         raise ConfigError(f"{key} must be {bounds}, got {raw!r}")
     return value
+
+
+def _plain(value: float) -> str:
+    """2000000000, not 2e+09."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def _integer(node: ContextSource, key: str, *, minimum: int, maximum: int | None = None) -> int:
@@ -103,6 +157,25 @@ def _integer(node: ContextSource, key: str, *, minimum: int, maximum: int | None
     return int(value)
 
 
+def _flag(node: ContextSource, key: str) -> bool:
+    raw = _raw(node, key)
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text not in ("true", "false"):
+        raise ConfigError(f"{key} must be true or false, got {raw!r}")
+    return text == "true"
+
+
+def _rate_limit(node: ContextSource, key: str) -> int:
+    value = _integer(node, key, minimum=0, maximum=WAF_RATE_LIMIT_RANGE[1])
+    if 0 < value < WAF_RATE_LIMIT_RANGE[0]:
+        raise ConfigError(
+            f"{key} must be 0 (no such rule) or at least {WAF_RATE_LIMIT_RANGE[0]}, WAF's lowest"
+        )
+    return value
+
+
 def _choice(node: ContextSource, key: str, choices: tuple[str, ...]) -> str:
     value = _text(node, key)
     if value not in choices:
@@ -110,7 +183,9 @@ def _choice(node: ContextSource, key: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def load_config(node: ContextSource) -> StackConfig:
+def load_config(context: ContextSource) -> StackConfig:
+    stage = _choice(context, "stage", STAGES)
+    node = _StageContext(context, stage)
     join_base_url = _text(node, "joinBaseUrl").rstrip("/")
     if not join_base_url.startswith("https://"):
         raise ConfigError(f"joinBaseUrl must be an https URL, got {join_base_url!r}")
@@ -124,7 +199,7 @@ def load_config(node: ContextSource) -> StackConfig:
         raise ConfigError(f"alarmEmail must be an email address or empty, got {alarm_email!r}")
 
     config = StackConfig(
-        stage=_choice(node, "stage", STAGES),
+        stage=stage,
         join_base_url=join_base_url,
         # The same lower bound the Lambda's settings enforce: a call must live at least a minute.
         call_ttl_seconds=_integer(node, "callTtlSeconds", minimum=60),
@@ -142,7 +217,16 @@ def load_config(node: ContextSource) -> StackConfig:
         log_retention_days=retention,
         alarm_email=alarm_email or None,
         latency_p99_alarm_ms=_integer(node, "latencyP99AlarmMs", minimum=1),
+        snap_start=_flag(node, "snapStart"),
+        provisioned_concurrency=_integer(node, "provisionedConcurrency", minimum=0),
+        app_rate_limit_per_5min=_rate_limit(node, "appRateLimitPer5Min"),
+        ip_rate_limit_per_5min=_rate_limit(node, "ipRateLimitPer5Min"),
     )
+    if config.snap_start and config.provisioned_concurrency:
+        raise ConfigError(
+            "snapStart and provisionedConcurrency cannot both be on: Lambda does not run provisioned "
+            "concurrency on SnapStart versions; choose one (README, Performance)"
+        )
     # A request's DynamoDB calls with all their retries must fit in the function's time, so
     # a slow database ends in the handler's 503 rather than a Lambda timeout.
     worst = worst_case_request_seconds(

@@ -25,9 +25,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_ssm as ssm
+from aws_cdk import aws_wafv2 as wafv2
 from calls import errors, tables
 from constructs import Construct, IConstruct
 
+from infra.call_events import EVENTS_TABLE_OPERATIONS, CallEvents
 from infra.config import StackConfig, function_environment, metrics_namespace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,9 +40,11 @@ FUNCTION_HANDLER = "calls.handler.lambda_handler"
 CALLS_PATH = "/api/calls"
 # What never ships even if a test run left it behind in functions/.
 FUNCTION_ASSET_EXCLUDES = ["**/__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache"]
+# The alias the API invokes when the stack publishes versions (SnapStart, provisioned concurrency).
+LIVE_ALIAS = "live"
 
-# The newest Python that both aws-cdk-lib and the Powertools layer support.
-RUNTIME = lambda_.Runtime.PYTHON_3_14
+# infra.config.LAMBDA_RUNTIME, where the choice is explained (a test keeps the two equal).
+RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
 # The Powertools public layer of aws-lambda-powertools==3.37.0, the version pinned in
@@ -53,6 +57,51 @@ POWERTOOLS_PACKAGE_VERSION = "3.37.0"
 # Gateway-only answers: the function never sees these requests, so they have no domain error.
 THROTTLED_CODE, THROTTLED_MESSAGE = "TOO_MANY_REQUESTS", "Too many requests. Retry shortly."
 BAD_REQUEST_CODE = "BAD_REQUEST"
+
+# Per-app rate limits at the edge (contract section 8): AWS WAF counts requests per app id, from
+# the X-App-Id header and from the appId query parameter (WAF matches header names in any case),
+# over WAF_WINDOW_SECONDS, before the function runs.
+APP_ID_HEADER, APP_ID_QUERY_PARAMETER = "x-app-id", "appId"
+WAF_WINDOW_SECONDS = 300  # the context keys' "per 5 min"
+# A client over a limit is refused until its count over the last five minutes falls back under
+# it: one second (API Gateway throttling's hint) would only spend more of the count.
+WAF_RETRY_AFTER_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class EdgeRefusal:
+    """A WAF custom response body: the contract's 429 in its envelope. WAF's bodies are static, so
+    there is no request id to give; requestId names the limit instead, which points whoever is
+    handed it at the web ACL's metrics rather than the access logs (the request never reached
+    API Gateway's logs)."""
+
+    key: str
+    message: str
+    request_id: str
+
+    @property
+    def body(self) -> str:
+        error = {"code": THROTTLED_CODE, "message": self.message, "requestId": self.request_id}
+        return json.dumps({"ok": False, "error": error}, separators=(",", ":"))
+
+
+APP_RATE_LIMITED = EdgeRefusal(
+    "AppRateLimited",
+    "Too many requests for this app. Retry after Retry-After seconds.",
+    "waf-app-rate-limit",
+)
+IP_RATE_LIMITED = EdgeRefusal(
+    "IpRateLimited",
+    "Too many requests from this address. Retry after Retry-After seconds.",
+    "waf-ip-rate-limit",
+)
+EDGE_REFUSAL_HEADERS = {
+    "Retry-After": str(WAF_RETRY_AFTER_SECONDS),
+    "Cache-Control": "no-store",
+    # WAF cannot echo the Origin as the gateway responses do; the body holds nothing app-specific.
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Retry-After",
+}
 
 ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,
@@ -94,6 +143,15 @@ TABLE_OPERATIONS = {
     tables.IDEMPOTENCY.purpose: ("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
 }
 
+
+def alarmed_operations(purpose: str) -> tuple[str, ...]:
+    """A table's operations whose throttling is alarmed on: those the API function and the
+    events functions (infra/call_events.py) may call."""
+    return tuple(
+        dict.fromkeys((*TABLE_OPERATIONS.get(purpose, ()), *EVENTS_TABLE_OPERATIONS.get(purpose, ())))
+    )
+
+
 ALARM_PERIOD = Duration.minutes(5)
 # API 5xx includes the handler's deliberate 503s (DynamoDB throttling); a handful in five
 # minutes is noise, more is an incident.
@@ -101,7 +159,7 @@ API_5XX_ALARM_THRESHOLD = 5
 
 
 def powertools_layer_parameter(runtime: lambda_.Runtime = RUNTIME) -> str:
-    """The public SSM parameter that holds the layer ARN, e.g. .../arm64/python3.14/3.37.0."""
+    """The public SSM parameter that holds the layer ARN, e.g. .../arm64/python3.13/3.37.0."""
     return f"/aws/service/powertools/python/arm64/{runtime.name}/{POWERTOOLS_PACKAGE_VERSION}"
 
 
@@ -173,9 +231,13 @@ class VideoCallsStack(Stack):
         self.apps_table = self.tables[tables.APPS.purpose]
         self.calls_table = self.tables[tables.CALLS.purpose]
         self.idempotency_table = self.tables[tables.IDEMPOTENCY.purpose]
+        self.webhooks_table = self.tables[tables.WEBHOOKS.purpose]
 
         self.function = self._function()
+        self.live_alias = self._live_alias()
+        self.call_events = self._call_events()
         self.api = self._api()
+        self.web_acl = self._web_acl()
         self.alarm_topic = self._alarm_topic()
         self.alarms = self._alarms()
         self.dashboard = self._dashboard()
@@ -198,6 +260,7 @@ class VideoCallsStack(Stack):
             ),
             deletion_protection=self.config.is_production,
             removal_policy=self.removal_policy,
+            stream=dynamodb.StreamViewType[schema.stream_view_type] if schema.stream_view_type else None,
         )
         for index in schema.indexes:
             table.add_global_secondary_index(
@@ -252,6 +315,11 @@ class VideoCallsStack(Stack):
             role=self.function_role,
             log_group=self.function_log_group,
             environment=self._function_environment(),
+            # snapStart (cdk.json): Lambda runs init when a version is published and resumes new
+            # environments from its snapshot (calls/snapstart.py builds the clients before it).
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if config.snap_start else None,
+            # A replaced version is deleted: a SnapStart version's snapshot is billed while it exists.
+            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY),
         )
         # CDK makes the function depend on its role explicitly although Role: !GetAtt already
         # does; cfn-lint's W3005 flags that redundancy, which is CDK's and harmless.
@@ -259,6 +327,26 @@ class VideoCallsStack(Stack):
         assert isinstance(cfn_function, lambda_.CfnFunction)
         cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
         return function
+
+    def _live_alias(self) -> lambda_.Alias | None:
+        """With SnapStart or provisioned concurrency, the API invokes this alias of the newest
+        published version (both work on versions only, never on $LATEST); otherwise none."""
+        config = self.config
+        if not config.publishes_versions:
+            return None
+        return lambda_.Alias(
+            self,
+            "LiveAlias",
+            alias_name=LIVE_ALIAS,
+            version=self.function.current_version,
+            description="The version the API invokes",
+            provisioned_concurrent_executions=config.provisioned_concurrency or None,
+        )
+
+    @property
+    def invoked_function(self) -> lambda_.IFunction:
+        """What API Gateway invokes: the live alias when versions are published, else the function."""
+        return self.live_alias if self.live_alias is not None else self.function
 
     def _function_policy(self) -> iam.PolicyDocument:
         table_statements = [
@@ -286,6 +374,31 @@ class VideoCallsStack(Stack):
             apps_table=self.apps_table.table_name,
             calls_table=self.calls_table.table_name,
             idempotency_table=self.idempotency_table.table_name,
+        )
+
+    def _call_events(self) -> CallEvents:
+        """Section 7: the calls stream's events to the bus and the webhooks (infra/call_events.py)."""
+        api_environment = self._function_environment()
+        shared = (
+            "JOIN_BASE_URL",
+            "POWERTOOLS_SERVICE_NAME",
+            "POWERTOOLS_LOG_LEVEL",
+            "PYDANTIC_DISABLE_PLUGINS",
+        )
+        environment = {
+            name: value
+            for name, value in api_environment.items()
+            if name in shared or name.startswith("DYNAMODB_")
+        }
+        return CallEvents(
+            self,
+            "CallEvents",
+            config=self.config,
+            calls_table=self.calls_table,
+            webhooks_table=self.webhooks_table,
+            environment=environment,
+            retention=RETENTION_DAYS[self.config.log_retention_days],
+            removal_policy=self.removal_policy,
         )
 
     @property
@@ -324,7 +437,7 @@ class VideoCallsStack(Stack):
 
         # The handler answers everything itself (404, 405, CORS preflight), so every route
         # goes to it and even a wrong path or method gets the contract's envelope.
-        integration = apigateway.LambdaIntegration(self.function, proxy=True, allow_test_invoke=False)
+        integration = apigateway.LambdaIntegration(self.invoked_function, proxy=True, allow_test_invoke=False)
         calls = api.root.resource_for_path(CALLS_PATH)
         for method in ("POST", "OPTIONS", "ANY"):
             calls.add_method(method, integration)
@@ -352,6 +465,139 @@ class VideoCallsStack(Stack):
                 response_headers=headers,
                 templates={"application/json": answer.template},
             )
+
+    # --- Rate limits at the edge ---------------------------------------------------------------
+
+    def _web_acl(self) -> wafv2.CfnWebACL | None:
+        """AWS WAF on the stage with the rate limits of cdk.json (none where both are 0).
+
+        Two rules count requests per app id, one per place a request can name it: WAF aggregates
+        on one request component at a time, and a request without that component is not counted
+        by that rule. Requests naming no app id outside the body (credentials in the body, CORS
+        preflights, stray paths) are counted per source IP instead. App ids are public (they sit in
+        widget pages), so the per-app count is a fairness cap between apps, not authentication:
+        a caller can spend another app's allowance by naming it, and can dodge the per-app rules
+        with made-up ids, which the stage throttle still bounds and the function answers 401.
+        """
+        config = self.config
+        self.web_acl_rule_names: list[str] = []
+        if not config.has_web_acl:
+            return None
+        rules: list[wafv2.CfnWebACL.RuleProperty] = []
+        refusals: list[EdgeRefusal] = []
+
+        def add_rule(
+            name: str, statement: wafv2.CfnWebACL.RateBasedStatementProperty, refusal: EdgeRefusal
+        ) -> None:
+            if refusal not in refusals:
+                refusals.append(refusal)
+            rules.append(
+                wafv2.CfnWebACL.RuleProperty(
+                    name=name,
+                    priority=len(rules),
+                    statement=wafv2.CfnWebACL.StatementProperty(rate_based_statement=statement),
+                    action=wafv2.CfnWebACL.RuleActionProperty(
+                        block=wafv2.CfnWebACL.BlockActionProperty(
+                            custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                                response_code=429,
+                                custom_response_body_key=refusal.key,
+                                response_headers=[
+                                    wafv2.CfnWebACL.CustomHTTPHeaderProperty(name=header, value=value)
+                                    for header, value in EDGE_REFUSAL_HEADERS.items()
+                                ],
+                            )
+                        )
+                    ),
+                    visibility_config=self._waf_visibility(name),
+                )
+            )
+
+        as_is = [wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")]
+        if config.app_rate_limit_per_5min:
+            by_header = wafv2.CfnWebACL.RateBasedStatementCustomKeyProperty(
+                header=wafv2.CfnWebACL.RateLimitHeaderProperty(name=APP_ID_HEADER, text_transformations=as_is)
+            )
+            by_query = wafv2.CfnWebACL.RateBasedStatementCustomKeyProperty(
+                query_argument=wafv2.CfnWebACL.RateLimitQueryArgumentProperty(
+                    name=APP_ID_QUERY_PARAMETER, text_transformations=as_is
+                )
+            )
+            for name, key in (("AppRateByHeader", by_header), ("AppRateByQuery", by_query)):
+                add_rule(
+                    name,
+                    wafv2.CfnWebACL.RateBasedStatementProperty(
+                        aggregate_key_type="CUSTOM_KEYS",
+                        custom_keys=[key],
+                        limit=config.app_rate_limit_per_5min,
+                        evaluation_window_sec=WAF_WINDOW_SECONDS,
+                    ),
+                    APP_RATE_LIMITED,
+                )
+        if config.ip_rate_limit_per_5min:
+
+            def present(field: wafv2.CfnWebACL.FieldToMatchProperty) -> wafv2.CfnWebACL.StatementProperty:
+                return wafv2.CfnWebACL.StatementProperty(
+                    size_constraint_statement=wafv2.CfnWebACL.SizeConstraintStatementProperty(
+                        field_to_match=field, comparison_operator="GT", size=0, text_transformations=as_is
+                    )
+                )
+
+            names_an_app = wafv2.CfnWebACL.StatementProperty(
+                or_statement=wafv2.CfnWebACL.OrStatementProperty(
+                    statements=[
+                        present(wafv2.CfnWebACL.FieldToMatchProperty(single_header={"Name": APP_ID_HEADER})),
+                        present(
+                            wafv2.CfnWebACL.FieldToMatchProperty(
+                                single_query_argument={"Name": APP_ID_QUERY_PARAMETER}
+                            )
+                        ),
+                    ]
+                )
+            )
+            add_rule(
+                "IpRateWithoutAppId",
+                wafv2.CfnWebACL.RateBasedStatementProperty(
+                    aggregate_key_type="IP",
+                    limit=config.ip_rate_limit_per_5min,
+                    evaluation_window_sec=WAF_WINDOW_SECONDS,
+                    scope_down_statement=wafv2.CfnWebACL.StatementProperty(
+                        not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=names_an_app)
+                    ),
+                ),
+                IP_RATE_LIMITED,
+            )
+
+        self.web_acl_rule_names = [rule.name for rule in rules]
+        web_acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            name=f"{config.stack_name}-rate-limits",
+            description="Per-app and per-IP rate limits of the Video Calls API stage, contract section 8",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            rules=rules,
+            custom_response_bodies={
+                refusal.key: wafv2.CfnWebACL.CustomResponseBodyProperty(
+                    content_type="APPLICATION_JSON", content=refusal.body
+                )
+                for refusal in refusals
+            },
+            visibility_config=self._waf_visibility("all"),
+        )
+        wafv2.CfnWebACLAssociation(
+            self,
+            "WebAclAssociation",
+            resource_arn=self.api.deployment_stage.stage_arn,
+            web_acl_arn=web_acl.attr_arn,
+        )
+        return web_acl
+
+    def _waf_visibility(self, name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+        return wafv2.CfnWebACL.VisibilityConfigProperty(
+            cloud_watch_metrics_enabled=True,
+            metric_name=f"{self.config.stack_name}-{name}",
+            sampled_requests_enabled=True,
+        )
 
     # --- Operations ---------------------------------------------------------------------------
 
@@ -436,6 +682,7 @@ class VideoCallsStack(Stack):
                     treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 )
             )
+        alarms.extend(self.call_events.alarms)
         action = cloudwatch_actions.SnsAction(self.alarm_topic)
         for alarm in alarms:
             alarm.add_alarm_action(action)
@@ -453,7 +700,7 @@ class VideoCallsStack(Stack):
                 statistic="Sum",
                 period=period,
             )
-            for operation in TABLE_OPERATIONS[purpose]
+            for operation in alarmed_operations(purpose)
         }
         return cloudwatch.MathExpression(
             expression=" + ".join(per_operation),
@@ -534,6 +781,54 @@ class VideoCallsStack(Stack):
                 width=8,
             ),
         )
+        if self.web_acl is not None:
+            dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title="Refused at the edge: 429 by rate-limit rule",
+                    left=[
+                        cloudwatch.Metric(
+                            namespace="AWS/WAFV2",
+                            metric_name="BlockedRequests",
+                            dimensions_map={
+                                "WebACL": str(self.web_acl.name),
+                                "Region": self.region,
+                                "Rule": rule,
+                            },
+                            period=period,
+                            statistic="Sum",
+                            label=rule,
+                        )
+                        for rule in self.web_acl_rule_names
+                    ],
+                    width=24,
+                )
+            )
+        if self.live_alias is not None and self.config.provisioned_concurrency:
+            # Whether the provisioned environments are sized right: spillover invocations run on
+            # demand (and may start cold); utilization near 1 means the next burst spills over.
+            alias = self.live_alias
+            dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title="Provisioned concurrency",
+                    left=[
+                        alias.metric(
+                            "ProvisionedConcurrencySpilloverInvocations",
+                            period=period,
+                            statistic="Sum",
+                            label="spillover invocations",
+                        )
+                    ],
+                    right=[
+                        alias.metric(
+                            "ProvisionedConcurrencyUtilization",
+                            period=period,
+                            statistic="Maximum",
+                            label="utilization (max)",
+                        )
+                    ],
+                    width=24,
+                )
+            )
         dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
         return dashboard
 
@@ -549,6 +844,12 @@ class VideoCallsStack(Stack):
             "IdempotencyTableName": (
                 self.idempotency_table.table_name,
                 "DynamoDB table of Idempotency-Key records",
+            ),
+            "WebhooksTableName": (self.webhooks_table.table_name, "DynamoDB table of webhook endpoints"),
+            "EventBusName": (self.call_events.bus.event_bus_name, "EventBridge bus of call events"),
+            "DeliveryDeadLetterQueueUrl": (
+                self.call_events.dead_letter_queue.queue_url,
+                "Webhook deliveries that failed every attempt",
             ),
             "AlarmTopicArn": (self.alarm_topic.topic_arn, "SNS topic the alarms notify"),
             "DashboardName": (self.dashboard.dashboard_name, "CloudWatch dashboard of this stage"),
@@ -586,13 +887,15 @@ class VideoCallsStack(Stack):
                 "users, and the contract fixes the order size, JSON, then credentials, which an "
                 "authorizer would change. OPTIONS preflight must stay unauthenticated in any case.",
             )
-        acknowledge(
-            api.deployment_stage,
-            "AwsSolutions-APIG3",
-            "No WAF web ACL by default: the stage is throttled (throttlingRateLimit/BurstLimit) and every "
-            "call needs an app's credentials; an operator who wants WAF associates a web ACL with the "
-            "stage without changing this stack, and pays for it per stage.",
-        )
+        if self.web_acl is None:
+            acknowledge(
+                api.deployment_stage,
+                "AwsSolutions-APIG3",
+                "No WAF web ACL on this stage: both rate limits (appRateLimitPer5Min, ipRateLimitPer5Min) "
+                "are 0, as they are by default outside prod, where a web ACL's monthly fee buys nothing; "
+                "the stage is throttled (throttlingRateLimit/BurstLimit) and every call needs an app's "
+                "credentials.",
+            )
         acknowledge(
             api.deployment_stage,
             "AwsSolutions-APIG6",
@@ -600,6 +903,22 @@ class VideoCallsStack(Stack):
             "this stack must not own; JSON access logs record status, latency, integration status and "
             "the gateway's error message for every request, and the function logs each request.",
         )
+        for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"):
+            acknowledge(
+                self.function,
+                rule,
+                f"{RUNTIME.name} rather than the newest Python is a measured choice (infra/config.py "
+                "LAMBDA_RUNTIME): its init is about 20 ms faster than python3.14's on arm64, it has "
+                "SnapStart and the Powertools layer, and it is supported; the tests run on it.",
+            )
+        if self.config.snap_start:
+            acknowledge(
+                self.function,
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "CDK warns that SnapStart applies to published versions only; this stack publishes one "
+                f"(the function's current version) and the API invokes it through the {LIVE_ALIAS!r} alias, "
+                "never $LATEST.",
+            )
         acknowledge(
             self.function,
             "Serverless-LambdaDLQ",
@@ -622,6 +941,8 @@ class VideoCallsStack(Stack):
             "xray:PutTraceSegments and xray:PutTelemetryRecords (added by active tracing) support no "
             "resource-level permissions; AWS documents Resource * as the only value.",
         )
+        for found in self.call_events.nag_acknowledgements():
+            acknowledge(found.scope, found.rule, found.reason)
         return acknowledgements
 
 

@@ -26,7 +26,9 @@ from localrun.processes import stop, wait_for_local_api
 
 from tests.conftest import ROOT
 
-TABLE_NAMES = TableNames(apps="it-apps", calls="it-calls", idempotency="it-idempotency")
+TABLE_NAMES = TableNames(
+    apps="it-apps", calls="it-calls", idempotency="it-idempotency", webhooks="it-webhooks"
+)
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +44,7 @@ def table_environment(endpoint: str) -> dict[str, str]:
         "APPS_TABLE_NAME": TABLE_NAMES.apps,
         "CALLS_TABLE_NAME": TABLE_NAMES.calls,
         "IDEMPOTENCY_TABLE_NAME": TABLE_NAMES.idempotency,
+        "WEBHOOKS_TABLE_NAME": TABLE_NAMES.webhooks,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -125,6 +128,7 @@ class LocalApi:
     base_url: str
     port: int
     log_path: Path
+    environment: Mapping[str, str]
 
     def request(
         self,
@@ -162,16 +166,19 @@ class LocalApi:
 def local_api(prepared_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalApi]:
     """`python -m localrun` against the session's DynamoDB Local, as `make run` starts it.
 
-    The app cache is off here so that changes made by a test are seen at once; the
-    cache has tests of its own with a controllable clock.
+    The app cache is left to the local run's own default (off), never set here, so that the
+    tests of an operator's change seen on the next request hold that default; the cache has
+    tests of its own with a controllable clock.
     """
     port = free_port()
     log_path = tmp_path_factory.mktemp("local-api") / "server.log"
+    inherited = {name: value for name, value in os.environ.items() if name != "CACHE_TTL_SECONDS"}
     env = {
-        **os.environ,
+        **inherited,
         **table_environment(prepared_endpoint),
         "PORT": str(port),
-        "CACHE_TTL_SECONDS": "0",
+        # Webhook receivers in the tests time out after 1 s, not the deployed 10 s.
+        "WEBHOOK_TIMEOUT_SECONDS": "1",
         "POWERTOOLS_LOG_LEVEL": "DEBUG",
         "PYTHONUNBUFFERED": "1",
     }
@@ -181,6 +188,6 @@ def local_api(prepared_endpoint: str, tmp_path_factory: pytest.TempPathFactory) 
         )
         try:
             wait_for_local_api(port, process, log_path)
-            yield LocalApi(f"http://127.0.0.1:{port}", port, log_path)
+            yield LocalApi(f"http://127.0.0.1:{port}", port, log_path, env)
         finally:
             stop(process)

@@ -50,6 +50,28 @@ def widget_key_digest(widget_key: str) -> str:
     return hashlib.sha256(widget_key.encode("utf-8")).hexdigest()
 
 
+# A host key is 256 random bits, URL-safe (secrets.token_urlsafe); the contract asks for 128 at least.
+HOST_KEY_BYTES = 32
+
+
+def new_host_key() -> str:
+    """A call's own agent credential (hostKey mode): random, shown once, stored only as a digest."""
+    import secrets
+
+    return secrets.token_urlsafe(HOST_KEY_BYTES)
+
+
+def host_key_digest(host_key: str) -> str:
+    return hashlib.sha256(host_key.encode("utf-8")).hexdigest()
+
+
+def host_key_matches(presented: str, digest: str | None) -> bool:
+    """Digests compare in constant time; a call without a host key (widgetKey mode) matches none."""
+    if digest is None:
+        return False
+    return hmac.compare_digest(host_key_digest(presented), digest)
+
+
 def authenticate(credentials: Credentials, app: AppRecord | None) -> AppRecord:
     """Unknown app and wrong key look the same to the caller; digests compare in constant time."""
     presented = widget_key_digest(credentials.widget_key)

@@ -6,7 +6,9 @@ in, the repository is handed over as callables.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -18,7 +20,7 @@ from urllib.parse import quote
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from calls.access import AppDirectory, Credentials, admit
+from calls.access import AppDirectory, Credentials, admit, host_key_digest, new_host_key
 from calls.body import parse_body
 from calls.errors import (
     FieldProblem,
@@ -43,7 +45,7 @@ from calls.models import (
 )
 from calls.request import CallRequest, first_query_value
 from calls.service import SERVICE_NAME
-from calls.view import JoinUrls, build_join_urls, iso_timestamp, utc_now
+from calls.view import JoinUrls, build_host_key_join_urls, build_join_urls, iso_timestamp, utc_now
 
 logger = Logger(service=SERVICE_NAME, child=True)
 
@@ -54,14 +56,18 @@ IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 # How long a claimed key counts as "in progress" before a crashed attempt may be taken over;
 # well above the Lambda timeout, so a live attempt is never taken over.
 IDEMPOTENCY_IN_PROGRESS_SECONDS = 60
-# Stands for the widget key in stored responses; a control character never appears raw in our JSON.
+# Stand for the widget key and the host key in stored responses; a control character never
+# appears raw in our JSON.
 _STORED_KEY_MARKER = "\x1f"
+_STORED_HOST_KEY_MARKER = "\x1e"
 
 
 @dataclass(frozen=True)
 class CreatedCall:
     record: CallRecord
     join_urls: JoinUrls
+    # hostKey mode: the call's host key in clear, for this response only (the call keeps its digest).
+    host_key: str | None = None
 
 
 # Validation
@@ -184,6 +190,7 @@ def new_call_record(
     request_id: str,
     now: datetime,
     ttl_seconds: int,
+    host_key_digest: str | None = None,
 ) -> CallRecord:
     preset_id, settings = resolve_preset(app, requested)
     genesys = requested.genesys.model_dump(exclude_none=True) if requested.genesys else None
@@ -199,6 +206,7 @@ def new_call_record(
         description=requested.description,
         metadata=requested.metadata,
         genesys=genesys or None,
+        host_key_digest=host_key_digest,
     )
 
 
@@ -225,6 +233,48 @@ class IdempotencyRecords(Protocol):
 def idempotency_record_id(app_id: str, idempotency_key: str) -> str:
     """Scoped to the app: two apps with the same key never meet."""
     return hashlib.sha256(f"{app_id}\n{idempotency_key}".encode()).hexdigest()
+
+
+# Where the host key lives for a replay. A replay must return the same host link, but the call
+# item keeps only the key's digest, so the key has to come back from the idempotency record, and
+# that record must not be a usable host link by itself (a backup, an export, a reader of that one
+# table). It is kept sealed: XORed with an HMAC-SHA256 keystream keyed by the caller's
+# Idempotency-Key and app, and a random nonce stored beside it (no two seals share a keystream).
+# The Idempotency-Key is never stored: the record's id is a plain SHA-256 of app and key, a
+# different function from the sealing key's, so the table holds no way back to it. A replay
+# presents that key anyway, so it can always unseal. Not sealed against a writer of the table,
+# who could rewrite the stored body outright.
+# Not chosen: deriving each host key by HMAC from a server secret would store nothing, but that
+# one secret would then mint the host key of any call from its id, which every guest link shows,
+# and be one more secret to deploy and rotate.
+# The limit: the seal is as strong as the Idempotency-Key is hard to guess (the record id lets a
+# reader of the table test guesses offline), so integrations should send random keys (UUIDs).
+_SEAL_NONCE_BYTES = 16
+
+
+def _seal_keystream(app_id: str, idempotency_key: str, nonce: bytes) -> bytes:
+    sealing_key = hmac.new(
+        idempotency_key.encode("utf-8"), b"video-calls host-key seal v1\n" + app_id.encode("utf-8"), "sha256"
+    ).digest()
+    return hmac.new(sealing_key, nonce, "sha256").digest()
+
+
+def seal_host_key(host_key: str, app_id: str, idempotency_key: str) -> str:
+    import secrets
+
+    raw = base64.urlsafe_b64decode(host_key + "=" * (-len(host_key) % 4))
+    nonce = secrets.token_bytes(_SEAL_NONCE_BYTES)
+    stream = _seal_keystream(app_id, idempotency_key, nonce)
+    sealed = bytes(a ^ b for a, b in zip(raw, stream, strict=True))
+    return base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+
+
+def open_sealed_host_key(sealed: str, app_id: str, idempotency_key: str) -> str:
+    data = base64.urlsafe_b64decode(sealed)
+    nonce, body = data[:_SEAL_NONCE_BYTES], data[_SEAL_NONCE_BYTES:]
+    stream = _seal_keystream(app_id, idempotency_key, nonce)
+    raw = bytes(a ^ b for a, b in zip(body, stream, strict=True))
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
 def request_fingerprint(requested: CreateCallRequest) -> str:
@@ -279,17 +329,21 @@ class CallService:
     def _new_call(
         self, app: AppRecord, requested: CreateCallRequest, credentials: Credentials, request_id: str
     ) -> CallResult:
+        host_key = None if app.host_links_carry_widget_key else new_host_key()
         record = new_call_record(
             app=app,
             requested=requested,
             request_id=request_id,
             now=self.now(),
             ttl_seconds=self.call_ttl_seconds,
+            host_key_digest=host_key_digest(host_key) if host_key is not None else None,
         )
         self.put_call_once(record)
-        created = CreatedCall(
-            record=record, join_urls=build_join_urls(self.join_base_url, record.call_id, credentials)
-        )
+        if host_key is None:
+            join_urls = build_join_urls(self.join_base_url, record.call_id, credentials)
+        else:
+            join_urls = build_host_key_join_urls(self.join_base_url, record.call_id, host_key)
+        created = CreatedCall(record=record, join_urls=join_urls, host_key=host_key)
         return CallResult(
             status=201, body=dumps_exact({"ok": True, "data": response_data(created)}), created=created
         )
@@ -320,8 +374,10 @@ class CallService:
                 raise IdempotencyKeyReused()
             if previous.response is None:
                 raise IdempotencyKeyInUse()
-            body = previous.response.body.replace(_STORED_KEY_MARKER, quote(credentials.widget_key, safe=""))
-            return CallResult(status=previous.response.status, body=body)
+            return CallResult(
+                status=previous.response.status,
+                body=replayed_body(previous.response, credentials, app.app_id, idempotency_key),
+            )
 
         try:
             result = self._new_call(app, requested, credentials, request_id)
@@ -329,16 +385,39 @@ class CallService:
             # A failed request is not remembered: its retry runs anew.
             _release_quietly(records, record_id)
             raise
-        # The host link holds the widget key, which is never stored: it is put back on replay.
-        stored_body = result.body.replace(
-            f"widgetKey={quote(credentials.widget_key, safe='')}", f"widgetKey={_STORED_KEY_MARKER}"
-        )
         try:
-            records.complete(record_id, StoredResponse(result.status, stored_body))
+            records.complete(record_id, response_to_store(result, credentials, app.app_id, idempotency_key))
         except Exception:
             # The call exists and the client gets its 201; only a later replay of it is lost.
             logger.exception("Could not store the response for replay", extra={"appId": app.app_id})
         return result
+
+
+def response_to_store(
+    result: CallResult, credentials: Credentials, app_id: str, idempotency_key: str
+) -> StoredResponse:
+    """The response as the idempotency record keeps it: never the widget key (put back on replay
+    from the caller's credentials), and the host key only sealed (see seal_host_key)."""
+    host_key = result.created.host_key if result.created is not None else None
+    if host_key is not None:
+        return StoredResponse(
+            result.status,
+            result.body.replace(f"hostKey={quote(host_key, safe='')}", f"hostKey={_STORED_HOST_KEY_MARKER}"),
+            sealed_host_key=seal_host_key(host_key, app_id, idempotency_key),
+        )
+    return StoredResponse(
+        result.status,
+        result.body.replace(
+            f"widgetKey={quote(credentials.widget_key, safe='')}", f"widgetKey={_STORED_KEY_MARKER}"
+        ),
+    )
+
+
+def replayed_body(stored: StoredResponse, credentials: Credentials, app_id: str, idempotency_key: str) -> str:
+    if stored.sealed_host_key is not None:
+        host_key = open_sealed_host_key(stored.sealed_host_key, app_id, idempotency_key)
+        return stored.body.replace(_STORED_HOST_KEY_MARKER, quote(host_key, safe=""))
+    return stored.body.replace(_STORED_KEY_MARKER, quote(credentials.widget_key, safe=""))
 
 
 def _release_quietly(records: IdempotencyRecords, record_id: str) -> None:

@@ -40,4 +40,4 @@ class EndCall:
         # Ended by this request or an earlier one: the same view, the first endedAt.
         if call.status != ENDED:
             raise CallExpired()
-        return caller_view(call, caller.credentials, now=now, base_url=self.join_base_url)
+        return caller_view(call, caller, now=now, base_url=self.join_base_url)

@@ -88,6 +88,20 @@ class CallExpired(ApiError):
     default_message = "The call has expired and can no longer be ended."
 
 
+class CallEnded(ApiError):
+    """A join of an ended call."""
+
+    status, code = 410, "CALL_ENDED"
+    default_message = "The call has ended."
+
+
+class CallExpiredGone(ApiError):
+    """A join of an expired call. Same code as CallExpired, whose 409 answers an attempt to end it."""
+
+    status, code = 410, "CALL_EXPIRED"
+    default_message = "The call has expired."
+
+
 class IdempotencyKeyInUse(ApiError):
     status, code = 409, "IDEMPOTENCY_KEY_IN_USE"
     default_message = "A request with this Idempotency-Key is still in progress. Retry shortly."

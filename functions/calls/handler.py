@@ -18,22 +18,26 @@ from calls.errors import ApiError, InternalError, InvalidBody, MethodNotAllowed,
 from calls.jsontext import dumps_exact
 from calls.request import CallRequest
 from calls.service import METRICS_NAMESPACE, SERVICE_NAME
+from calls.snapstart import register_hooks as register_snapstart_hooks
 
 if TYPE_CHECKING:
     from calls.access import AppDirectory
     from calls.create import CallService
     from calls.end import EndCall
+    from calls.join import JoinCall
     from calls.listing import ListCalls
     from calls.read import ReadCall
 
 CALLS_PATH = "/api/calls"
 CALL_PATH = "/api/calls/<call_id>"
 END_PATH = "/api/calls/<call_id>/end"
+JOIN_PATH = "/api/calls/<call_id>/join"
 # Each path's methods, for its preflight and for the 405 of any other method on it.
 PATH_METHODS: dict[str, tuple[str, ...]] = {
     CALLS_PATH: ("GET", "POST"),
     CALL_PATH: ("GET",),
     END_PATH: ("POST",),
+    JOIN_PATH: ("POST",),
 }
 CORS_ALLOW_HEADERS = "Content-Type, X-App-Id, X-Widget-Key, Idempotency-Key"
 CORS_EXPOSE_HEADERS = "X-Request-Id, Idempotent-Replayed, Retry-After"
@@ -103,10 +107,38 @@ def get_end_call() -> EndCall:
     return EndCall(get_app_directory(), get_repository().end_call_once, get_settings().join_base_url)
 
 
+@functools.cache
+def get_join_call() -> JoinCall:
+    from calls.join import JoinCall
+    from calls.repository import get_repository
+
+    repository = get_repository()
+    return JoinCall(get_app_directory(), repository.get_call, repository.stamp_join_once)
+
+
+def build_every_service() -> None:
+    """Everything the routes build on first use, built at once: what SnapStart's snapshot holds."""
+    for factory in SERVICE_FACTORIES:
+        factory()
+
+
 def clear_services() -> None:
     """Forget every built service (tests start each case as a cold container)."""
-    for factory in (get_app_directory, get_call_service, get_read_call, get_list_calls, get_end_call):
+    for factory in SERVICE_FACTORIES:
         factory.cache_clear()
+
+
+SERVICE_FACTORIES = (
+    get_app_directory,
+    get_call_service,
+    get_read_call,
+    get_list_calls,
+    get_end_call,
+    get_join_call,
+)
+# With SnapStart on, the snapshot holds every service (and the modules behind them) built;
+# without it the hooks are registered and never run, and each route builds its own on first use.
+register_snapstart_hooks(build_every_service)
 
 
 # Routes
@@ -145,6 +177,15 @@ def end_call(call_id: str) -> Response[str]:
     logger.info("Call ended", extra={"callId": view["callId"], "endedAt": view["endedAt"]})
     metrics.add_metric(name="CallEnded", unit=MetricUnit.Count, value=1)
     return _ok(view)
+
+
+@app.post(JOIN_PATH)
+def join_call(call_id: str) -> Response[str]:
+    """Open to any origin: the join page is not on the app's site (contract section 6)."""
+    joined = get_join_call()(_call_request(), call_id)
+    logger.info("Call joined", extra={"callId": joined["callId"], "role": joined["role"]})
+    metrics.add_metric(name="CallJoined", unit=MetricUnit.Count, value=1)
+    return _ok(joined)
 
 
 def preflight(**_path: str) -> Response[str]:

@@ -12,6 +12,11 @@ from decimal import Decimal
 from json.encoder import encode_basestring
 from typing import Any
 
+# Deeper JSON is refused as unreadable, whatever the interpreter would manage: Python 3.11's
+# parser stopped near 1,000 levels (the recursion limit), 3.13's C parser goes to about 10,000.
+# The contract's answer to a body must not change with the Python it runs on.
+MAX_PARSE_DEPTH = 1000
+
 
 class JsonTooDeep(ValueError):
     pass
@@ -24,11 +29,16 @@ def _reject_constant(name: str) -> Any:
 def loads_exact(text: str) -> Any:
     """Parse JSON keeping every number as it was written (int or Decimal); NaN and Infinity refused."""
     try:
-        return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
+        value = json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
     except RecursionError:
         raise JsonTooDeep("JSON nested too deeply") from None
     except ArithmeticError:  # decimal.InvalidOperation: an exponent beyond what Decimal holds
         raise ValueError("a number out of range") from None
+    # Each level opens a bracket: only a text with more brackets than the limit needs measuring.
+    brackets = text.count("[") + text.count("{")
+    if brackets > MAX_PARSE_DEPTH and nesting_depth(value, MAX_PARSE_DEPTH) > MAX_PARSE_DEPTH:
+        raise JsonTooDeep("JSON nested too deeply")
+    return value
 
 
 def has_lone_surrogate(value: Any) -> bool:

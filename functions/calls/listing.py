@@ -63,10 +63,7 @@ class ListCalls:
             start=start,
         )
         data: dict[str, Any] = {
-            "calls": [
-                caller_view(call, caller.credentials, now=now, base_url=self.join_base_url)
-                for call in page.calls
-            ]
+            "calls": [caller_view(call, caller, now=now, base_url=self.join_base_url) for call in page.calls]
         }
         if page.next_key is not None:
             data["nextCursor"] = issue_cursor(self.cursor_key, page.next_key, scope)

@@ -10,6 +10,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictStr,
     StringConstraints,
     ValidationError,
     field_validator,
@@ -24,6 +25,12 @@ METADATA_MAX_DEPTH = 10
 MAX_BODY_BYTES = 32 * 1024
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]{1,255}$"  # 1-255 printable ASCII characters
+
+# An app's host-link mode (contract section 6): its host links carry the app's widget key
+# (upstream's shape, the default) or a per-call host key.
+HOST_LINKS_WIDGET_KEY = "widgetKey"
+HOST_LINKS_HOST_KEY = "hostKey"
+HOST_LINK_MODES = (HOST_LINKS_WIDGET_KEY, HOST_LINKS_HOST_KEY)
 
 IdempotencyKey = Annotated[str, StringConstraints(strict=True, pattern=IDEMPOTENCY_KEY_PATTERN)]
 PresetId = Annotated[str, StringConstraints(strict=True, pattern=PRESET_ID_PATTERN)]
@@ -91,6 +98,21 @@ class ListCallsQuery(BaseModel):
     )
 
 
+class JoinCallRequest(BaseModel):
+    """POST /api/calls/{callId}/join: what a join link carries, from its query string or as JSON
+    body fields of the same names (the query wins). `appId` and `widgetKey` are read as on every
+    route. Built on first use: the other routes never pay for it."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    role: Literal["agent", "guest"] | None = Field(
+        default=None, description="`agent` (needs a host credential) or `guest` (the default)"
+    )
+    hostKey: StrictStr | None = Field(
+        default=None, description="The call's host key, from the host link of a hostKey-mode app"
+    )
+
+
 def field_problems(error: ValidationError, prefix: str = "") -> dict[str, FieldProblem]:
     """One problem per offending field, by its dotted name."""
     problems: dict[str, FieldProblem] = {}
@@ -117,10 +139,15 @@ class AppRecord:
     active_preset_id: str | None = None
     allowed_origins: tuple[str, ...] = ()
     presets: dict[str, Preset] = field(default_factory=dict)
+    host_links: str = HOST_LINKS_WIDGET_KEY
 
     @property
     def enabled(self) -> bool:
         return self.status == "active"
+
+    @property
+    def host_links_carry_widget_key(self) -> bool:
+        return self.host_links != HOST_LINKS_HOST_KEY
 
 
 @dataclass(frozen=True)
@@ -141,6 +168,8 @@ DEFAULT_SETTINGS = CallSettings(
 class StoredResponse:
     status: int
     body: str
+    # hostKey mode: the call's host key, sealed so that the idempotency table alone cannot open it.
+    sealed_host_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +193,8 @@ class CallRecord:
     description: str | None = None
     metadata: dict[str, Any] | None = None
     genesys: dict[str, Any] | None = None
+    # hostKey mode: the SHA-256 digest of the call's host key; the key itself is never stored.
+    host_key_digest: str | None = None
     # What happened to the call after it was written; a new call has none of it.
     status: str = "created"
     ended_at: str | None = None

@@ -41,4 +41,4 @@ class ReadCall:
         if not is_call_id(call_id):
             raise CallNotFound()
         call = own_call(self.get_call(call_id), caller.app.app_id)
-        return caller_view(call, caller.credentials, now=self.now(), base_url=self.join_base_url)
+        return caller_view(call, caller, now=self.now(), base_url=self.join_base_url)

@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Any, cast
 from calls import tables
 from calls.errors import InternalError, ServiceUnavailable
 from calls.jsontext import dumps_exact, loads_exact
-from calls.models import AppRecord, CallRecord, CallSettings, Preset, PreviousAttempt, StoredResponse
+from calls.models import (
+    HOST_LINKS_HOST_KEY,
+    HOST_LINKS_WIDGET_KEY,
+    AppRecord,
+    CallRecord,
+    CallSettings,
+    Preset,
+    PreviousAttempt,
+    StoredResponse,
+)
 from calls.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -190,6 +199,40 @@ class Repository:
             raise _translate(error) from error
         return call_from_item(updated["Attributes"])
 
+    def stamp_join_once(self, call_id: str, attribute: str, *, joined_at: str, now: int) -> CallRecord | None:
+        """Stamp a role's first join (`attribute` is agentJoinedAt or guestJoinedAt) on a live call,
+        in one conditional update: a stamp is never overwritten and never lands on an ended or
+        expired call. Returns the call as it stands afterwards (stamped by this request or an
+        earlier one, or ended meanwhile); None when there is no such call any more."""
+        from botocore.exceptions import ClientError
+
+        request = {
+            "TableName": self._calls_table_name,
+            "Key": {tables.CALLS.partition_key.name: {"S": call_id}},
+            "UpdateExpression": "SET #joined = :joinedAt",
+            "ConditionExpression": (
+                "attribute_not_exists(#joined) AND #status = :created AND expiresAt > :now"
+            ),
+            "ExpressionAttributeNames": {"#joined": attribute, "#status": "status"},
+            "ExpressionAttributeValues": {
+                ":joinedAt": {"S": joined_at},
+                ":created": {"S": "created"},
+                ":now": {"N": str(now)},
+            },
+            "ReturnValues": "ALL_NEW",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        try:
+            updated = self.client.update_item(**request)  # type: ignore[arg-type]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise _translate(error) from error
+            old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
+            return call_from_item(old) if old else None
+        except Exception as error:
+            raise _translate(error) from error
+        return call_from_item(updated["Attributes"])
+
 
 def _add_status_filter(request: dict[str, Any], status: str, now: int) -> None:
     """Status as the call view derives it: ended is stored; expired is a live call past its
@@ -259,19 +302,23 @@ class IdempotencyTable:
         raise ServiceUnavailable()
 
     def complete(self, record_id: str, response: StoredResponse) -> None:
+        values: dict[str, Any] = {
+            ":done": {"S": "COMPLETED"},
+            ":code": {"N": str(response.status)},
+            ":body": {"S": response.body},
+        }
+        update = "SET #status = :done, responseStatus = :code, responseBody = :body"
+        if response.sealed_host_key is not None:
+            update += ", sealedHostKey = :sealed"
+            values[":sealed"] = {"S": response.sealed_host_key}
         _call(
             self._client.update_item,
             {
                 "TableName": self._table_name,
                 "Key": {"id": {"S": record_id}},
-                "UpdateExpression": "SET #status = :done, responseStatus = :code, responseBody = :body "
-                "REMOVE inProgressUntil",
+                "UpdateExpression": f"{update} REMOVE inProgressUntil",
                 "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": {
-                    ":done": {"S": "COMPLETED"},
-                    ":code": {"N": str(response.status)},
-                    ":body": {"S": response.body},
-                },
+                "ExpressionAttributeValues": values,
             },
         )
 
@@ -290,7 +337,11 @@ class IdempotencyTable:
 def _previous_attempt(item: dict[str, Any]) -> PreviousAttempt:
     response = None
     if item.get("status", {}).get("S") == "COMPLETED":
-        response = StoredResponse(status=int(item["responseStatus"]["N"]), body=item["responseBody"]["S"])
+        response = StoredResponse(
+            status=int(item["responseStatus"]["N"]),
+            body=item["responseBody"]["S"],
+            sealed_host_key=item.get("sealedHostKey", {}).get("S"),
+        )
     return PreviousAttempt(request_hash=item.get("requestHash", {}).get("S", ""), response=response)
 
 
@@ -350,6 +401,11 @@ def app_from_items(items: list[dict[str, Any]]) -> AppRecord | None:
         active_preset_id=app_item.get("activePresetId", {}).get("S"),
         allowed_origins=tuple(value["S"] for value in app_item.get("allowedOrigins", {}).get("L", [])),
         presets=presets,
+        host_links=(
+            HOST_LINKS_HOST_KEY
+            if app_item.get("hostLinks", {}).get("S") == HOST_LINKS_HOST_KEY
+            else HOST_LINKS_WIDGET_KEY
+        ),
     )
 
 
@@ -371,6 +427,8 @@ def call_to_item(call: CallRecord) -> dict[str, Any]:
         item["presetSettings"] = {"S": dumps_exact(settings.extra)}
     if call.preset_id is not None:
         item["presetId"] = {"S": call.preset_id}
+    if call.host_key_digest is not None:
+        item["hostKeyDigest"] = {"S": call.host_key_digest}
     if call.title is not None:
         item["title"] = {"S": call.title}
     if call.description is not None:
@@ -422,6 +480,7 @@ def call_from_item(item: dict[str, Any]) -> CallRecord:
         description=text("description"),
         metadata=metadata,
         genesys=genesys,
+        host_key_digest=text("hostKeyDigest"),
         status=text("status") or "created",
         ended_at=text("endedAt"),
         agent_joined_at=text("agentJoinedAt"),

@@ -28,6 +28,8 @@ class TableSchema:
     sort_key: KeyAttribute | None = None
     ttl_attribute: str | None = None
     indexes: tuple[GlobalIndex, ...] = ()
+    # The table's DynamoDB stream (what its records carry), or None for no stream.
+    stream_view_type: Literal["NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"] | None = None
 
 
 # One partition per app: the app item and its presets, so one Query returns all of them.
@@ -47,6 +49,8 @@ CALLS = TableSchema(
     purpose="calls",
     partition_key=KeyAttribute("callId"),
     ttl_attribute="expiresAt",
+    # The outbox of contract section 7: every committed change, both images, becomes an event.
+    stream_view_type="NEW_AND_OLD_IMAGES",
     indexes=(
         GlobalIndex(
             name=CALLS_BY_APP_INDEX,
@@ -68,7 +72,16 @@ IDEMPOTENCY = TableSchema(
     ttl_attribute="expiration",
 )
 
-ALL_TABLES = (APPS, CALLS, IDEMPOTENCY)
+# Webhook endpoints (contract section 7): one item per app holding a map of its endpoints, so
+# that the fan-out reads an app's endpoints with one GetItem and the limit of 10 is one
+# condition. A table of its own: the create path's Query of the apps table never sees them.
+WEBHOOKS = TableSchema(
+    purpose="webhooks",
+    partition_key=KeyAttribute("appId"),
+)
+WEBHOOK_ENDPOINTS_ATTRIBUTE = "endpoints"
+
+ALL_TABLES = (APPS, CALLS, IDEMPOTENCY, WEBHOOKS)
 
 
 def conversation_key(app_id: str, conversation_id: str) -> str:
@@ -112,6 +125,8 @@ def create_table_request(schema: TableSchema, table_name: str) -> dict[str, Any]
         )
     if indexes:
         request["GlobalSecondaryIndexes"] = indexes
+    if schema.stream_view_type:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": schema.stream_view_type}
     request["AttributeDefinitions"] = [
         {"AttributeName": name, "AttributeType": kind} for name, kind in attributes.items()
     ]

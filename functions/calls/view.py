@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from calls.access import Credentials
+from calls.access import Caller, Credentials
 from calls.models import CallRecord
 
 CREATED, ENDED, EXPIRED = "created", "ended", "expired"
@@ -25,12 +25,19 @@ def guest_join_url(base_url: str, call_id: str) -> str:
 
 
 def build_join_urls(base_url: str, call_id: str, credentials: Credentials) -> JoinUrls:
+    """widgetKey mode (upstream's shape): the host link carries the app's credentials."""
     guest = guest_join_url(base_url, call_id)
     host = (
         f"{guest}?role=agent&appId={quote(credentials.app_id, safe='')}"
         f"&widgetKey={quote(credentials.widget_key, safe='')}"
     )
     return JoinUrls(host=host, guest=guest)
+
+
+def build_host_key_join_urls(base_url: str, call_id: str, host_key: str) -> JoinUrls:
+    """hostKey mode: the host link carries the call's own host key, nothing of the app's."""
+    guest = guest_join_url(base_url, call_id)
+    return JoinUrls(host=f"{guest}?role=agent&hostKey={quote(host_key, safe='')}", guest=guest)
 
 
 def utc_now() -> datetime:
@@ -93,9 +100,11 @@ def call_view(
     return view
 
 
-def caller_view(
-    call: CallRecord, credentials: Credentials, *, now: datetime, base_url: str
-) -> dict[str, Any]:
-    """The view a caller of the app reads: host links rebuilt from the credentials it presented."""
-    host_links = build_join_urls(base_url, call.call_id, credentials)
+def caller_view(call: CallRecord, caller: Caller, *, now: datetime, base_url: str) -> dict[str, Any]:
+    """The view a caller of the app reads: host links rebuilt from the credentials it presented
+    when the app's host links carry its widget key. In hostKey mode there are none: the host
+    key is not stored, so the link is shown once, on create."""
+    host_links = None
+    if caller.app.host_links_carry_widget_key:
+        host_links = build_join_urls(base_url, call.call_id, caller.credentials)
     return call_view(call, now=now, base_url=base_url, host_links=host_links)

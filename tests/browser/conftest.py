@@ -133,13 +133,20 @@ class StaticSite:
         self.pages[path] = html.encode("utf-8")
         return self.origin + path
 
+    def publish_file(self, path: str, content: bytes) -> str:
+        """A file at a path of the test's choosing (a page and its script side by side, say)."""
+        self.pages[path] = content
+        return self.origin + path
+
 
 def _site_handler(pages: dict[str, bytes]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = pages.get(self.path.split("?")[0])
+            path = self.path.split("?")[0]
+            body = pages.get(path)
             self.send_response(200 if body is not None else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
+            is_script = path.endswith(".js")
+            self.send_header("Content-Type", f"text/{'javascript' if is_script else 'html'}; charset=utf-8")
             self.send_header("Content-Length", str(len(body or b"")))
             self.end_headers()
             self.wfile.write(body or b"")

@@ -23,7 +23,9 @@ from infra.stack import VideoCallsStack
 CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
 
 # prod is synthesized with every tunable moved off its default, so a test that finds the
-# value in the template proves the stack reads the context rather than a constant.
+# value in the template proves the stack reads the context rather than a constant. (The
+# options that are off on every stage, snapStart and provisionedConcurrency, have variants
+# of their own below.)
 PROD_OVERRIDES: dict[str, Any] = {
     "stage": "prod",
     "joinBaseUrl": "https://calls.example.com/",
@@ -40,6 +42,8 @@ PROD_OVERRIDES: dict[str, Any] = {
     "logRetentionDays": "365",
     "alarmEmail": "ops@example.com",
     "latencyP99AlarmMs": "1500",
+    "appRateLimitPer5Min": "2000",
+    "ipRateLimitPer5Min": "800",
 }
 
 
@@ -102,5 +106,39 @@ def synth_prod(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 @pytest.fixture(scope="session", params=["dev", "prod"])
 def synth(request: pytest.FixtureRequest) -> Synth:
+    found: Synth = request.getfixturevalue(f"synth_{request.param}")
+    return found
+
+
+# The deployment options that are off by default, each turned on over the dev stage's context.
+OPTION_OVERRIDES: dict[str, dict[str, Any]] = {
+    "snapstart": {"snapStart": "true"},
+    "provisioned": {"provisionedConcurrency": "3"},
+}
+
+
+def synthesize_option(name: str, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize({**CDK_CONTEXT, **OPTION_OVERRIDES[name]}, tmp_path_factory.mktemp(f"cdk-{name}"))
+
+
+@pytest.fixture(scope="session")
+def synth_snapstart(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize_option("snapstart", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def synth_provisioned(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize_option("provisioned", tmp_path_factory)
+
+
+@pytest.fixture(scope="session", params=sorted(OPTION_OVERRIDES))
+def synth_option(request: pytest.FixtureRequest) -> Synth:
+    found: Synth = request.getfixturevalue(f"synth_{request.param}")
+    return found
+
+
+@pytest.fixture(scope="session", params=["dev", "prod", *sorted(OPTION_OVERRIDES)])
+def every_synth(request: pytest.FixtureRequest) -> Synth:
+    """Each stage and each option: what cdk-nag and cfn-lint must find clean."""
     found: Synth = request.getfixturevalue(f"synth_{request.param}")
     return found

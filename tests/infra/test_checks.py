@@ -12,20 +12,28 @@ import pytest
 
 from infra.app import build_app
 from infra.stack import NagAcknowledgement, VideoCallsStack
-from tests.infra.conftest import CDK_CONTEXT, Synth
+from tests.infra.conftest import CDK_CONTEXT, OPTION_OVERRIDES, PROD_OVERRIDES, Synth
 
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
 
 
-@pytest.fixture(scope="module")
+# The contexts whose acknowledgements differ: prod (alarm email, stage defaults), SnapStart.
+UNACKNOWLEDGED_CONTEXTS: dict[str, dict[str, Any]] = {
+    "dev": CDK_CONTEXT,
+    "prod": {**CDK_CONTEXT, **PROD_OVERRIDES},
+    "snapstart": {**CDK_CONTEXT, **OPTION_OVERRIDES["snapstart"]},
+}
+
+
+@pytest.fixture(scope="module", params=sorted(UNACKNOWLEDGED_CONTEXTS))
 def unacknowledged(
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, list[NagAcknowledgement]]:
-    """The dev stack synthesized with no acknowledgement applied: what cdk-nag finds on its own."""
-    outdir = tmp_path_factory.mktemp("cdk-unacknowledged")
+    """The stack synthesized with no acknowledgement applied: what cdk-nag finds on its own."""
+    outdir = tmp_path_factory.mktemp(f"cdk-unacknowledged-{request.param}")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(VideoCallsStack, "_acknowledge_nag_findings", lambda self: None)
-        app, stack = build_app(dict(CDK_CONTEXT), outdir=str(outdir))
+        app, stack = build_app(dict(UNACKNOWLEDGED_CONTEXTS[request.param]), outdir=str(outdir))
         with pytest.raises(RuntimeError, match="ValidationFailed"):
             app.synth()
     return outdir, stack.nag_acknowledgements()
@@ -40,9 +48,9 @@ def findings(report: dict[str, Any]) -> set[tuple[str, str, str]]:
     }
 
 
-def test_synth_leaves_no_unacknowledged_finding(synth: Synth) -> None:
+def test_synth_leaves_no_unacknowledged_finding(every_synth: Synth) -> None:
     # An unacknowledged finding (warnings too) would have failed the synth in the fixture.
-    assert findings(synth.validation_report) == set()
+    assert findings(every_synth.validation_report) == set()
 
 
 def test_both_packs_run_and_an_unacknowledged_finding_fails_the_synth(
@@ -50,8 +58,10 @@ def test_both_packs_run_and_an_unacknowledged_finding_fails_the_synth(
 ) -> None:
     outdir, _ = unacknowledged
     report = json.loads((outdir / "validation-report.json").read_text())
-    assert {plugin["pluginName"] for plugin in report["pluginReports"]} == {"AwsSolutions", "Serverless"}
-    assert all(plugin["conclusion"] == "failure" for plugin in report["pluginReports"])
+    conclusions = {plugin["pluginName"]: plugin["conclusion"] for plugin in report["pluginReports"]}
+    assert conclusions["AwsSolutions"] == conclusions["Serverless"] == "failure"
+    # CDK's own warnings (annotations) are reported beside the two packs, and acknowledged the same way.
+    assert set(conclusions) <= {"AwsSolutions", "Serverless", "Construct Annotations"}
 
 
 def test_each_acknowledgement_matches_a_real_finding_and_covers_all(
@@ -62,7 +72,8 @@ def test_each_acknowledgement_matches_a_real_finding_and_covers_all(
 
     def covers(acknowledgement: NagAcknowledgement, rule: str, path: str) -> bool:
         scope = acknowledgement.scope.node.path
-        return acknowledgement.rule == rule and (path == scope or path.startswith(scope + "/"))
+        same_rule = acknowledgement.rule == rule.removeprefix("Annotation::")
+        return same_rule and (path == scope or path.startswith(scope + "/"))
 
     uncovered = {
         (rule, path) for _, rule, path in found if not any(covers(a, rule, path) for a in acknowledgements)
@@ -72,18 +83,18 @@ def test_each_acknowledgement_matches_a_real_finding_and_covers_all(
     assert stale == [], "acknowledgements of findings that no longer occur"
 
 
-def test_acknowledgements_name_their_rule_and_resource_and_give_a_reason(synth: Synth) -> None:
+def test_acknowledgements_name_their_rule_and_resource_and_give_a_reason(every_synth: Synth) -> None:
     recorded = {
         (path.lstrip("/"), rule.removeprefix("Annotation::")): reason
-        for path, entries in synth.metadata.items()
+        for path, entries in every_synth.metadata.items()
         for entry in entries
         if entry["type"] == "aws:cdk:acknowledged-rules"
         for rule, reason in entry["data"].items()
     }
-    expected = {(a.scope.node.path, a.rule): a.reason for a in synth.stack.nag_acknowledgements()}
+    expected = {(a.scope.node.path, a.rule): a.reason for a in every_synth.stack.nag_acknowledgements()}
     assert recorded == expected
     for (path, rule), reason in recorded.items():
-        assert path != synth.stack.stack_name, f"{rule} is acknowledged for the whole stack"
+        assert path != every_synth.stack.stack_name, f"{rule} is acknowledged for the whole stack"
         assert len(reason) >= 80, f"{rule} on {path}: the reason is too thin to review"
 
 
@@ -97,21 +108,26 @@ def cfn_lint(template: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cfn_lint_is_clean_on_the_template(synth: Synth, tmp_path: Path) -> None:
-    template = tmp_path / f"{synth.stack.stack_name}.template.json"
-    template.write_text(json.dumps(synth.json), encoding="utf-8")
+def test_cfn_lint_is_clean_on_the_template(every_synth: Synth, tmp_path: Path) -> None:
+    template = tmp_path / f"{every_synth.stack.stack_name}.template.json"
+    template.write_text(json.dumps(every_synth.json), encoding="utf-8")
     result = cfn_lint(template)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_cfn_lint_ignores_only_what_cdk_generates(synth: Synth) -> None:
+def test_cfn_lint_ignores_only_what_cdk_generates(every_synth: Synth) -> None:
     ignored = {
         logical_id: resource["Metadata"]["cfn-lint"]["config"]["ignore_checks"]
-        for logical_id, resource in synth.json["Resources"].items()
+        for logical_id, resource in every_synth.json["Resources"].items()
         if "cfn-lint" in resource.get("Metadata", {})
     }
     # W3005: CDK's explicit DependsOn on the function's role, already implied by Role: !GetAtt.
-    assert ignored == {synth.logical_id(synth.stack.function): ["W3005"]}
+    functions = (
+        every_synth.stack.function,
+        every_synth.stack.call_events.events_function,
+        every_synth.stack.call_events.delivery_function,
+    )
+    assert ignored == {every_synth.logical_id(function): ["W3005"] for function in functions}
 
 
 def test_cfn_lint_does_fail_a_broken_template(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -44,6 +45,8 @@ def test_defaults_are_the_documented_ones() -> None:
     assert config.alarm_email is None
     assert config.latency_p99_alarm_ms == 2000
     assert not config.is_production
+    assert (config.snap_start, config.provisioned_concurrency) == (False, 0)
+    assert not config.publishes_versions
 
 
 def test_every_tunable_is_documented_in_the_deploy_guide_with_its_default() -> None:
@@ -51,8 +54,13 @@ def test_every_tunable_is_documented_in_the_deploy_guide_with_its_default() -> N
     for key in CONTEXT_KEYS:
         row = re.search(rf"^\| `{key}` \| ([^|]*) \|", guide, flags=re.MULTILINE)
         assert row, f"docs/deploy.md has no table row for {key}"
-        default = str(CDK_CONTEXT[key]) or "(empty)"
-        assert default in row.group(1), f"docs/deploy.md gives {row.group(1)!r} as {key}'s default"
+        value = CDK_CONTEXT[key]
+        if isinstance(value, dict):  # one default per stage, written "dev 0, prod 3000"
+            defaults = [f"{stage} {stage_value}" for stage, stage_value in value.items()]
+        else:
+            defaults = [json.dumps(value) if isinstance(value, bool) else str(value) or "(empty)"]
+        for default in defaults:
+            assert default in row.group(1), f"docs/deploy.md gives {row.group(1)!r} as {key}'s default"
 
 
 def test_command_line_strings_are_converted() -> None:
@@ -62,6 +70,28 @@ def test_command_line_strings_are_converted() -> None:
     assert config.call_ttl_seconds == 3600
     assert config.cache_ttl_seconds == 2.5
     assert config.alarm_email == "a@b.c"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [("true", True), ("False", False), (True, True), (False, False)]
+)
+def test_snap_start_is_a_flag_from_json_or_the_command_line(given: Any, expected: bool) -> None:
+    config = config_with(snapStart=given)
+    assert config.snap_start is expected
+    assert config.publishes_versions is expected
+
+
+def test_provisioned_concurrency_publishes_versions() -> None:
+    config = config_with(provisionedConcurrency="2")
+    assert config.provisioned_concurrency == 2
+    assert config.publishes_versions
+
+
+def test_a_key_may_give_one_value_per_stage_and_the_command_line_one_for_all() -> None:
+    per_stage = {"appRateLimitPer5Min": {"dev": 100, "prod": 5000}}
+    assert config_with(**per_stage).app_rate_limit_per_5min == 100
+    assert config_with(**per_stage, stage="prod").app_rate_limit_per_5min == 5000
+    assert config_with(stage="prod", appRateLimitPer5Min="250").app_rate_limit_per_5min == 250
 
 
 def test_join_base_url_loses_its_trailing_slash() -> None:
@@ -81,6 +111,17 @@ def test_join_base_url_loses_its_trailing_slash() -> None:
         ({"logRetentionDays": "31"}, "logRetentionDays must be one of"),
         ({"logLevel": "TRACE"}, "logLevel must be one of"),
         ({"alarmEmail": "not-an-address"}, "alarmEmail must be an email address"),
+        ({"snapStart": "yes"}, "snapStart must be true or false"),
+        ({"provisionedConcurrency": "-1"}, "provisionedConcurrency must be at least 0"),
+        ({"provisionedConcurrency": "1.5"}, "provisionedConcurrency must be a whole number"),
+        ({"snapStart": "true", "provisionedConcurrency": "2"}, "cannot both be on"),
+        ({"appRateLimitPer5Min": "5"}, "appRateLimitPer5Min must be 0 .* or at least 10"),
+        ({"ipRateLimitPer5Min": "-1"}, "ipRateLimitPer5Min must be between 0 and"),
+        ({"appRateLimitPer5Min": "3e9"}, "appRateLimitPer5Min must be between 0 and 2000000000"),
+        (
+            {"stage": "prod", "ipRateLimitPer5Min": {"dev": 10}},
+            "ipRateLimitPer5Min gives values for dev but not for prod",
+        ),
         (
             {"lambdaTimeoutSeconds": "29", "dynamodbMaxAttempts": "3"},
             r"must exceed a request's worst case .*, 30 s",

@@ -3,33 +3,69 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 import tomllib
 from importlib.metadata import version
 from typing import Any
 
-from aws_cdk import aws_lambda
+import pytest
 
 from infra import stack as infra_stack
+from infra.config import LAMBDA_RUNTIME
 from tests.conftest import ROOT
 from tests.infra.conftest import Synth
 
 
 def function_properties(synth: Synth) -> dict[str, Any]:
-    _, function = synth.one("AWS::Lambda::Function")
+    # The API's function; the events and delivery functions have tests of their own (test_events.py).
+    function = synth.json["Resources"][synth.logical_id(synth.stack.function)]
     properties: dict[str, Any] = function["Properties"]
     return properties
 
 
-def test_runtime_is_the_newest_python_of_aws_cdk_lib_on_arm64(synth: Synth) -> None:
+def test_runtime_is_the_chosen_python_on_arm64(synth: Synth) -> None:
     properties = function_properties(synth)
-    assert properties["Runtime"] == "python3.14"
+    assert properties["Runtime"] == LAMBDA_RUNTIME == "python3.13"
     assert properties["Architectures"] == ["arm64"]
-    newest = max(
-        (name for name in dir(aws_lambda.Runtime) if name.startswith("PYTHON_3_")),
-        key=lambda name: int(name.rsplit("_", 1)[1]),
-    )
-    # A newer Python in aws-cdk-lib is a prompt to check the Powertools layer and move up.
-    assert getattr(aws_lambda.Runtime, newest).name == properties["Runtime"]
+
+
+def lambda_minor_version() -> str:
+    return LAMBDA_RUNTIME.removeprefix("python")
+
+
+def test_every_place_that_names_the_python_agrees_with_the_runtime() -> None:
+    minor = lambda_minor_version()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["requires-python"] == f">={minor}"
+    assert pyproject["tool"]["ruff"]["target-version"] == f"py{minor.replace('.', '')}"
+    assert pyproject["tool"]["mypy"]["python_version"] == minor
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(rf"^LAMBDA_PYTHON := {re.escape(minor)}$", makefile, flags=re.MULTILINE)
+    assert infra_stack.RUNTIME.name == LAMBDA_RUNTIME
+    assert infra_stack.powertools_layer_parameter().split("/")[-2] == LAMBDA_RUNTIME
+    from bench.environment import LAMBDA_SERVICE_VARIABLES
+
+    assert LAMBDA_SERVICE_VARIABLES["AWS_EXECUTION_ENV"] == f"AWS_Lambda_{LAMBDA_RUNTIME}"
+    for document in ("README.md", "docs/deploy.md"):
+        text = (ROOT / document).read_text(encoding="utf-8")
+        assert f"Python {minor}" in text, f"{document} does not name the Lambda's Python"
+        layer_paths = set(re.findall(r"arm64/(python3\.\d+)/", text))
+        assert layer_paths <= {LAMBDA_RUNTIME}, f"{document} names the layer of {sorted(layer_paths)}"
+
+
+def test_the_suite_runs_on_the_lambdas_python() -> None:
+    minor = lambda_minor_version()
+    running = "{}.{}".format(*sys.version_info[:2])
+    if running == minor:
+        return
+    found = subprocess.run(
+        [str(ROOT / "scripts" / "find-python.sh"), minor], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    # make deps falls back to python3 (with a warning) only on a machine without this Python.
+    assert not found, f"the tests run on Python {running} but {found} is here: run make deps"
+    pytest.skip(f"no Python {minor} on this machine: the suite runs on {running}")
 
 
 def test_handler_is_the_calls_entry_point(synth: Synth) -> None:
@@ -45,7 +81,8 @@ def test_asset_is_functions_only_without_bytecode(synth: Synth) -> None:
     shipped = {path.relative_to(asset).as_posix() for path in asset.rglob("*") if path.is_file()}
     assert "calls/handler.py" in shipped
     assert "calls/tables.py" in shipped
-    assert all(name.startswith("calls/") for name in shipped), sorted(shipped)
+    assert "callevents/stream_handler.py" in shipped
+    assert all(name.startswith(("calls/", "callevents/")) for name in shipped), sorted(shipped)
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in shipped)
 
 
@@ -55,7 +92,7 @@ def test_powertools_layer_is_the_public_arm64_layer_of_the_pinned_version(synth:
     parameter = synth.template.to_json()["Parameters"][layers[0]["Ref"]]
     assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
     assert parameter["Default"] == (
-        f"/aws/service/powertools/python/arm64/python3.14/{infra_stack.POWERTOOLS_PACKAGE_VERSION}"
+        f"/aws/service/powertools/python/arm64/python3.13/{infra_stack.POWERTOOLS_PACKAGE_VERSION}"
     )
 
 
@@ -128,7 +165,8 @@ def as_list(value: Any) -> list[Any]:
 
 
 def test_role_has_exactly_the_inline_permissions_of_the_issue(synth: Synth) -> None:
-    role_id, role = synth.one("AWS::IAM::Role")
+    role_id = synth.logical_id(synth.stack.function_role)
+    role = synth.json["Resources"][role_id]
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "lambda.amazonaws.com"
     }
@@ -169,7 +207,8 @@ def test_the_only_wildcard_resource_is_x_ray(synth: Synth) -> None:
         if any("*" in str(resource) for resource in as_list(statement["Resource"]))
         for action in as_list(statement["Action"])
     }
-    assert wildcard_actions == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    # dynamodb:ListStreams (the events function's stream source), like X-Ray's, has no resource.
+    assert wildcard_actions == {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "dynamodb:ListStreams"}
 
 
 def test_no_action_wildcards_anywhere(synth: Synth) -> None:

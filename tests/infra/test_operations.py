@@ -7,7 +7,8 @@ from typing import Any
 
 from calls import tables
 
-from infra.stack import TABLE_OPERATIONS
+from infra.call_events import EVENTS_TABLE_OPERATIONS
+from infra.stack import TABLE_OPERATIONS, alarmed_operations
 from tests.infra.conftest import Synth
 
 OUTPUT_KEYS = {
@@ -18,6 +19,9 @@ OUTPUT_KEYS = {
     "IdempotencyTableName",
     "AlarmTopicArn",
     "DashboardName",
+    "WebhooksTableName",
+    "EventBusName",
+    "DeliveryDeadLetterQueueUrl",
 }
 
 
@@ -42,6 +46,12 @@ def test_the_issues_alarms_exist_and_notify_the_topic(synth: Synth) -> None:
             "api-5xx",
             "api-latency-p99",
             *(f"{schema.purpose}-table-throttled-requests" for schema in tables.ALL_TABLES),
+            # Section 7's (tests/infra/test_events.py looks at each).
+            "webhook-dead-letters",
+            "events-stream-failures",
+            "events-iterator-age",
+            "events-function-errors",
+            "delivery-function-errors",
         )
     }
     for properties in alarms(synth).values():
@@ -78,11 +88,13 @@ def test_each_table_has_a_throttled_requests_alarm_over_its_operations(synth: Sy
             dimensions = {d["Name"]: d["Value"] for d in stat["Dimensions"]}
             assert dimensions["TableName"] == {"Ref": table_id}
             operations.add(dimensions["Operation"])
-        assert operations == set(TABLE_OPERATIONS[schema.purpose])
+        assert operations == set(alarmed_operations(schema.purpose))
 
 
 def test_alarm_operations_are_the_granted_ones() -> None:
-    assert set(TABLE_OPERATIONS) == {schema.purpose for schema in tables.ALL_TABLES}
+    assert set(TABLE_OPERATIONS) | set(EVENTS_TABLE_OPERATIONS) == {
+        schema.purpose for schema in tables.ALL_TABLES
+    }
 
 
 def test_topic_requires_tls_and_subscribes_the_email_only_when_given(
@@ -148,6 +160,6 @@ def test_stack_name_carries_the_stage_and_prod_is_termination_protected(
 
 
 def test_resources_are_tagged_with_project_and_stage(synth: Synth) -> None:
-    _, function = synth.one("AWS::Lambda::Function")
+    function = synth.json["Resources"][synth.logical_id(synth.stack.function)]
     tags = {tag["Key"]: tag["Value"] for tag in function["Properties"]["Tags"]}
     assert tags == {"project": "video-calls-api", "stage": synth.stage}

@@ -54,10 +54,11 @@ def test_keys_ttl_and_indexes_are_the_shared_definitions(synth: Synth, schema: t
     }
 
 
-def test_calls_table_has_the_by_app_index_and_expires(synth: Synth) -> None:
+def test_calls_table_has_the_by_app_and_by_conversation_indexes_and_expires(synth: Synth) -> None:
     properties = table_for(synth, tables.CALLS)["Properties"]
     assert [index["IndexName"] for index in properties["GlobalSecondaryIndexes"]] == [
-        tables.CALLS_BY_APP_INDEX
+        tables.CALLS_BY_APP_INDEX,
+        tables.CALLS_BY_CONVERSATION_INDEX,
     ]
     assert properties["TimeToLiveSpecification"]["AttributeName"] == "expiresAt"
 

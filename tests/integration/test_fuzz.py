@@ -2,16 +2,17 @@
 
 Every default check of schemathesis runs on every response of every operation, with valid demo
 credentials (in the headers, then in the query string) and with broken ones; then the stateful
-phase follows the document's links (create -> get -> end, and back) with a fresh app's
+phase follows the document's links (create -> get, end and join; get <-> end) with a fresh app's
 credentials. Generation is derandomized, so a run is reproducible and a failure is the same
 failure on the next run.
 
 Two adjustments, each explained where it is made (and in the README's "Fuzzing"):
-- positive_data_acceptance also accepts 400 and 422, because three answers to schema-valid
+- positive_data_acceptance also accepts 400, 410 and 422, because these answers to schema-valid
   requests depend on state, not shape: PRESET_NOT_FOUND (whether a preset exists is data),
-  IDEMPOTENCY_KEY_REUSED (whether a key was used before is history) and INVALID_CURSOR (whether
-  this API issued a cursor is history). `only_state_dependent_refusals` then fails any other 400
-  or 422 to a schema-valid request, so the check loses nothing else.
+  IDEMPOTENCY_KEY_REUSED (whether a key was used before is history), INVALID_CURSOR (whether
+  this API issued a cursor is history) and a join's CALL_ENDED / CALL_EXPIRED (whether the call
+  is over is history). `only_state_dependent_refusals` then fails any other 400, 410 or 422 to a
+  schema-valid request, so the check loses nothing else.
 - The undeclared-method probe sends only methods API Gateway can forward to the function: TRACE
   and QUERY never reach it in the deployed API.
 """
@@ -46,13 +47,21 @@ CALL_OPERATIONS = (
     "GET /api/calls/{callId}",
     "POST /api/calls/{callId}/end",
 )
-PREFLIGHTS = ("OPTIONS /api/calls", "OPTIONS /api/calls/{callId}", "OPTIONS /api/calls/{callId}/end")
-OPERATIONS = (*CALL_OPERATIONS, *PREFLIGHTS)
-# The operations with credentials: the document's "Calls" tag.
+JOIN = "POST /api/calls/{callId}/join"
+PREFLIGHTS = (
+    "OPTIONS /api/calls",
+    "OPTIONS /api/calls/{callId}",
+    "OPTIONS /api/calls/{callId}/end",
+    "OPTIONS /api/calls/{callId}/join",
+)
+OPERATIONS = (*CALL_OPERATIONS, JOIN, *PREFLIGHTS)
+# The operations that need credentials: the document's "Calls" tag. A guest joins without any.
 CALLS_TAG = "Calls"
+JOIN_TAG = "Join"
 # Schema-valid requests that only stored state can refuse, by status.
 STATE_DEPENDENT_REFUSALS = {
     400: frozenset({"INVALID_CURSOR"}),
+    410: frozenset({"CALL_ENDED", "CALL_EXPIRED"}),
     422: frozenset({"PRESET_NOT_FOUND", "IDEMPOTENCY_KEY_REUSED"}),
 }
 
@@ -138,6 +147,7 @@ MIN_VALID_REQUESTS = {
     "GET /api/calls": 90,
     "GET /api/calls/{callId}": 50,
     "POST /api/calls/{callId}/end": 55,
+    JOIN: 55,
     **dict.fromkeys(PREFLIGHTS, 40),
 }
 MIN_REQUESTS_PER_TEST = {
@@ -254,18 +264,18 @@ def test_with_broken_credentials(
 
 # The stateful phase: scenarios that follow the document's links, so reads and ends meet real calls.
 
-STATEFUL_SCENARIOS = 20
-STATEFUL_STEPS = 6
+STATEFUL_SCENARIOS = 30
+STATEFUL_STEPS = 8
 STATEFUL_SEED = 10
 
 
-def test_the_stateful_phase_follows_the_links_from_create_to_get_and_end(
+def test_the_stateful_phase_follows_the_links_from_create_to_get_end_and_join(
     local_api: LocalApi, make_app: Callable[..., TestApp]
 ) -> None:
     # An app of its own: scenarios also end calls they find by listing.
     app = make_app()
     credentials = header_credentials(app.app_id, app.widget_key)
-    workflow_schema = load_schema(credentials, stateful=True).include(tag=CALLS_TAG)
+    workflow_schema = load_schema(credentials, stateful=True).include(tag=[CALLS_TAG, JOIN_TAG])
     # (source operation, target operation, inferred by schemathesis?), status: each step a link led to.
     followed: Counter[tuple[tuple[str, str, bool], int]] = Counter()
 
@@ -305,6 +315,7 @@ def test_the_stateful_phase_follows_the_links_from_create_to_get_and_end(
     create, read, end = CALL_OPERATIONS[0], CALL_OPERATIONS[2], CALL_OPERATIONS[3]
     assert followed[(create, read, False), 200] > 0, followed
     assert followed[(create, end, False), 200] > 0, followed
+    assert followed[(create, JOIN, False), 200] > 0, followed
     assert followed[(read, end, False), 200] + followed[(end, read, False), 200] > 0, followed
     # And no link led to a call that was not there.
     assert not [link for link, status in followed if status == 404], followed

@@ -125,7 +125,7 @@ def test_a_body_that_is_not_json_is_refused(stage: Stage) -> None:
 
 def test_unknown_paths_and_wrong_methods_answer_in_the_envelope(stage: Stage) -> None:
     assert_error(send("GET", f"{stage.base_url}api/nothing-here"), 404, "NOT_FOUND")
-    assert_error(send("GET", stage.calls_url), 405, "METHOD_NOT_ALLOWED")
+    assert_error(send("DELETE", stage.calls_url), 405, "METHOD_NOT_ALLOWED")
 
 
 def test_cors_preflight(stage: Stage) -> None:
@@ -154,3 +154,28 @@ def test_an_idempotent_retry_returns_the_first_call(stage: Stage) -> None:
     assert first.status == again.status == 201
     assert again.body == first.body
     assert again.header("Idempotent-Replayed") == "true"
+
+
+def test_a_call_is_read_listed_and_ended(stage: Stage) -> None:
+    conversation = f"smoke-{uuid.uuid4()}"
+    created = create_call(stage, {"title": "Lifecycle", "genesys": {"conversationId": conversation}})
+    assert created.status == 201, created
+    call_id = created.body["data"]["callId"]
+    call_url = f"{stage.calls_url}/{call_id}"
+
+    read = send("GET", call_url, stage.credentials())
+    assert read.status == 200, read
+    assert (read.body["data"]["callId"], read.body["data"]["status"]) == (call_id, "created")
+
+    found = send("GET", f"{stage.calls_url}?conversationId={conversation}&limit=1", stage.credentials())
+    assert found.status == 200, found
+    assert [call["callId"] for call in found.body["data"]["calls"]] == [call_id]
+
+    ended = send("POST", f"{call_url}/end", stage.credentials())
+    assert ended.status == 200, ended
+    assert ended.body["data"]["status"] == "ended"
+    again = send("POST", f"{call_url}/end", stage.credentials())
+    assert again.body["data"]["endedAt"] == ended.body["data"]["endedAt"]
+
+    assert_error(send("GET", f"{stage.calls_url}/{uuid.uuid4()}", stage.credentials()), 404, "CALL_NOT_FOUND")
+    assert_error(send("GET", f"{stage.calls_url}?cursor=forged", stage.credentials()), 400, "INVALID_CURSOR")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from calls.jsontext import JsonTooDeep, dumps_exact, loads_exact, nesting_depth
+from calls.jsontext import MAX_PARSE_DEPTH, JsonTooDeep, dumps_exact, loads_exact, nesting_depth
 
 
 @pytest.mark.parametrize(
@@ -31,6 +31,25 @@ def test_non_json_constants_are_refused(constant: str) -> None:
 def test_absurd_nesting_is_reported_as_too_deep() -> None:
     with pytest.raises(JsonTooDeep):
         loads_exact("[" * 100_000 + "]" * 100_000)
+
+
+@pytest.mark.parametrize("opening", ["[", '{"a":'])
+def test_the_depth_limit_is_the_projects_not_the_interpreters(opening: str) -> None:
+    """Python 3.13's parser reads 5,000 levels where 3.11's gave up: both refuse past the limit."""
+    closing = "]" if opening == "[" else "}"
+
+    def nested(levels: int) -> str:
+        return opening * levels + "1" + closing * levels
+
+    assert nesting_depth(loads_exact(nested(MAX_PARSE_DEPTH)), MAX_PARSE_DEPTH) == MAX_PARSE_DEPTH
+    for levels in (MAX_PARSE_DEPTH + 1, 5_000):
+        with pytest.raises(JsonTooDeep):
+            loads_exact(nested(levels))
+
+
+def test_brackets_inside_strings_do_not_make_a_body_too_deep() -> None:
+    text = '{"a": "' + "[" * (MAX_PARSE_DEPTH + 10) + '"}'
+    assert loads_exact(text) == {"a": "[" * (MAX_PARSE_DEPTH + 10)}
 
 
 def test_nesting_depth_counts_objects_and_arrays() -> None:

@@ -8,18 +8,26 @@ from typing import Any
 
 import pytest
 import schemathesis
-from calls import errors, handler, view
-from calls.access import Credentials
+from calls import errors, handler, join, view
+from calls.access import Caller, Credentials
 from calls.listing import validate_list_query
-from calls.models import IDEMPOTENCY_KEY_PATTERN, CallRecord, CallSettings, CreateCallRequest, ListCallsQuery
-from localrun.server import LocalLambdaContext, build_event
+from calls.models import (
+    IDEMPOTENCY_KEY_PATTERN,
+    AppRecord,
+    CallRecord,
+    CallSettings,
+    CreateCallRequest,
+    JoinCallRequest,
+    ListCallsQuery,
+)
+from localrun.server import LocalLambdaContext, build_event, response_headers
 from openapi_spec import __main__ as cli
 from openapi_spec import envelopes, spec
 from openapi_spec.spec import REGENERATE_COMMAND, SPEC_PATH, build_spec, render
 from pydantic import ValidationError
 
-# The contract's error table (section 2, "Errors"), section 3's two idempotency codes and
-# section 5's three; 429 is section 8's, written by API Gateway.
+# The contract's error table (section 2, "Errors"), section 3's two idempotency codes, section 5's
+# three and section 6's join answers; 429 is section 8's, written by API Gateway.
 CONTRACT_CODES = {
     400: {"INVALID_JSON", "INVALID_BODY", "INVALID_CURSOR"},
     401: {"UNAUTHORIZED"},
@@ -27,6 +35,7 @@ CONTRACT_CODES = {
     404: {"NOT_FOUND", "CALL_NOT_FOUND"},
     405: {"METHOD_NOT_ALLOWED"},
     409: {"IDEMPOTENCY_KEY_IN_USE", "CALL_EXPIRED"},
+    410: {"CALL_ENDED", "CALL_EXPIRED"},
     413: {"PAYLOAD_TOO_LARGE"},
     422: {"VALIDATION_ERROR", "PRESET_NOT_FOUND", "IDEMPOTENCY_KEY_REUSED"},
     429: {"TOO_MANY_REQUESTS"},
@@ -53,9 +62,19 @@ OPERATION_CODES: dict[str, dict[int, set[str]]] = {
     "listCalls": {**ADMITTED, 400: {"INVALID_CURSOR"}, 422: {"VALIDATION_ERROR"}},
     "getCall": {**ADMITTED, 404: {"CALL_NOT_FOUND"}},
     "endCall": {**ADMITTED, **BODY_REFUSALS, 404: {"CALL_NOT_FOUND"}, 409: {"CALL_EXPIRED"}},
+    # Any origin may join, so no ORIGIN_NOT_ALLOWED; a disabled app refuses its agent.
+    "joinCall": {
+        **ADMITTED,
+        **BODY_REFUSALS,
+        403: {"APP_DISABLED"},
+        404: {"CALL_NOT_FOUND"},
+        410: {"CALL_ENDED", "CALL_EXPIRED"},
+        422: {"VALIDATION_ERROR"},
+    },
     "preflightCalls": {500: {"INTERNAL_ERROR"}},
     "preflightCall": {500: {"INTERNAL_ERROR"}},
     "preflightEndCall": {500: {"INTERNAL_ERROR"}},
+    "preflightJoinCall": {500: {"INTERNAL_ERROR"}},
 }
 # Answered on a path, not by an operation: unknown paths and other methods.
 PATH_LEVEL_CODES = {"NOT_FOUND", "METHOD_NOT_ALLOWED"}
@@ -64,10 +83,13 @@ ROUTES = {
     "listCalls": ("GET", "/api/calls"),
     "getCall": ("GET", "/api/calls/{callId}"),
     "endCall": ("POST", "/api/calls/{callId}/end"),
+    "joinCall": ("POST", "/api/calls/{callId}/join"),
     "preflightCalls": ("OPTIONS", "/api/calls"),
     "preflightCall": ("OPTIONS", "/api/calls/{callId}"),
     "preflightEndCall": ("OPTIONS", "/api/calls/{callId}/end"),
+    "preflightJoinCall": ("OPTIONS", "/api/calls/{callId}/join"),
 }
+PREFLIGHTS = ("preflightCalls", "preflightCall", "preflightEndCall", "preflightJoinCall")
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +172,12 @@ def test_paths_and_methods_are_the_handlers_routes(document: dict[str, Any]) -> 
         spec.openapi_path(path): {method.lower() for method in (*methods, "OPTIONS")}
         for path, methods in handler.PATH_METHODS.items()
     }
-    assert set(document["paths"]) == {"/api/calls", "/api/calls/{callId}", "/api/calls/{callId}/end"}
+    assert set(document["paths"]) == {
+        "/api/calls",
+        "/api/calls/{callId}",
+        "/api/calls/{callId}/end",
+        "/api/calls/{callId}/join",
+    }
     assert {path: set(item) - {"description"} for path, item in document["paths"].items()} == expected
     for operation_id, (method, path) in ROUTES.items():
         assert document["paths"][path][method.lower()]["operationId"] == operation_id
@@ -162,6 +189,7 @@ def test_paths_and_methods_are_the_handlers_routes(document: dict[str, Any]) -> 
         ("/api/calls", ["PUT", "DELETE", "HEAD", "PATCH"], "GET, POST, OPTIONS"),
         ("/api/calls/{callId}", ["PUT", "POST", "DELETE", "HEAD", "PATCH"], "GET, OPTIONS"),
         ("/api/calls/{callId}/end", ["GET", "PUT", "DELETE", "HEAD", "PATCH"], "POST, OPTIONS"),
+        ("/api/calls/{callId}/join", ["GET", "PUT", "DELETE", "HEAD", "PATCH"], "POST, OPTIONS"),
     ],
 )
 def test_each_path_names_its_405s_and_their_allow(
@@ -197,9 +225,8 @@ def test_operation_ids_are_unique_and_every_operation_is_tagged(document: dict[s
         assert operation["summary"], operation_id
         assert operation["description"], operation_id
     assert {found[name]["tags"][0] for name in ("createCall", "listCalls", "getCall", "endCall")} == {"Calls"}
-    assert {found[name]["tags"][0] for name in ("preflightCalls", "preflightCall", "preflightEndCall")} == {
-        "CORS"
-    }
+    assert found["joinCall"]["tags"] == ["Join"]
+    assert {found[name]["tags"][0] for name in PREFLIGHTS} == {"CORS"}
 
 
 # Errors
@@ -402,7 +429,7 @@ def test_the_documented_list_limits_are_the_enforced_ones(document: dict[str, An
 def test_an_empty_query_value_is_documented_as_a_missing_one(document: dict[str, Any]) -> None:
     """The API reads `?status=` as no status (first_query_value); the document says so."""
     found = operations(document)
-    for operation_id in ("createCall", "listCalls"):
+    for operation_id in ("createCall", "listCalls", "joinCall"):
         for (location, name), parameter in parameters_of(document, found[operation_id]).items():
             if location == "query":
                 assert parameter["allowEmptyValue"] is True, (operation_id, name)
@@ -419,7 +446,10 @@ def test_the_call_id_is_a_uuid_path_parameter(document: dict[str, Any]) -> None:
         assert parameter["schema"] == {"type": "string", "format": "uuid"}
         assert "CALL_NOT_FOUND" in parameter["description"]
     # A preflight cannot look a call up: any id gets the same answer.
-    for operation_id in ("preflightCall", "preflightEndCall"):
+    for operation_id in ("joinCall",):
+        parameter = parameters_of(document, found[operation_id])["path", "callId"]
+        assert parameter["schema"] == {"type": "string", "format": "uuid"}
+    for operation_id in ("preflightCall", "preflightEndCall", "preflightJoinCall"):
         parameter = parameters_of(document, found[operation_id])["path", "callId"]
         assert parameter["schema"] == {"type": "string"}
 
@@ -433,7 +463,12 @@ def test_credentials_are_security_schemes_in_headers_or_query(document: dict[str
         ("query", "widgetKey"),
     }
     for operation_id, operation in operations(document).items():
-        expected = [] if operation_id.startswith("preflight") else spec.CREDENTIALS
+        if operation_id.startswith("preflight"):
+            expected = []
+        elif operation_id == "joinCall":
+            expected = [{}, *spec.CREDENTIALS]  # a guest needs none
+        else:
+            expected = spec.CREDENTIALS
         assert operation["security"] == expected, operation_id
     assert spec.CREDENTIALS == [
         {"appIdHeader": [], "widgetKeyHeader": []},
@@ -532,8 +567,9 @@ def _every_fact_call() -> CallRecord:
 def test_the_documented_call_view_is_what_the_code_builds() -> None:
     """view.call_view and envelopes.CallView name the same fields: a field added to one fails here."""
     now = view.utc_now()
-    credentials = Credentials(app_id="app-1", widget_key="k")
-    full = view.caller_view(_every_fact_call(), credentials, now=now, base_url="https://video.example")
+    caller = Caller(Credentials(app_id="app-1", widget_key="k"), AppRecord("app-1", "active", ("digest",)))
+    assert caller.app.host_links_carry_widget_key
+    full = view.caller_view(_every_fact_call(), caller, now=now, base_url="https://video.example")
     assert set(full) == set(envelopes.CallView.model_fields)
     envelopes.CallView.model_validate(full)
 
@@ -576,7 +612,7 @@ def test_the_list_answer_is_a_page_of_call_views(document: dict[str, Any]) -> No
 def test_create_links_to_get_and_end_by_the_created_call_id(document: dict[str, Any]) -> None:
     found = operations(document)
     links = found["createCall"]["responses"]["201"]["links"]
-    assert set(links) == {"getCall", "endCall"}
+    assert set(links) == {"getCall", "endCall", "joinCall"}
     for name, link in links.items():
         assert link["operationId"] == name
         assert link["operationId"] in found
@@ -599,6 +635,43 @@ def test_schemathesis_reads_the_links_for_its_stateful_phase(document: dict[str,
                 assert "$ref" not in link
 
 
+def test_the_join_reads_the_models_fields_from_the_query_or_the_body(document: dict[str, Any]) -> None:
+    operation = operations(document)["joinCall"]
+    parameters = parameters_of(document, operation)
+    assert set(parameters) == {("path", "callId")} | {
+        ("query", name) for name in JoinCallRequest.model_fields
+    }
+    assert parameters["query", "role"]["schema"] == {"enum": [join.AGENT, join.GUEST], "type": "string"}
+    body = resolve(document, operation["requestBody"]["content"]["application/json"]["schema"])
+    assert operation["requestBody"]["required"] is False
+    assert set(body["properties"]) == set(JoinCallRequest.model_fields)
+    assert "the query wins" in body["description"]
+
+
+def test_the_documented_join_answer_is_what_the_code_builds(document: dict[str, Any]) -> None:
+    call = _every_fact_call()
+    now = view.utc_now()
+    for role in (join.AGENT, join.GUEST):
+        built = join.join_view(call, role, now)
+        assert set(built) == set(envelopes.JoinView.model_fields), role
+        envelopes.JoinView.model_validate(built)
+    assert set(envelopes.JoinRole.__args__) == {join.AGENT, join.GUEST}
+    schema = document["components"]["schemas"]["JoinView"]
+    assert set(schema["required"]) == set(envelopes.JoinView.model_fields) - {"title"}
+    ok = operations(document)["joinCall"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert resolve(document, ok)["properties"]["data"] == {"$ref": "#/components/schemas/JoinView"}
+
+
+def test_call_expired_is_a_409_to_end_and_a_410_to_join(document: dict[str, Any]) -> None:
+    found = operations(document)
+    assert "CALL_EXPIRED" in error_codes_of(document, found["endCall"])[409]
+    assert error_codes_of(document, found["joinCall"])[410] == {"CALL_ENDED", "CALL_EXPIRED"}
+    assert {(error.status, error.code) for error in (errors.CallExpired, errors.CallExpiredGone)} == {
+        (409, "CALL_EXPIRED"),
+        (410, "CALL_EXPIRED"),
+    }
+
+
 # What the handler answers, against the document
 
 
@@ -610,11 +683,40 @@ def invoke(method: str, path: str, headers: list[tuple[str, str]] | None = None)
     )
 
 
-def response_headers(result: dict[str, Any]) -> dict[str, str]:
-    headers = {name.lower(): value for name, value in (result.get("headers") or {}).items()}
-    for values_name, values in (result.get("multiValueHeaders") or {}).items():
-        headers.setdefault(values_name.lower(), values[-1])
+def headers_of(result: dict[str, Any]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in response_headers(result):
+        headers.setdefault(name.lower(), value)
     return headers
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")  # a preflight counts nothing
+def test_every_body_is_json_and_those_without_one_are_named_and_true(document: dict[str, Any]) -> None:
+    """The preflights' 204 has no body and no Content-Type: the document says so, and so does the handler."""
+    bodiless = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "description":
+                continue
+            for status, response in operation["responses"].items():
+                content = resolve(document, response).get("content")
+                if content is None:
+                    bodiless.append((method.upper(), path, int(status)))
+                else:
+                    assert set(content) == {"application/json"}, (method, path, status)
+    assert bodiless == [("OPTIONS", path, 204) for path in document["paths"]]
+
+    description = " ".join(document["info"]["description"].split())
+    assert (
+        "the `204` of `OPTIONS` on every path (CORS preflight) has no body and no `Content-Type`"
+        in description
+    )
+    for route in handler.PATH_METHODS:
+        result = invoke("OPTIONS", route.replace("<call_id>", "any-id"))
+        assert result["statusCode"] == 204
+        assert not result.get("body")
+        assert "content-type" not in headers_of(result)
+    assert headers_of(invoke("POST", "/api/calls"))["content-type"] == "application/json"
 
 
 @pytest.mark.parametrize("path", ["/openapi.json", "/docs", "/api/openapi.json"])
@@ -638,7 +740,7 @@ def test_a_405_carries_every_header_the_document_requires(
 ) -> None:
     """RFC 9110 section 15.5.6: a 405 response must name the allowed methods in `Allow`."""
     result = invoke(method, route.replace("<call_id>", "2b7a9f1e-3c4d-4e5f-8a6b-7c8d9e0f1a2b"))
-    headers = response_headers(result)
+    headers = headers_of(result)
 
     assert result["statusCode"] == 405
     response = document["components"]["responses"]["MethodNotAllowed"]
@@ -662,7 +764,7 @@ def test_each_preflight_answers_the_methods_its_operation_documents(
         route.replace("<call_id>", "any-id"),
         [("Origin", "https://site.example"), ("Access-Control-Request-Method", "GET")],
     )
-    headers = response_headers(result)
+    headers = headers_of(result)
 
     assert result["statusCode"] == 204
     assert (

@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import click
+from calls.models import HOST_LINKS_HOST_KEY, HOST_LINKS_WIDGET_KEY
 
 from callsctl import inputs, output
 from callsctl.store import AdminStore, AppInfo, KeyInfo, NewApp, NewKey, PresetInfo, StoreError
@@ -24,8 +25,6 @@ from callsctl.target import (
     choose_target,
     open_store,
 )
-
-T = TypeVar("T")
 
 KEY_SHOWN_ONCE = "Save the widget key now: only its digest is stored, it cannot be shown again."
 
@@ -100,7 +99,7 @@ def describe_failure(error: Exception, target: Target | None) -> str | None:
     return " ".join(message.split()) if message is not None else None
 
 
-def checked(validate: Callable[[str], T]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+def checked[T](validate: Callable[[str], T]) -> Callable[[click.Context, click.Parameter, Any], Any]:
     """A click callback that runs one of `inputs`' validators: a refused value is a usage error (2)."""
 
     def callback(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
@@ -175,6 +174,7 @@ def _app_json(app: AppInfo) -> dict[str, Any]:
         "createdAt": app.created_at,
         "activePresetId": app.active_preset_id,
         "allowedOrigins": list(app.allowed_origins),
+        "hostLinks": app.host_links,
         "keys": [_key_json(key) for key in app.keys],
     }
 
@@ -277,6 +277,7 @@ def apps_show(state: State, app_id: str) -> None:
                 "createdAt": app.created_at,
                 "activePreset": app.active_preset_id,
                 "allowedOrigins": app.allowed_origins or "- (any origin)",
+                "hostLinks": f"{app.host_links} ({HOST_LINK_MEANINGS[app.host_links]})",
                 "presets": presets,
             }
         )
@@ -355,6 +356,37 @@ def apps_clear_preset(state: State, app_id: str) -> None:
     """Calls that name no preset get the built-in defaults again."""
     state.store().clear_active_preset(app_id)
     state.emit({"appId": app_id, "activePresetId": None}, f"app {app_id}: no active preset")
+
+
+# The command's words, and what each mode puts into a call's host link.
+HOST_LINK_WORDS = {"widget-key": HOST_LINKS_WIDGET_KEY, "host-key": HOST_LINKS_HOST_KEY}
+HOST_LINK_MEANINGS = {
+    HOST_LINKS_WIDGET_KEY: "host links carry the app's widget key",
+    HOST_LINKS_HOST_KEY: "host links carry a per-call host key",
+}
+
+
+@apps.command("set-host-links")
+@APP_ARGUMENT
+@click.argument("mode", metavar="widget-key|host-key", type=click.Choice(sorted(HOST_LINK_WORDS)))
+@pass_state
+def apps_set_host_links(state: State, app_id: str, mode: str) -> None:
+    """Choose what the app's host links carry.
+
+    \b
+    widget-key  the default, upstream's shape: ?role=agent&appId=...&widgetKey=...
+    host-key    ?role=agent&hostKey=..., a random key per call, shown once on create
+
+    Calls made before keep their links; in host-key mode the widget key no longer
+    lets an agent join.
+    """
+    host_links = HOST_LINK_WORDS[mode]
+    changed = state.store().set_host_links(app_id, host_links)
+    meaning = HOST_LINK_MEANINGS[host_links]
+    state.emit(
+        {"appId": app_id, "hostLinks": host_links, "changed": changed},
+        f"app {app_id}: {meaning}" + ("" if changed else " already"),
+    )
 
 
 @apps.command("set-origins")
@@ -594,6 +626,12 @@ def calls_list(state: State, app_id: str, limit: int) -> None:
             empty="(no calls)",
         ),
     )
+
+
+# webhooks: their own module (callsctl.webhooks_cli), registered here.
+from callsctl.webhooks_cli import webhooks  # noqa: E402
+
+cli.add_command(webhooks)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from calls import tables
 from calls.access import widget_key_digest
 from calls.jsontext import dumps_exact, loads_exact
+from calls.models import HOST_LINK_MODES, HOST_LINKS_HOST_KEY, HOST_LINKS_WIDGET_KEY
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -31,6 +32,8 @@ class TableNames:
     apps: str
     calls: str
     idempotency: str
+    # callevents.settings.DEFAULT_WEBHOOKS_TABLE_NAME, as the functions name it unless told.
+    webhooks: str = "video-calls-webhooks"
 
     def for_schema(self, schema: tables.TableSchema) -> str:
         name: str = getattr(self, schema.purpose)
@@ -86,6 +89,7 @@ class AppInfo:
     active_preset_id: str | None
     allowed_origins: tuple[str, ...]
     keys: tuple[KeyInfo, ...]
+    host_links: str = HOST_LINKS_WIDGET_KEY
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,7 @@ class AdminStore:
         for schema in tables.ALL_TABLES:
             name = self.names.for_schema(schema)
             if name in existing:
+                self._ensure_stream(schema, name)
                 continue
             self.client.create_table(**tables.create_table_request(schema, name))
             self.client.get_waiter("table_exists").wait(TableName=name)
@@ -142,6 +147,18 @@ class AdminStore:
                 )
             created.append(name)
         return created
+
+    def _ensure_stream(self, schema: tables.TableSchema, name: str) -> None:
+        """A table made before its schema had a stream (an older local run's data) gets it now."""
+        if not schema.stream_view_type:
+            return
+        found = self.client.describe_table(TableName=name)["Table"].get("StreamSpecification", {})
+        if found.get("StreamEnabled"):
+            return
+        self.client.update_table(
+            TableName=name,
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": schema.stream_view_type},
+        )
 
     def _all_table_names(self) -> Iterator[str]:
         for page in self.client.get_paginator("list_tables").paginate():
@@ -242,6 +259,26 @@ class AdminStore:
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             raise NotFound(f"app {app_id!r} not found") from None
+
+    def set_host_links(self, app_id: str, mode: str) -> bool:
+        """What the app's host links carry: its widget key ("widgetKey", upstream's shape) or a
+        per-call host key ("hostKey"). True if that changed the mode; calls made before keep
+        their links."""
+        if mode not in HOST_LINK_MODES:
+            raise ValueError(f"host-link mode must be one of {HOST_LINK_MODES}, got {mode!r}")
+        try:
+            result = self.client.update_item(
+                TableName=self.names.apps,
+                Key=_app_key(app_id),
+                UpdateExpression="SET hostLinks = :mode",
+                ConditionExpression="attribute_exists(appId)",
+                ExpressionAttributeValues={":mode": {"S": mode}},
+                ReturnValues="UPDATED_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise NotFound(f"app {app_id!r} not found") from None
+        before = result.get("Attributes", {}).get("hostLinks", {}).get("S", HOST_LINKS_WIDGET_KEY)
+        return before != mode
 
     def set_active_preset(self, app_id: str, preset_id: str) -> None:
         """Make an existing preset the app's active one; both checked in the same transaction."""
@@ -567,6 +604,12 @@ def _app_info(item: dict[str, Any]) -> AppInfo:
         active_preset_id=item.get("activePresetId", {}).get("S"),
         allowed_origins=tuple(value["S"] for value in item.get("allowedOrigins", {}).get("L", [])),
         keys=tuple(sorted(keys, key=lambda key: (key.created_at or "", key.key_id))),
+        # As the API reads it (calls.repository.app_from_items): anything but hostKey is widgetKey.
+        host_links=(
+            HOST_LINKS_HOST_KEY
+            if item.get("hostLinks", {}).get("S") == HOST_LINKS_HOST_KEY
+            else HOST_LINKS_WIDGET_KEY
+        ),
     )
 
 

@@ -19,6 +19,7 @@ STACK_OUTPUTS = {
     "apps": "AppsTableName",
     "calls": "CallsTableName",
     "idempotency": "IdempotencyTableName",
+    "webhooks": "WebhooksTableName",
 }
 # Variables that say "the tables are configured here", as the Lambda reads them.
 ENVIRONMENT_TARGET_VARIABLES = ("APPS_TABLE_NAME", "CALLS_TABLE_NAME", "DYNAMODB_ENDPOINT_URL")
@@ -111,11 +112,14 @@ def environment_settings() -> Settings:
 
 
 def table_names_from_environment() -> TableNames:
+    from callevents.settings import webhooks_table_name
+
     settings = environment_settings()
     return TableNames(
         apps=settings.apps_table_name,
         calls=settings.calls_table_name,
         idempotency=settings.idempotency_table_name,
+        webhooks=webhooks_table_name(),
     )
 
 
@@ -139,6 +143,7 @@ def table_names_from_stack(cloudformation: Any, stack: str) -> TableNames:
         apps=outputs[STACK_OUTPUTS["apps"]],
         calls=outputs[STACK_OUTPUTS["calls"]],
         idempotency=outputs.get(STACK_OUTPUTS["idempotency"], ""),
+        webhooks=outputs.get(STACK_OUTPUTS["webhooks"], ""),
     )
 
 

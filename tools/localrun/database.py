@@ -9,6 +9,7 @@ from localrun.demo import seed_demo_data
 
 def admin_store(endpoint_url: str | None, names: TableNames | None = None) -> AdminStore:
     import boto3
+    from callevents.settings import webhooks_table_name
     from calls.settings import get_settings
 
     if names is None:
@@ -17,6 +18,7 @@ def admin_store(endpoint_url: str | None, names: TableNames | None = None) -> Ad
             apps=settings.apps_table_name,
             calls=settings.calls_table_name,
             idempotency=settings.idempotency_table_name,
+            webhooks=webhooks_table_name(),
         )
     client = boto3.client("dynamodb", endpoint_url=endpoint_url)
     return AdminStore(client, names)

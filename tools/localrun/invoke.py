@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from localrun.__main__ import database_endpoint
 from localrun.database import admin_store, prepare_database
@@ -37,19 +38,39 @@ def _endpoint() -> Iterator[str]:
         yield endpoint
 
 
+@contextlib.contextmanager
+def _stdout_for_the_result_only() -> Iterator[TextIO]:
+    """Yield the real stdout, and send whatever else is written to stdout meanwhile to stderr.
+
+    The function logs JSON lines to stdout, as Lambda wants them, and the database's start-up
+    lines are printed there too; `make -s invoke EVENT=... | jq` needs the result alone. This is
+    done here, at the file descriptor, so the function's own logging stays as it is deployed.
+    """
+    sys.stdout.flush()
+    result_stream = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    try:
+        yield result_stream
+    finally:
+        sys.stdout.flush()
+        result_stream.flush()
+        os.dup2(result_stream.fileno(), sys.stdout.fileno())
+        result_stream.close()
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: make invoke EVENT=events/<file>.json", file=sys.stderr)
         return 2
     event = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     local_aws_environment()
-    with _endpoint() as endpoint:
+    with _stdout_for_the_result_only() as result_stream, _endpoint() as endpoint:
         os.environ["DYNAMODB_ENDPOINT_URL"] = endpoint
         prepare_database(admin_store(endpoint))
         from calls.handler import lambda_handler
 
         result = lambda_handler(event, LocalLambdaContext(aws_request_id=str(uuid.uuid4())))
-    print(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2), file=result_stream)
     return 0
 
 

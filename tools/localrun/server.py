@@ -50,6 +50,8 @@ def build_event(
 ) -> dict[str, Any]:
     """A REST API proxy event as API Gateway sends it for `{proxy+}`."""
     url = urlsplit(raw_path)
+    # CONNECT's target is host:port and OPTIONS may ask about *: as paths, they match no route.
+    path = url.path if url.path.startswith("/") else f"/{raw_path}"
     single_headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
     for name, value in headers:
@@ -72,20 +74,20 @@ def build_event(
     request_id = request_id or str(uuid.uuid4())
     return {
         "resource": "/{proxy+}",
-        "path": url.path,
+        "path": path,
         "httpMethod": method,
         "headers": single_headers or None,
         "multiValueHeaders": multi_headers or None,
         "queryStringParameters": single_query,
         "multiValueQueryStringParameters": multi_query,
-        "pathParameters": {"proxy": url.path.lstrip("/")},
+        "pathParameters": {"proxy": path.lstrip("/")},
         "stageVariables": None,
         "requestContext": {
             "accountId": "000000000000",
             "apiId": "local",
             "domainName": "localhost",
             "httpMethod": method,
-            "path": f"/{STAGE}{url.path}",
+            "path": f"/{STAGE}{path}",
             "protocol": "HTTP/1.1",
             "requestId": request_id,
             "requestTimeEpoch": int(time.time() * 1000),
@@ -178,7 +180,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up do_<METHOD> and, without one, answers an HTML 501 of its own. Every
+        # method (TRACE, CONNECT, made-up ones) goes to the handler instead, which answers what it
+        # does not route with the envelope's 404 or 405. (Deployed, API Gateway forwards only the
+        # standard methods to the function.)
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         return  # the handler's own JSON logs say what happened

@@ -16,6 +16,10 @@ StaticRoute = Callable[[], tuple[int, str, bytes]]
 WIDGET_DIR = PROJECT_ROOT / "widget"
 WIDGET_SCRIPT_PATH = "/widget/v1/video-calls-widget.js"
 DEMO_PAGE_PATH = "/"
+# The Genesys Cloud agent panel: a page and its script side by side, served as they are hosted.
+GENESYS_DIR = WIDGET_DIR / "genesys"
+GENESYS_PAGE_PATH = "/genesys/"
+GENESYS_SCRIPT_PATH = "/genesys/genesys.js"
 
 
 def demo_page(
@@ -52,6 +56,14 @@ def _widget_script() -> tuple[int, str, bytes]:
     return 200, "text/javascript; charset=utf-8", (WIDGET_DIR / "video-calls-widget.js").read_bytes()
 
 
+def _genesys_page() -> tuple[int, str, bytes]:
+    return 200, "text/html; charset=utf-8", (GENESYS_DIR / "index.html").read_bytes()
+
+
+def _genesys_script() -> tuple[int, str, bytes]:
+    return 200, "text/javascript; charset=utf-8", (GENESYS_DIR / "genesys.js").read_bytes()
+
+
 def static_routes() -> dict[str, StaticRoute]:
     """GET paths answered by the local server itself, each with a function giving status, type, body.
 
@@ -66,4 +78,6 @@ def static_routes() -> dict[str, StaticRoute]:
         "/docs/swagger-ui-bundle.js": local_docs.swagger_ui_bundle,
         DEMO_PAGE_PATH: _demo_page,
         WIDGET_SCRIPT_PATH: _widget_script,
+        GENESYS_PAGE_PATH: _genesys_page,
+        GENESYS_SCRIPT_PATH: _genesys_script,
     }

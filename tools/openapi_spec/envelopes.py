@@ -16,8 +16,9 @@ from calls.models import GenesysContext
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-# view.STATUSES, spelled out because a Literal must be; a unit test keeps the two equal.
+# view.STATUSES and join's roles, spelled out because a Literal must be; unit tests keep them equal.
 CallStatus = Literal["created", "ended", "expired"]
+JoinRole = Literal["agent", "guest"]
 
 
 class EndCallRequest(BaseModel):
@@ -128,6 +129,25 @@ class CallPage(BaseModel):
 class CallPageResponse(BaseModel):
     ok: Literal[True]
     data: CallPage
+
+
+class JoinView(BaseModel):
+    """Who joins, as what, and what the join page needs. Clients must ignore fields they do not know."""
+
+    model_config = ConfigDict(extra="allow")
+
+    callId: UUID = Field(description="The call's id")
+    role: JoinRole = Field(description="`agent` with a host credential, else `guest`")
+    displayName: str = Field(description="The call's `hostName` for the agent, its `guestName` for the guest")
+    recordOnStart: bool
+    previewEnabled: bool
+    title: str | SkipJsonSchema[None] = Field(default=None, description="Present only when the call has one")
+    status: CallStatus = Field(description="The call's status; a call that is over answers 410 instead")
+
+
+class JoinResponse(BaseModel):
+    ok: Literal[True]
+    data: JoinView
 
 
 class FieldProblem(BaseModel):

@@ -4,8 +4,8 @@
   whose function this module does not know makes the build fail, so a new route cannot go
   undocumented. Each path's other methods (405 with `Allow`) come from `handler.PATH_METHODS`.
 - The request body and the genesys query parameters: `CreateCallRequest` and `GenesysContext`; the
-  list's query parameters: `ListCallsQuery`. The limits declared in the models are the limits in
-  the document.
+  list's query parameters: `ListCallsQuery`; the join's: `JoinCallRequest`. The limits declared in
+  the models are the limits in the document.
 - The error codes: the `ApiError` subclasses in `calls.errors`, grouped into shared responses
   (`ERROR_RESPONSES`) that each operation references; an error class in none of them makes the
   build fail. `Retry-After` wherever an error class sets `retry_after`.
@@ -29,6 +29,7 @@ from calls.models import (
     METADATA_MAX_DEPTH,
     CreateCallRequest,
     GenesysContext,
+    JoinCallRequest,
     ListCallsQuery,
 )
 from pydantic import BaseModel
@@ -40,6 +41,7 @@ from openapi_spec.envelopes import (
     CallViewResponse,
     EndCallRequest,
     ErrorEnvelope,
+    JoinResponse,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -53,11 +55,17 @@ JSON = "application/json"
 Schema = dict[str, Any]
 
 CALLS_TAG = "Calls"
+JOIN_TAG = "Join"
 CORS_TAG = "CORS"
 TAGS = [
     {
         "name": CALLS_TAG,
         "description": "Create a call, read it again, find and list an app's calls, end one.",
+    },
+    {
+        "name": JOIN_TAG,
+        "description": "For the page behind the join links: who may join a call, as agent or guest. A "
+        "guest needs no app credentials, and any origin may call it.",
     },
     {
         "name": CORS_TAG,
@@ -83,24 +91,29 @@ CREDENTIALS_NOTE = (
     "body's `appId` / `widgetKey` fields. The places may be mixed."
 )
 
-INFO_DESCRIPTION = f"""Creates video calls for a tenant ("app") and returns join links for a host and a guest;
-reads a call again, lists an app's calls (by status, by Genesys conversation) and ends a call.
+# Filled in by info_description(), which knows the documented responses.
+INFO_DESCRIPTION = """Creates video calls for a tenant ("app") and returns join links for a host and a guest;
+reads a call again, lists an app's calls (by status, by Genesys conversation) and ends a call. The
+page behind the join links asks who may join a call, and as what (`joinCall`).
 
-**Credentials.** {CREDENTIALS_NOTE} Missing or wrong credentials answer 401 `UNAUTHORIZED`.
+**Credentials.** {credentials} Missing or wrong credentials answer 401 `UNAUTHORIZED`. `joinCall`
+needs none for a guest: there the call id is the guest's credential.
 
-**Every response**, errors included, is `application/json` with `Cache-Control: no-store` and an
-`X-Request-Id` header equal to the request id in the body and in the logs. Every error has the same
-envelope (`ErrorEnvelope`): `{{"ok": false, "error": {{"code", "message", "requestId", "details"?}}}}`.
+**Every response** carries `Cache-Control: no-store`, and every one the function writes an
+`X-Request-Id` header equal to the `requestId` of an error body and to the id in the logs (API
+Gateway's own answers, such as its throttling 429, have none). **Every response with a body**,
+errors included, is `application/json`; {bodiless}. Every error has the same envelope
+(`ErrorEnvelope`): `{{"ok": false, "error": {{"code", "message", "requestId", "details"?}}}}`.
 Branch on `code`; each operation lists the codes it can answer.
 
 **Unknown paths** answer 404 `NOT_FOUND`, and **other methods** on a known path 405
 `METHOD_NOT_ALLOWED` with an `Allow` header naming the path's methods, in the same envelope.
 
 **Retries.** Retry on 503 `SERVICE_UNAVAILABLE`, 409 `IDEMPOTENCY_KEY_IN_USE` and 429
-`TOO_MANY_REQUESTS` (API Gateway throttling) after `Retry-After` seconds, backing off exponentially
-when it happens again. Send an `Idempotency-Key` so that a retry of a create whose answer was lost
-cannot create a second call; ending is safe to retry as it is. Never retry any other 4xx unchanged:
-it will fail the same way.
+`TOO_MANY_REQUESTS` (throttling, or an app's rate limit) after `Retry-After` seconds, backing off
+exponentially when it happens again. Send an `Idempotency-Key` so that a retry of a create whose
+answer was lost cannot create a second call; ending is safe to retry as it is. Never retry any
+other 4xx unchanged: it will fail the same way.
 
 This document is generated from the code (`make openapi`); do not edit it by hand."""
 
@@ -131,9 +144,11 @@ def component_schemas() -> dict[str, Schema]:
         (CreateCallRequest, "validation"),
         (GenesysContext, "validation"),
         (EndCallRequest, "validation"),
+        (JoinCallRequest, "validation"),
         (CallCreated, "serialization"),
         (CallViewResponse, "serialization"),
         (CallPageResponse, "serialization"),
+        (JoinResponse, "serialization"),
         (ErrorEnvelope, "serialization"),
     ]
     _, document = models_json_schema(models, ref_template=REF)
@@ -145,6 +160,11 @@ def component_schemas() -> dict[str, Schema]:
         f"{METADATA_MAX_DEPTH} levels of nesting (`metadata` itself is level 1). The credentials may "
         "also be sent here as string fields `appId` and `widgetKey`."
     ).strip()
+    # The model's docstring speaks to this code's readers; the document's to the join page's.
+    schemas["JoinCallRequest"]["description"] = (
+        "What a join link carries, as JSON body fields named as its query parameters; the query wins. "
+        "`appId` and `widgetKey` may be sent here too. An empty string is the same as leaving a field out."
+    )
     return schemas
 
 
@@ -266,6 +286,7 @@ ERROR_RESPONSES: dict[str, ErrorResponse] = {
         errors.AppDisabled,
         errors.OriginNotAllowed,
     ),
+    "AppDisabled": function_error("The call's app is disabled.", errors.AppDisabled),
     "NotFound": function_error("No such path.", errors.RouteNotFound),
     "CallNotFound": function_error(
         "No call with this `callId` for this app: unknown, not a UUID, removed after it expired, or "
@@ -285,6 +306,11 @@ ERROR_RESPONSES: dict[str, ErrorResponse] = {
         "The call expired before it was ended; it can no longer be ended (it stays readable until removed).",
         errors.CallExpired,
     ),
+    "CallGone": function_error(
+        "The call has ended, or expired: it can no longer be joined.",
+        errors.CallEnded,
+        errors.CallExpiredGone,
+    ),
     "PayloadTooLarge": function_error(
         f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.", errors.PayloadTooLarge
     ),
@@ -296,15 +322,18 @@ ERROR_RESPONSES: dict[str, ErrorResponse] = {
         errors.IdempotencyKeyReused,
     ),
     "ValidationError": function_error(
-        "A parameter is of the wrong type or outside its limits: one `details` entry per parameter.",
+        "A parameter or field is of the wrong type or outside its limits: one `details` entry for each.",
         errors.ValidationFailed,
     ),
     "TooManyRequests": ErrorResponse(
         status=429,
         codes=("TOO_MANY_REQUESTS",),
-        description="Throttled by API Gateway (the stage's rate and burst limits) before the function ran: "
-        "retry after `Retry-After` seconds, with exponential backoff. Written by API Gateway, so without "
-        "`X-Request-Id` (the body's `requestId` is API Gateway's request id).",
+        description="Refused before the function ran, so without `X-Request-Id`: by API Gateway's "
+        "throttling (the stage's rate and burst limits; `requestId` is API Gateway's request id) or, where "
+        "the stage has them, by the per-app rate limits at the edge (AWS WAF: per app id in the `X-App-Id` "
+        "header or the `appId` query parameter, else per address, over 5 minutes; `requestId` is then "
+        "`waf-app-rate-limit` or `waf-ip-rate-limit`, as WAF has no request id to give). Retry after "
+        "`Retry-After` seconds, with exponential backoff.",
         headers=(*GATEWAY_HEADERS, "Retry-After"),
     ),
     "InternalError": function_error(
@@ -318,8 +347,9 @@ ERROR_RESPONSES: dict[str, ErrorResponse] = {
 
 
 def component_responses() -> dict[str, Schema]:
-    undocumented = {error_class.code for error_class in error_classes()} - {
-        code for response in ERROR_RESPONSES.values() for code in response.codes
+    # By status and code: CALL_EXPIRED is a 409 to end but a 410 to join.
+    undocumented = {(error_class.status, error_class.code) for error_class in error_classes()} - {
+        (response.status, code) for response in ERROR_RESPONSES.values() for code in response.codes
     }
     if undocumented:
         raise LookupError(
@@ -456,6 +486,17 @@ def list_parameters() -> list[Schema]:
     return parameters
 
 
+def join_parameters() -> list[Schema]:
+    """POST /api/calls/{callId}/join's query: JoinCallRequest's fields, as the join link carries them."""
+    properties = JoinCallRequest.model_json_schema()["properties"]
+    return [
+        _query_parameter(
+            name, f"{field_schema['description']}; the body's `{name}` when absent.", field_schema
+        )
+        for name, field_schema in properties.items()
+    ]
+
+
 # Operations, one builder per route function of the handler
 
 
@@ -487,6 +528,7 @@ def _create_call(path: str) -> Schema:
         links={
             "getCall": _call_link("getCall", "Read the call just created.", CREATED_CALL_ID),
             "endCall": _call_link("endCall", "End the call just created.", CREATED_CALL_ID),
+            "joinCall": _call_link("joinCall", "Join the call just created, as the guest.", CREATED_CALL_ID),
         },
     )
     created["headers"] = _headers(*COMMON_HEADERS, "Idempotent-Replayed")
@@ -589,11 +631,52 @@ def _end_call(path: str) -> Schema:
     }
 
 
+def _join_call(path: str) -> Schema:
+    return {
+        "tags": [JOIN_TAG],
+        "operationId": "joinCall",
+        "summary": "Join a call",
+        "description": "For the page behind the join links: who may join this call, and as what. Send what "
+        "the link carries, in the query string (the page forwards its own) or as JSON body fields of the "
+        "same names; the query wins. Without `role`, or with `role=guest`, the caller is the guest: the "
+        "call id is the guest's credential. `role=agent` needs the call's `hostKey` (apps in hostKey "
+        "mode) or the `appId` and `widgetKey` of the call's app (apps in widgetKey mode). The first "
+        "successful join of each role stamps `agentJoinedAt` / `guestJoinedAt` on the call, once. Any "
+        "origin may call it: `allowedOrigins` does not apply. Checks run in this order: size, JSON, "
+        "fields, the call, the agent's credential, whether the call is still on.",
+        # A guest needs nothing; an agent of a widgetKey-mode app sends the app's credentials.
+        "security": [{}, *CREDENTIALS],
+        "parameters": [*_parameter_refs("CallId"), *join_parameters()],
+        "requestBody": {
+            "required": False,
+            "content": {JSON: {"schema": {"$ref": REF.format(model="JoinCallRequest")}}},
+        },
+        "responses": {
+            "200": _ok_response(
+                "Who joins, as what, and what the page needs to start the call.", "JoinResponse"
+            ),
+            **_error_refs(
+                "UnreadableBody",
+                "Unauthorized",
+                "AppDisabled",
+                "CallNotFound",
+                "CallGone",
+                "PayloadTooLarge",
+                "ValidationError",
+                "TooManyRequests",
+                "InternalError",
+                "ServiceUnavailable",
+            ),
+        },
+    }
+
+
 # One preflight function serves every path; each path's preflight is an operation of its own.
 PREFLIGHT_OPERATION_IDS = {
     handler.CALLS_PATH: "preflightCalls",
     handler.CALL_PATH: "preflightCall",
     handler.END_PATH: "preflightEndCall",
+    handler.JOIN_PATH: "preflightJoinCall",
 }
 
 
@@ -660,6 +743,7 @@ OPERATION_BUILDERS: dict[Callable[..., Any], Callable[[str], Schema]] = {
     handler.list_calls: _list_calls,
     handler.read_call: _get_call,
     handler.end_call: _end_call,
+    handler.join_call: _join_call,
     handler.preflight: _preflight,
 }
 # OpenAPI's order of methods in a path item, so the document reads the same way every time.
@@ -711,16 +795,51 @@ def paths() -> dict[str, Schema]:
     return items
 
 
+def bodiless_responses(items: dict[str, Schema]) -> list[tuple[str, str, str, str]]:
+    """(method, path, status, summary) of each documented response without a body."""
+    found = []
+    for path, item in items.items():
+        for method, operation in item.items():
+            if method == "description":
+                continue
+            for status, response in operation["responses"].items():
+                if "$ref" not in response and "content" not in response:
+                    found.append((method.upper(), path, status, operation["summary"]))
+    return found
+
+
+def info_description(items: dict[str, Schema]) -> str:
+    bodiless = bodiless_responses(items)
+    kinds = sorted({(method, status, summary) for method, _, status, summary in bodiless})
+    named = []
+    for method, status, summary in kinds:
+        where = [path for m, path, s, _ in bodiless if (m, s) == (method, status)]
+        everywhere = [path for path, item in items.items() if method.lower() in item]
+        on = (
+            f"`{method}` on every path"
+            if where == everywhere
+            else ", ".join(f"`{method} {p}`" for p in where)
+        )
+        named.append(f"the `{status}` of {on} ({summary})")
+    if named:
+        verb = "has" if len(named) == 1 else "have"
+        exceptions = f"{', '.join(named)} {verb} no body and no `Content-Type`"
+    else:
+        exceptions = "every documented response has one"
+    return INFO_DESCRIPTION.format(credentials=CREDENTIALS_NOTE, bodiless=exceptions)
+
+
 def build_spec() -> Schema:
+    items = paths()
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Video Calls API",
             "version": API_VERSION,
-            "description": INFO_DESCRIPTION,
+            "description": info_description(items),
         },
         "tags": TAGS,
-        "paths": paths(),
+        "paths": items,
         "components": {
             "schemas": component_schemas(),
             "parameters": component_parameters(),

@@ -1,0 +1,146 @@
+"""POST /api/calls/{callId}/join: the page behind a join link asks who may join, as what.
+
+The guest's credential is the call id. The agent's is the call's host key (hostKey mode), or
+the appId and widgetKey of the call's app while that app's host links carry its widget key. No
+allowedOrigins here: the page lives on the join links' origin, not on the app's site.
+
+A join costs a GetItem of the call, and only on a role's first join one conditional update
+that stamps it; the app is read (through the cache) for the agent only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from calls.access import AppDirectory, authenticate, extract_credentials, host_key_matches
+from calls.body import parse_body
+from calls.errors import (
+    AppDisabled,
+    CallEnded,
+    CallExpiredGone,
+    CallNotFound,
+    Unauthorized,
+    ValidationFailed,
+)
+from calls.models import CallRecord, JoinCallRequest, field_problems
+from calls.read import is_call_id
+from calls.request import CallRequest, first_query_value
+from calls.view import ENDED, EXPIRED, call_status, iso_timestamp, utc_now
+
+AGENT, GUEST = "agent", "guest"
+# The call attribute that records each role's first join.
+JOINED_AT_ATTRIBUTES = {AGENT: "agentJoinedAt", GUEST: "guestJoinedAt"}
+
+# One message for every refused agent, whichever credential was missing or wrong.
+_AGENT_REFUSED = "Joining as the agent needs the call's hostKey, or the appId and widgetKey of its app."
+
+
+class StampJoinOnce(Protocol):
+    def __call__(self, call_id: str, attribute: str, *, joined_at: str, now: int) -> CallRecord | None:
+        """Stamp a role's first join on a live call; return the call as it stands afterwards."""
+
+
+def validate_join_request(payload: Mapping[str, Any], query: Mapping[str, Sequence[str]]) -> JoinCallRequest:
+    """Each field from the query string (what the link carries), else the body; `role` must be
+    agent or guest (422), and an empty value counts as absent."""
+    fields: dict[str, Any] = {}
+    for name in JoinCallRequest.model_fields:
+        value = first_query_value(query, name)
+        if value is None and payload.get(name) not in (None, ""):
+            value = payload[name]
+        if value is not None:
+            fields[name] = value
+    try:
+        return JoinCallRequest.model_validate(fields)
+    except ValidationError as error:
+        raise ValidationFailed(details=list(field_problems(error).values())) from None
+
+
+def joined_at(call: CallRecord, role: str) -> str | None:
+    return call.agent_joined_at if role == AGENT else call.guest_joined_at
+
+
+def refuse_if_over(call: CallRecord, now: datetime) -> None:
+    status = call_status(call, now)
+    if status == ENDED:
+        raise CallEnded()
+    if status == EXPIRED:
+        raise CallExpiredGone()
+
+
+def join_view(call: CallRecord, role: str, now: datetime) -> dict[str, Any]:
+    settings = call.settings
+    view: dict[str, Any] = {
+        "callId": call.call_id,
+        "role": role,
+        "displayName": settings.host_name if role == AGENT else settings.guest_name,
+        "recordOnStart": settings.record_on_start,
+        "previewEnabled": settings.preview_enabled,
+    }
+    if call.title is not None:
+        view["title"] = call.title
+    view["status"] = call_status(call, now)
+    return view
+
+
+@dataclass(frozen=True)
+class JoinCall:
+    apps: AppDirectory
+    get_call: Callable[[str], CallRecord | None]
+    stamp_join_once: StampJoinOnce
+    now: Callable[[], datetime] = utc_now
+
+    def __call__(self, request: CallRequest, call_id: str) -> dict[str, Any]:
+        """Checks in this order: body (400/413), fields (422), the call (404), the agent's
+        credential (401/403), then whether the call is still on (410)."""
+        payload = parse_body(request.body)
+        asked = validate_join_request(payload, request.query)
+        if not is_call_id(call_id):
+            raise CallNotFound()
+        call = self.get_call(call_id)
+        if call is None:
+            raise CallNotFound()
+        role = AGENT if asked.role == AGENT else GUEST
+        if role == AGENT:
+            self._admit_agent(call, asked.hostKey, request, payload)
+        now = self.now()
+        refuse_if_over(call, now)
+        if joined_at(call, role) is None:
+            stamped = self.stamp_join_once(
+                call_id, JOINED_AT_ATTRIBUTES[role], joined_at=iso_timestamp(now), now=int(now.timestamp())
+            )
+            if stamped is None:  # removed by its TTL meanwhile
+                raise CallNotFound()
+            # Stamped now or by a racing join; or ended meanwhile, which refuses this join too.
+            call = stamped
+            refuse_if_over(call, now)
+        return join_view(call, role, now)
+
+    def _admit_agent(
+        self, call: CallRecord, host_key: str | None, request: CallRequest, payload: Mapping[str, Any]
+    ) -> None:
+        """The host key when one is presented (then nothing else); else the app's credentials,
+        good only for the call's own app and only while its host links carry the widget key."""
+        if host_key is not None:
+            if not host_key_matches(host_key, call.host_key_digest):
+                raise Unauthorized(_AGENT_REFUSED)
+            app = self.apps.get(call.app_id)
+            if app is None:
+                raise Unauthorized(_AGENT_REFUSED)
+            if not app.enabled:
+                raise AppDisabled()
+            return
+        try:
+            credentials = extract_credentials(request, payload)
+            if credentials.app_id != call.app_id:
+                raise Unauthorized()
+            app = authenticate(credentials, self.apps.get(call.app_id))
+        except Unauthorized:
+            raise Unauthorized(_AGENT_REFUSED) from None
+        if not app.host_links_carry_widget_key:
+            raise Unauthorized(_AGENT_REFUSED)

@@ -1,0 +1,337 @@
+"""Contract section 7 on AWS: the calls table's stream -> the events function -> the event bus and
+the delivery queue -> the delivery function -> the webhook endpoints; a dead-letter queue for
+what could not be delivered after the whole retry schedule, and alarms on everything that can
+stall or lose events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from callevents import retry
+from constructs import Construct, IConstruct
+
+if TYPE_CHECKING:
+    from infra.config import StackConfig
+
+EVENTS_HANDLER = "callevents.stream_handler.lambda_handler"
+DELIVERY_HANDLER = "callevents.delivery_handler.lambda_handler"
+EVENT_SOURCE = "video-calls"  # callevents.repository.EVENT_SOURCE (a test keeps them equal)
+
+# The DynamoDB operations these functions call, per table (the stream aside): their IAM
+# actions, and the operations whose throttling the stack alarms on.
+EVENTS_TABLE_OPERATIONS = {"webhooks": ("GetItem",)}
+
+MEMORY_MB = 256
+EVENTS_TIMEOUT = Duration.seconds(60)
+# A batch's deliveries run concurrently, each POST bounded by 10 s, so a minute is ample.
+DELIVERY_TIMEOUT = Duration.seconds(60)
+# AWS's advice for a queue feeding Lambda: at least six times the function's timeout.
+DELIVERY_VISIBILITY = Duration.seconds(6 * 60)
+# Longer than the whole retry schedule (~27.6 h), so nothing expires before its last attempt.
+DELIVERY_RETENTION = Duration.days(4)
+DEAD_LETTER_RETENTION = Duration.days(14)
+STREAM_BATCH_SIZE = 100
+STREAM_RETRY_ATTEMPTS = 10
+DELIVERY_BATCH_SIZE = 10
+# The stream's events are minutes late at this age: something is stuck.
+ITERATOR_AGE_ALARM_MS = 5 * 60 * 1000
+ALARM_PERIOD = Duration.minutes(5)
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    scope: IConstruct
+    rule: str
+    reason: str
+
+
+class CallEvents(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        calls_table: dynamodb.Table,
+        webhooks_table: dynamodb.Table,
+        environment: dict[str, str],
+        retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        from infra import stack as infra_stack
+
+        self.config = config
+        prefix = config.stack_name
+        self.bus = events.EventBus(self, "Bus", description="Video call events (source video-calls)")
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeliveryDeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=DEAD_LETTER_RETENTION,
+            removal_policy=removal_policy,
+        )
+        self.delivery_queue = sqs.Queue(
+            self,
+            "DeliveryQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=DELIVERY_VISIBILITY,
+            retention_period=DELIVERY_RETENTION,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=retry.MAX_ATTEMPTS, queue=self.dead_letter_queue
+            ),
+            removal_policy=removal_policy,
+        )
+        # Stream batches the events function could not process after its retries: their
+        # shard and sequence numbers, to replay from the stream (kept 24 h) by hand.
+        self.stream_failures_queue = sqs.Queue(
+            self,
+            "StreamFailuresQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=DEAD_LETTER_RETENTION,
+            removal_policy=removal_policy,
+        )
+
+        layer = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "PowertoolsLayer",
+            ssm.StringParameter.value_for_string_parameter(
+                Stack.of(self), infra_stack.powertools_layer_parameter()
+            ),
+        )
+        code = lambda_.Code.from_asset(
+            str(infra_stack.FUNCTION_ASSET_DIR), exclude=infra_stack.FUNCTION_ASSET_EXCLUDES
+        )
+
+        def function(
+            name: str, handler: str, description: str, timeout: Duration, variables: dict[str, str]
+        ) -> tuple[lambda_.Function, logs.LogGroup, iam.Role]:
+            log_group = logs.LogGroup(self, f"{name}Logs", retention=retention, removal_policy=removal_policy)
+            role = iam.Role(
+                self,
+                f"{name}Role",
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                description=f"The {name.lower()} function: its own log group, and what section 7 needs",
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="OwnLogGroup",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[log_group.log_group_arn],
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="WebhookEndpoints",
+                    actions=[f"dynamodb:{operation}" for operation in EVENTS_TABLE_OPERATIONS["webhooks"]],
+                    resources=[webhooks_table.table_arn],
+                )
+            )
+            created = lambda_.Function(
+                self,
+                f"{name}Function",
+                description=description,
+                runtime=infra_stack.RUNTIME,
+                architecture=infra_stack.ARCHITECTURE,
+                handler=handler,
+                code=code,
+                layers=[layer],
+                memory_size=MEMORY_MB,
+                timeout=timeout,
+                tracing=lambda_.Tracing.ACTIVE,
+                role=role,
+                log_group=log_group,
+                environment={**environment, **variables},
+            )
+            cfn = created.node.default_child
+            assert isinstance(cfn, lambda_.CfnFunction)
+            # As for the API function: CDK's explicit DependsOn on the role, implied by Role: !GetAtt.
+            cfn.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+            return created, log_group, role
+
+        common = {"WEBHOOKS_TABLE_NAME": webhooks_table.table_name}
+        self.events_function, self.events_log_group, self.events_role = function(
+            "Events",
+            EVENTS_HANDLER,
+            "Turns each change of the calls table into its events: to the bus and the delivery queue",
+            EVENTS_TIMEOUT,
+            {
+                **common,
+                "EVENT_BUS_NAME": self.bus.event_bus_name,
+                "DELIVERY_QUEUE_URL": self.delivery_queue.queue_url,
+            },
+        )
+        self.events_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PublishEvents", actions=["events:PutEvents"], resources=[self.bus.event_bus_arn]
+            )
+        )
+        self.events_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="QueueDeliveries", actions=["sqs:SendMessage"], resources=[self.delivery_queue.queue_arn]
+            )
+        )
+        self.events_function.add_event_source(
+            sources.DynamoEventSource(
+                calls_table,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=STREAM_BATCH_SIZE,
+                bisect_batch_on_error=True,
+                retry_attempts=STREAM_RETRY_ATTEMPTS,
+                report_batch_item_failures=True,
+                on_failure=sources.SqsDlq(self.stream_failures_queue),
+            )
+        )
+
+        self.delivery_function, self.delivery_log_group, self.delivery_role = function(
+            "Delivery",
+            DELIVERY_HANDLER,
+            "Delivers one webhook per queue message, signed per Standard Webhooks; retries by schedule",
+            DELIVERY_TIMEOUT,
+            {**common, "DELIVERY_QUEUE_URL": self.delivery_queue.queue_url},
+        )
+        self.delivery_function.add_event_source(
+            sources.SqsEventSource(
+                self.delivery_queue, batch_size=DELIVERY_BATCH_SIZE, report_batch_item_failures=True
+            )
+        )
+
+        self.alarms = self._alarms(prefix)
+
+    def nag_acknowledgements(self) -> list[Acknowledgement]:
+        """Each cdk-nag finding on these resources that is accepted, with the reason."""
+        found: list[Acknowledgement] = []
+        for function in (self.events_function, self.delivery_function):
+            found.append(
+                Acknowledgement(
+                    function,
+                    "Serverless-LambdaDLQ",
+                    "The function is invoked by an event source mapping, never asynchronously, so a function "
+                    "dead-letter queue would receive nothing: failed stream batches go to the mapping's "
+                    "on-failure queue, failed deliveries to the delivery queue's redrive dead-letter queue.",
+                )
+            )
+        for role, extra in (
+            (self.events_role, " and dynamodb:ListStreams (added by the stream event source), which"),
+            (self.delivery_role, ", which"),
+        ):
+            policy = role.node.try_find_child("DefaultPolicy")
+            assert policy is not None, "tracing and the event sources add the role's DefaultPolicy"
+            found.append(
+                Acknowledgement(
+                    policy,
+                    "AwsSolutions-IAM5[Resource::*]",
+                    "xray:PutTraceSegments and xray:PutTelemetryRecords (added by active tracing)"
+                    f"{extra} support no resource-level permissions; AWS documents Resource * as the only "
+                    "value. Every other statement names its table, stream, queue or bus.",
+                )
+            )
+        for queue, what in (
+            (self.dead_letter_queue, "the delivery queue's dead-letter queue"),
+            (self.stream_failures_queue, "the stream event source's on-failure destination"),
+        ):
+            found.append(
+                Acknowledgement(
+                    queue,
+                    "Serverless-SQSRedrivePolicy",
+                    f"This queue is {what}: the end of the line, read by an operator (alarmed on its depth). "
+                    "A dead-letter queue of a dead-letter queue would only hide the messages further.",
+                )
+            )
+        found.append(
+            Acknowledgement(
+                self.stream_failures_queue,
+                "AwsSolutions-SQS3",
+                "This queue is a dead-letter queue, of the stream event source mapping rather than of "
+                "another queue (which is all cdk-nag recognises): it receives the records the events "
+                "function gave up on, and an alarm fires on its first message.",
+            )
+        )
+        mapping = next(
+            child
+            for child in self.delivery_function.node.children
+            if isinstance(child, lambda_.EventSourceMapping)
+        )
+        found.append(
+            Acknowledgement(
+                mapping,
+                "Serverless-LambdaEventSourceMappingDestination",
+                "SQS event source mappings take no on-failure destination (only streams and Kafka do); a "
+                "message that fails every attempt of the retry schedule moves to the queue's redrive "
+                "dead-letter queue (maxReceiveCount), whose depth is alarmed.",
+            )
+        )
+        return found
+
+    def _alarms(self, prefix: str) -> list[cloudwatch.Alarm]:
+        def alarm(
+            name: str, suffix: str, description: str, metric: cloudwatch.IMetric, threshold: float
+        ) -> cloudwatch.Alarm:
+            return cloudwatch.Alarm(
+                self,
+                name,
+                alarm_name=f"{prefix}-{suffix}",
+                alarm_description=description,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+
+        return [
+            alarm(
+                "DeliveryDeadLettersAlarm",
+                "webhook-dead-letters",
+                "Webhook deliveries failed every attempt of the retry schedule: in the dead-letter queue",
+                self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=ALARM_PERIOD, statistic="Maximum"
+                ),
+                1,
+            ),
+            alarm(
+                "StreamFailuresAlarm",
+                "events-stream-failures",
+                "Calls-table stream records the events function gave up on: events not sent",
+                self.stream_failures_queue.metric_approximate_number_of_messages_visible(
+                    period=ALARM_PERIOD, statistic="Maximum"
+                ),
+                1,
+            ),
+            alarm(
+                "EventsIteratorAgeAlarm",
+                "events-iterator-age",
+                f"The events function is {ITERATOR_AGE_ALARM_MS // 60000}+ minutes behind the calls stream",
+                self.events_function.metric("IteratorAge", period=ALARM_PERIOD, statistic="Maximum"),
+                ITERATOR_AGE_ALARM_MS,
+            ),
+            alarm(
+                "EventsErrorsAlarm",
+                "events-function-errors",
+                "The events function failed (crash, timeout, bus or queue refused); the stream retries",
+                self.events_function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+                1,
+            ),
+            alarm(
+                "DeliveryErrorsAlarm",
+                "delivery-function-errors",
+                "The delivery function failed (crash or timeout), not a receiver's refusal",
+                self.delivery_function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+                1,
+            ),
+        ]
