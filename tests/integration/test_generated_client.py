@@ -1,4 +1,5 @@
-"""A client generated from docs/openapi.json by openapi-python-client drives the local run.
+"""A client generated from docs/openapi.json by openapi-python-client drives the local run:
+create, read, list (every page), join as the guest, end, and the documented errors.
 
 The client is generated once per test session into a temporary folder (never committed) and
 imported from there. Its models parse every answer by the document's schemas and it raises on a
@@ -79,10 +80,12 @@ class Api:
         self.get_call = module(f"{calls}.get_call")
         self.list_calls = module(f"{calls}.list_calls")
         self.end_call = module(f"{calls}.end_call")
+        self.join_call = module("api.join.join_call")
         self.models = module("models")
         self.types = module("types")
         self.errors = module("errors")
         self.client_class = module("client").AuthenticatedClient
+        self.anonymous_client_class = module("client").Client
 
     def client(self, base_url: str, app_id: str, widget_key: str) -> Any:
         """The widget key as the client's credential header, the app id beside it."""
@@ -170,6 +173,14 @@ def test_create_read_list_and_end_through_the_generated_client(
     by_conversation = list_every_page(api, client, conversation_id=conversation)
     assert [call.call_id for page in by_conversation for call in page] == [rich.data.call_id]
 
+    # Join, as the guest: no app credentials, the call id is enough.
+    guest = api.anonymous_client_class(base_url=local_api.base_url, raise_on_unexpected_status=True)
+    joined = api.join_call.sync(rich.data.call_id, client=guest)
+    assert isinstance(joined, models.JoinResponse), joined
+    assert joined.data.role == models.JoinViewRole.GUEST
+    assert joined.data.display_name == "Guest"
+    assert isinstance(api.get_call.sync(rich.data.call_id, client=client).data.guest_joined_at, datetime)
+
     # End: once, then again with the same endedAt; the status filter finds it.
     ended = api.end_call.sync(rich.data.call_id, client=client)
     assert isinstance(ended, models.CallViewResponse), ended
@@ -180,6 +191,9 @@ def test_create_read_list_and_end_through_the_generated_client(
     assert again.data.ended_at == ended.data.ended_at
     only_ended = list_every_page(api, client, status=models.ListCallsStatus.ENDED, limit=1)
     assert [call.call_id for page in only_ended for call in page] == [rich.data.call_id]
+    too_late = api.join_call.sync(rich.data.call_id, client=guest)
+    assert isinstance(too_late, models.JoinCallResponse410), too_late
+    assert too_late.error.code == models.JoinCallResponse410ErrorCode.CALL_ENDED
 
 
 def test_the_generated_client_reads_the_documented_errors(
