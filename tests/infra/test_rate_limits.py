@@ -160,7 +160,7 @@ def test_each_limit_set_to_0_drops_its_rules(app_limit: str, ip_limit: str, expe
 
 def test_the_api_document_describes_the_edges_429() -> None:
     document = json.loads((ROOT / "docs" / "openapi.json").read_text(encoding="utf-8"))
-    response = document["components"]["responses"]["Error429"]
+    response = document["components"]["responses"]["TooManyRequests"]
     assert "Retry-After" in response["headers"]
     code = response["content"]["application/json"]["schema"]["allOf"][1]["properties"]["error"]
     assert code["properties"]["code"]["enum"] == [infra_stack.THROTTLED_CODE]

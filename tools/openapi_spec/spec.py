@@ -2,18 +2,22 @@
 
 - Paths and methods: the routes registered on `calls.handler.app` (Powertools' resolver). A route
   whose function this module does not know makes the build fail, so a new route cannot go
-  undocumented.
-- The request body and the genesys query parameters: `CreateCallRequest` and `GenesysContext`, so
-  the limits declared in the models are the limits in the document.
-- The error codes, per status: the `ApiError` subclasses in `calls.errors`; `Retry-After` wherever
-  an error class sets `retry_after`.
+  undocumented. Each path's other methods (405 with `Allow`) come from `handler.PATH_METHODS`.
+- The request body and the genesys query parameters: `CreateCallRequest` and `GenesysContext`; the
+  list's query parameters: `ListCallsQuery`; the join's: `JoinCallRequest`. The limits declared in
+  the models are the limits in the document.
+- The error codes: the `ApiError` subclasses in `calls.errors`, grouped into shared responses
+  (`ERROR_RESPONSES`) that each operation references; an error class in none of them makes the
+  build fail. `Retry-After` wherever an error class sets `retry_after`.
 - The `Idempotency-Key` header: `models.IDEMPOTENCY_KEY_PATTERN`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,47 +29,50 @@ from calls.models import (
     METADATA_MAX_DEPTH,
     CreateCallRequest,
     GenesysContext,
+    JoinCallRequest,
+    ListCallsQuery,
 )
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from openapi_spec.envelopes import CallCreated, ErrorEnvelope
+from openapi_spec.envelopes import (
+    CallCreated,
+    CallPageResponse,
+    CallViewResponse,
+    EndCallRequest,
+    ErrorEnvelope,
+    JoinResponse,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = PROJECT_ROOT / "docs" / "openapi.json"
 REGENERATE_COMMAND = "make openapi  (or: .venv/bin/python -m openapi_spec --write)"
 
-API_VERSION = "1.0.0"
+API_VERSION = "1.1.0"
 REF = "#/components/schemas/{model}"
 JSON = "application/json"
 
 Schema = dict[str, Any]
 
-# What each status means to a client. The codes come from calls.errors, and from GATEWAY_ERRORS.
-STATUS_DESCRIPTIONS = {
-    400: "The body is not valid JSON, or not a JSON object.",
-    401: "Credentials missing, unknown or wrong. The same answer whichever was wrong.",
-    403: "The app is disabled, or the request's `Origin` is not one the app allows.",
-    404: "No such path.",
-    405: "This path does not support this method.",
-    409: "A request with the same `Idempotency-Key` is still in progress: retry after `Retry-After` seconds.",
-    413: f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.",
-    422: "A field is of the wrong type or outside its limits (one `details` entry per field), the "
-    "preset does not exist for this app, or the `Idempotency-Key` was already used for another request.",
-    429: "Refused before the function ran, so without `X-Request-Id`: by API Gateway's throttling "
-    "(the stage's rate and burst limits; `requestId` is API Gateway's request id) or, where the stage "
-    "has them, by the per-app rate limits at the edge (AWS WAF: per app id in the `X-App-Id` header or "
-    "the `appId` query parameter, else per address, over 5 minutes; `requestId` is then "
-    "`waf-app-rate-limit` or `waf-ip-rate-limit`, as WAF has no request id to give). Retry after "
-    "`Retry-After` seconds, with exponential backoff.",
-    500: "An internal error. The body carries the request id and nothing else of use to a client.",
-    503: "The database throttled or timed out: retry after `Retry-After` seconds.",
-}
-# The statuses POST /api/calls can answer, besides 201 (404 and 405 belong to other paths and methods).
-CREATE_CALL_ERROR_STATUSES = (400, 401, 403, 409, 413, 422, 429, 500, 503)
-# Errors only API Gateway answers, in the contract's envelope: its gateway responses (infra/stack.py,
-# GATEWAY_ANSWERS) rewrite them; a unit test checks the two agree. status: (code, Retry-After?).
-GATEWAY_ERRORS = {429: ("TOO_MANY_REQUESTS", True)}
+CALLS_TAG = "Calls"
+JOIN_TAG = "Join"
+CORS_TAG = "CORS"
+TAGS = [
+    {
+        "name": CALLS_TAG,
+        "description": "Create a call, read it again, find and list an app's calls, end one.",
+    },
+    {
+        "name": JOIN_TAG,
+        "description": "For the page behind the join links: who may join a call, as agent or guest. A "
+        "guest needs no app credentials, and any origin may call it.",
+    },
+    {
+        "name": CORS_TAG,
+        "description": "Browser preflights. They carry no credentials, so they answer the same for every "
+        "app; the request that follows is checked.",
+    },
+]
 
 SECURITY_SCHEMES: dict[str, Schema] = {
     "appIdHeader": {"type": "apiKey", "in": "header", "name": "X-App-Id"},
@@ -73,31 +80,40 @@ SECURITY_SCHEMES: dict[str, Schema] = {
     "appIdQuery": {"type": "apiKey", "in": "query", "name": "appId"},
     "widgetKeyQuery": {"type": "apiKey", "in": "query", "name": "widgetKey"},
 }
+# Either pair; the JSON body's appId / widgetKey (POST only) is a third place OpenAPI cannot express.
+CREDENTIALS: list[dict[str, list[str]]] = [
+    {"appIdHeader": [], "widgetKeyHeader": []},
+    {"appIdQuery": [], "widgetKeyQuery": []},
+]
 CREDENTIALS_NOTE = (
     "Each of `appId` and `widgetKey` is taken from the first place that has a non-empty value: "
-    "the header (`X-App-Id`, `X-Widget-Key`), then the query string, then the JSON body's "
-    "`appId` / `widgetKey` fields. The places may be mixed."
+    "the header (`X-App-Id`, `X-Widget-Key`), then the query string, then (POST only) the JSON "
+    "body's `appId` / `widgetKey` fields. The places may be mixed."
 )
 
 # Filled in by info_description(), which knows the documented responses.
-INFO_DESCRIPTION = """Creates video calls for a tenant ("app") and returns join links for a host and a guest.
+INFO_DESCRIPTION = """Creates video calls for a tenant ("app") and returns join links for a host and a guest;
+reads a call again, lists an app's calls (by status, by Genesys conversation) and ends a call. The
+page behind the join links asks who may join a call, and as what (`joinCall`).
 
-**Credentials.** {credentials} Missing or wrong credentials answer 401 `UNAUTHORIZED`.
+**Credentials.** {credentials} Missing or wrong credentials answer 401 `UNAUTHORIZED`. `joinCall`
+needs none for a guest: there the call id is the guest's credential.
 
 **Every response** carries `Cache-Control: no-store`, and every one the function writes an
 `X-Request-Id` header equal to the `requestId` of an error body and to the id in the logs (API
 Gateway's own answers, such as its throttling 429, have none). **Every response with a body**,
-errors included, is `application/json`; {bodiless}. Every error has the same envelope:
-`{{"ok": false, "error": {{"code", "message", "requestId", "details"?}}}}`. Branch on `code`.
+errors included, is `application/json`; {bodiless}. Every error has the same envelope
+(`ErrorEnvelope`): `{{"ok": false, "error": {{"code", "message", "requestId", "details"?}}}}`.
+Branch on `code`; each operation lists the codes it can answer.
 
-**Unknown paths** answer 404 `NOT_FOUND` and **other methods** on `/api/calls` 405
-`METHOD_NOT_ALLOWED`, with the same envelope.
+**Unknown paths** answer 404 `NOT_FOUND`, and **other methods** on a known path 405
+`METHOD_NOT_ALLOWED` with an `Allow` header naming the path's methods, in the same envelope.
 
 **Retries.** Retry on 503 `SERVICE_UNAVAILABLE`, 409 `IDEMPOTENCY_KEY_IN_USE` and 429
 `TOO_MANY_REQUESTS` (throttling, or an app's rate limit) after `Retry-After` seconds, backing off
-exponentially when it happens again. Send an `Idempotency-Key` so that a retry of a request whose
-answer was lost cannot create a second call. Never retry any other 4xx unchanged: it will fail the
-same way.
+exponentially when it happens again. Send an `Idempotency-Key` so that a retry of a create whose
+answer was lost cannot create a second call; ending is safe to retry as it is. Never retry any
+other 4xx unchanged: it will fail the same way.
 
 This document is generated from the code (`make openapi`); do not edit it by hand."""
 
@@ -127,7 +143,12 @@ def component_schemas() -> dict[str, Schema]:
     models: list[tuple[type[BaseModel], Any]] = [
         (CreateCallRequest, "validation"),
         (GenesysContext, "validation"),
+        (EndCallRequest, "validation"),
+        (JoinCallRequest, "validation"),
         (CallCreated, "serialization"),
+        (CallViewResponse, "serialization"),
+        (CallPageResponse, "serialization"),
+        (JoinResponse, "serialization"),
         (ErrorEnvelope, "serialization"),
     ]
     _, document = models_json_schema(models, ref_template=REF)
@@ -139,24 +160,17 @@ def component_schemas() -> dict[str, Schema]:
         f"{METADATA_MAX_DEPTH} levels of nesting (`metadata` itself is level 1). The credentials may "
         "also be sent here as string fields `appId` and `widgetKey`."
     ).strip()
+    # The model's docstring speaks to this code's readers; the document's to the join page's.
+    schemas["JoinCallRequest"]["description"] = (
+        "What a join link carries, as JSON body fields named as its query parameters; the query wins. "
+        "`appId` and `widgetKey` may be sent here too. An empty string is the same as leaving a field out."
+    )
     return schemas
 
 
-def error_codes_by_status() -> dict[int, list[str]]:
-    """Every code of calls.errors, under its status."""
-    codes: dict[int, set[str]] = {}
-    for error_class in _subclasses(errors.ApiError):
-        codes.setdefault(error_class.status, set()).add(error_class.code)
-    codes.setdefault(errors.ApiError.status, set()).add(errors.ApiError.code)
-    return {status: sorted(found) for status, found in sorted(codes.items())}
-
-
-def retry_after_statuses() -> frozenset[int]:
-    return frozenset(
-        error_class.status
-        for error_class in _subclasses(errors.ApiError)
-        if error_class.retry_after is not None
-    )
+def error_classes() -> list[type[errors.ApiError]]:
+    """Every error the function can raise: ApiError itself (500) and its subclasses in calls."""
+    return [errors.ApiError, *_subclasses(errors.ApiError)]
 
 
 def _subclasses(base: type[errors.ApiError]) -> Iterator[type[errors.ApiError]]:
@@ -167,7 +181,7 @@ def _subclasses(base: type[errors.ApiError]) -> Iterator[type[errors.ApiError]]:
         yield from _subclasses(subclass)
 
 
-# Headers and responses
+# Headers
 
 
 def _header(description: str, schema: Schema, *, required: bool = False) -> Schema:
@@ -203,7 +217,7 @@ def component_headers() -> dict[str, Schema]:
         "Vary": _header("`Origin`, when the request sent one.", {"type": "string"}),
         "Allow": _header(
             "The methods this path supports.",
-            {"type": "string", "examples": ["POST, OPTIONS"]},
+            {"type": "string", "examples": ["GET, POST, OPTIONS"]},
             required=True,
         ),
     }
@@ -220,62 +234,172 @@ COMMON_HEADERS = (
     "Access-Control-Expose-Headers",
     "Vary",
 )
+# What API Gateway's own answers carry (infra/stack.py): no request id of the function's.
+GATEWAY_HEADERS = ("Cache-Control", "Access-Control-Allow-Origin", "Vary")
 
 
-def _error_response_name(status: int) -> str:
-    return f"Error{status}"
+# Error responses, shared: each operation references those it can answer
+
+
+@dataclass(frozen=True)
+class ErrorResponse:
+    """One status and the codes a client can get with it, with the headers that come along."""
+
+    status: int
+    codes: tuple[str, ...]
+    description: str
+    headers: tuple[str, ...]
+
+    @property
+    def retry_after(self) -> bool:
+        return "Retry-After" in self.headers
+
+
+def function_error(
+    description: str, *classes: type[errors.ApiError], headers: tuple[str, ...] = ()
+) -> ErrorResponse:
+    """An answer of the function: status, codes and Retry-After from the error classes themselves."""
+    (status,) = {error_class.status for error_class in classes}
+    retry_after = any(error_class.retry_after is not None for error_class in classes)
+    return ErrorResponse(
+        status=status,
+        codes=tuple(error_class.code for error_class in classes),
+        description=description,
+        headers=(*COMMON_HEADERS, *(("Retry-After",) if retry_after else ()), *headers),
+    )
+
+
+ERROR_RESPONSES: dict[str, ErrorResponse] = {
+    "UnreadableBody": function_error(
+        "The body is not valid JSON, or not a JSON object.", errors.InvalidJson, errors.InvalidBody
+    ),
+    "InvalidCursor": function_error(
+        "The `cursor` was not issued by this API for this app and these filters (edited, truncated, "
+        "another app's, or sent with other `status` / `conversationId`). Start again without it.",
+        errors.InvalidCursor,
+    ),
+    "Unauthorized": function_error(
+        "Credentials missing, unknown or wrong. The same answer whichever was wrong.", errors.Unauthorized
+    ),
+    "Forbidden": function_error(
+        "The app is disabled, or the request's `Origin` is not one the app allows.",
+        errors.AppDisabled,
+        errors.OriginNotAllowed,
+    ),
+    "AppDisabled": function_error("The call's app is disabled.", errors.AppDisabled),
+    "NotFound": function_error("No such path.", errors.RouteNotFound),
+    "CallNotFound": function_error(
+        "No call with this `callId` for this app: unknown, not a UUID, removed after it expired, or "
+        "another app's (the same answer, so no answer tells whether another app's call exists).",
+        errors.CallNotFound,
+    ),
+    "MethodNotAllowed": function_error(
+        "This path does not support this method; `Allow` names those it does.",
+        errors.MethodNotAllowed,
+        headers=("Allow",),
+    ),
+    "IdempotencyKeyInUse": function_error(
+        "A request with the same `Idempotency-Key` is still in progress: retry after `Retry-After` seconds.",
+        errors.IdempotencyKeyInUse,
+    ),
+    "CallExpired": function_error(
+        "The call expired before it was ended; it can no longer be ended (it stays readable until removed).",
+        errors.CallExpired,
+    ),
+    "CallGone": function_error(
+        "The call has ended, or expired: it can no longer be joined.",
+        errors.CallEnded,
+        errors.CallExpiredGone,
+    ),
+    "PayloadTooLarge": function_error(
+        f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.", errors.PayloadTooLarge
+    ),
+    "CreateCallUnprocessable": function_error(
+        "A field is of the wrong type or outside its limits (one `details` entry per field), the preset "
+        "does not exist for this app, or the `Idempotency-Key` was already used for another request.",
+        errors.ValidationFailed,
+        errors.PresetNotFound,
+        errors.IdempotencyKeyReused,
+    ),
+    "ValidationError": function_error(
+        "A parameter or field is of the wrong type or outside its limits: one `details` entry for each.",
+        errors.ValidationFailed,
+    ),
+    "TooManyRequests": ErrorResponse(
+        status=429,
+        codes=("TOO_MANY_REQUESTS",),
+        description="Refused before the function ran, so without `X-Request-Id`: by API Gateway's "
+        "throttling (the stage's rate and burst limits; `requestId` is API Gateway's request id) or, where "
+        "the stage has them, by the per-app rate limits at the edge (AWS WAF: per app id in the `X-App-Id` "
+        "header or the `appId` query parameter, else per address, over 5 minutes; `requestId` is then "
+        "`waf-app-rate-limit` or `waf-ip-rate-limit`, as WAF has no request id to give). Retry after "
+        "`Retry-After` seconds, with exponential backoff.",
+        headers=(*GATEWAY_HEADERS, "Retry-After"),
+    ),
+    "InternalError": function_error(
+        "An internal error. The body carries the request id and nothing else of use to a client.",
+        errors.InternalError,
+    ),
+    "ServiceUnavailable": function_error(
+        "The database throttled or timed out: retry after `Retry-After` seconds.", errors.ServiceUnavailable
+    ),
+}
 
 
 def component_responses() -> dict[str, Schema]:
-    codes = error_codes_by_status()
-    with_retry_after = retry_after_statuses()
-    responses: dict[str, Schema] = {}
-    for status, description in STATUS_DESCRIPTIONS.items():
-        if status in GATEWAY_ERRORS:
-            gateway_code, retry_after = GATEWAY_ERRORS[status]
-            status_codes = [gateway_code]
-            headers = ["Cache-Control", "Access-Control-Allow-Origin", "Vary"]
-        elif status in codes:
-            status_codes = codes[status]
-            headers = [*COMMON_HEADERS]
-            retry_after = status in with_retry_after
-        else:
-            raise LookupError(f"calls.errors has no ApiError with status {status}, documented here")
-        if retry_after:
-            headers.append("Retry-After")
-        if status == 405:
-            headers.append("Allow")
-        responses[_error_response_name(status)] = {
-            "description": description,
-            "headers": _headers(*headers),
+    # By status and code: CALL_EXPIRED is a 409 to end but a 410 to join.
+    undocumented = {(error_class.status, error_class.code) for error_class in error_classes()} - {
+        (response.status, code) for response in ERROR_RESPONSES.values() for code in response.codes
+    }
+    if undocumented:
+        raise LookupError(
+            f"error codes of calls.errors in no shared response: {sorted(undocumented)}; "
+            "add them to openapi_spec.spec.ERROR_RESPONSES"
+        )
+    return {
+        name: {
+            "description": response.description,
+            "headers": _headers(*response.headers),
             "content": {
                 JSON: {
                     "schema": {
                         "allOf": [
                             {"$ref": REF.format(model="ErrorEnvelope")},
-                            {"properties": {"error": {"properties": {"code": {"enum": status_codes}}}}},
+                            {
+                                "properties": {
+                                    "error": {"properties": {"code": {"enum": list(response.codes)}}}
+                                }
+                            },
                         ]
                     }
                 }
             },
         }
-    undocumented = set(codes) - set(STATUS_DESCRIPTIONS)
-    if undocumented:
-        raise LookupError(f"statuses of calls.errors not described in STATUS_DESCRIPTIONS: {undocumented}")
-    return responses
-
-
-def _error_refs(statuses: tuple[int, ...]) -> dict[str, Schema]:
-    return {
-        str(status): {"$ref": f"#/components/responses/{_error_response_name(status)}"} for status in statuses
+        for name, response in ERROR_RESPONSES.items()
     }
+
+
+def _error_refs(*names: str) -> dict[str, Schema]:
+    refs: dict[str, Schema] = {}
+    for name in names:
+        status = str(ERROR_RESPONSES[name].status)
+        if status in refs:
+            raise ValueError(
+                f"one operation lists two error responses for status {status}, {name} among them"
+            )
+        refs[status] = {"$ref": f"#/components/responses/{name}"}
+    return dict(sorted(refs.items()))
+
+
+# Every operation with credentials can answer these.
+ADMITTED_ERRORS = ("Unauthorized", "Forbidden", "TooManyRequests", "InternalError", "ServiceUnavailable")
 
 
 # Parameters
 
 
 def _query_schema(field_schema: Schema) -> Schema:
-    """A genesys field as it is written in a query string: the non-null branch; booleans as words."""
+    """A model's field as it is written in a query string: the non-null branch; booleans as words."""
     branches = [
         branch for branch in field_schema.get("anyOf", [field_schema]) if branch.get("type") != "null"
     ]
@@ -283,11 +407,37 @@ def _query_schema(field_schema: Schema) -> Schema:
     if branch.get("type") == "boolean":
         # true/false/1/0 in any case; JSON Schema patterns have no case-insensitive flag.
         return {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$"}
-    return {key: value for key, value in branch.items() if key != "title"}
+    schema = {key: value for key, value in branch.items() if key not in ("title", "description")}
+    if "default" in field_schema and field_schema["default"] is not None:
+        schema["default"] = field_schema["default"]
+    return schema
+
+
+# calls.request.first_query_value reads every query parameter the same way: an empty value is no value.
+EMPTY_QUERY_VALUE_NOTE = "An empty value is the same as leaving the parameter out."
+
+
+def _query_parameter(name: str, description: str, field_schema: Schema) -> Schema:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": f"{description} {EMPTY_QUERY_VALUE_NOTE}",
+        "schema": _query_schema(field_schema),
+        "allowEmptyValue": True,
+    }
 
 
 def component_parameters() -> dict[str, Schema]:
     parameters: dict[str, Schema] = {
+        "CallId": {
+            "name": "callId",
+            "in": "path",
+            "required": True,
+            "description": "The call's id, as create answered it. Any other value, or another app's call, "
+            "is a 404 `CALL_NOT_FOUND`.",
+            "schema": {"type": "string", "format": "uuid"},
+        },
         "IdempotencyKey": {
             "name": "Idempotency-Key",
             "in": "header",
@@ -309,88 +459,271 @@ def component_parameters() -> dict[str, Schema]:
     }
     genesys_schema = GenesysContext.model_json_schema()
     for name, field_schema in genesys_schema["properties"].items():
-        parameters[f"genesys.{name}"] = {
-            "name": name,
-            "in": "query",
-            "required": False,
-            "description": f"Genesys context `{name}`; the body's `genesys.{name}` wins over this.",
-            "schema": _query_schema(field_schema),
-        }
+        parameters[f"genesys.{name}"] = _query_parameter(
+            name, f"Genesys context `{name}`; the body's `genesys.{name}` wins over this.", field_schema
+        )
     return parameters
 
 
-def _parameter_refs(names: list[str]) -> list[Schema]:
+def _parameter_refs(*names: str) -> list[Schema]:
     return [{"$ref": f"#/components/parameters/{name}"} for name in names]
+
+
+# What the model's descriptions leave for the document to say.
+LIST_PARAMETER_NOTES = {
+    "cursor": "Good only with the same app, `status` and `conversationId`; otherwise a 400 `INVALID_CURSOR`.",
+}
+
+
+def list_parameters() -> list[Schema]:
+    """GET /api/calls's query: ListCallsQuery's fields, with its limits."""
+    properties = ListCallsQuery.model_json_schema()["properties"]
+    parameters = []
+    for name, field_schema in properties.items():
+        notes = filter(None, [field_schema.get("description"), LIST_PARAMETER_NOTES.get(name)])
+        description = " ".join(f"{note.rstrip('.')}." for note in notes)
+        parameters.append(_query_parameter(name, description, field_schema))
+    return parameters
+
+
+def join_parameters() -> list[Schema]:
+    """POST /api/calls/{callId}/join's query: JoinCallRequest's fields, as the join link carries them."""
+    properties = JoinCallRequest.model_json_schema()["properties"]
+    return [
+        _query_parameter(
+            name, f"{field_schema['description']}; the body's `{name}` when absent.", field_schema
+        )
+        for name, field_schema in properties.items()
+    ]
 
 
 # Operations, one builder per route function of the handler
 
 
-def _create_call(method: str) -> Schema:
+def _ok_response(description: str, model: str, links: dict[str, Schema] | None = None) -> Schema:
+    response: Schema = {
+        "description": description,
+        "headers": _headers(*COMMON_HEADERS),
+        "content": {JSON: {"schema": {"$ref": REF.format(model=model)}}},
+    }
+    if links:
+        response["links"] = links
+    return response
+
+
+def _call_link(operation_id: str, description: str, source: str) -> Schema:
+    """A link that carries a call's id from this response to another operation on that call."""
+    return {"operationId": operation_id, "description": description, "parameters": {"callId": source}}
+
+
+CREATED_CALL_ID = "$response.body#/data/callId"
+
+
+def _create_call(path: str) -> Schema:
     genesys = [f"genesys.{name}" for name in GenesysContext.model_fields]
+    created = _ok_response(
+        "The call was created (or, with `Idempotent-Replayed: true`, this is the stored answer to the first "
+        "request with this `Idempotency-Key`).",
+        "CallCreated",
+        links={
+            "getCall": _call_link("getCall", "Read the call just created.", CREATED_CALL_ID),
+            "endCall": _call_link("endCall", "End the call just created.", CREATED_CALL_ID),
+            "joinCall": _call_link("joinCall", "Join the call just created, as the guest.", CREATED_CALL_ID),
+        },
+    )
+    created["headers"] = _headers(*COMMON_HEADERS, "Idempotent-Replayed")
     return {
+        "tags": [CALLS_TAG],
         "operationId": "createCall",
         "summary": "Create a call",
         "description": "Creates a video call and returns the join links. Every body field is optional: no "
         "body, or `{}`, creates a call with the app's active preset or the built-in defaults. The body is "
         "read as JSON whatever the `Content-Type` (browsers may send `text/plain` to avoid a preflight). "
         f"Checks run in this order: size, JSON, credentials, fields, preset. {CREDENTIALS_NOTE}",
-        "security": [
-            {"appIdHeader": [], "widgetKeyHeader": []},
-            {"appIdQuery": [], "widgetKeyQuery": []},
-        ],
-        "parameters": _parameter_refs(["IdempotencyKey", "Origin", *genesys]),
+        "security": CREDENTIALS,
+        "parameters": _parameter_refs("IdempotencyKey", "Origin", *genesys),
         "requestBody": {
             "required": False,
             "content": {JSON: {"schema": {"$ref": REF.format(model="CreateCallRequest")}}},
         },
         "responses": {
-            "201": {
-                "description": "The call was created (or, with `Idempotent-Replayed: true`, this is the "
-                "stored answer to the first request with this `Idempotency-Key`).",
-                "headers": _headers(*COMMON_HEADERS, "Idempotent-Replayed"),
-                "content": {JSON: {"schema": {"$ref": REF.format(model="CallCreated")}}},
-            },
-            **_error_refs(CREATE_CALL_ERROR_STATUSES),
+            "201": created,
+            **_error_refs(
+                "UnreadableBody",
+                "IdempotencyKeyInUse",
+                "PayloadTooLarge",
+                "CreateCallUnprocessable",
+                *ADMITTED_ERRORS,
+            ),
         },
     }
 
 
-def _preflight(method: str) -> Schema:
+def _list_calls(path: str) -> Schema:
     return {
-        "operationId": "preflightCreateCall",
+        "tags": [CALLS_TAG],
+        "operationId": "listCalls",
+        "summary": "List the app's calls",
+        "description": "The calling app's calls, newest first (ties in `createdAt` in a stable order), a "
+        "page at a time. Follow `nextCursor`, with the same filters, until it is absent: that yields every "
+        "matching call exactly once. A page may hold fewer than `limit` calls when filters apply. Checks "
+        "run in this order: credentials, origin, parameters (422), cursor (400).",
+        "security": CREDENTIALS,
+        "parameters": [*list_parameters(), *_parameter_refs("Origin")],
+        "responses": {
+            "200": _ok_response(
+                "A page of calls, and the cursor of the next one unless this is the last.", "CallPageResponse"
+            ),
+            **_error_refs("InvalidCursor", "ValidationError", *ADMITTED_ERRORS),
+        },
+    }
+
+
+def _get_call(path: str) -> Schema:
+    return {
+        "tags": [CALLS_TAG],
+        "operationId": "getCall",
+        "summary": "Read a call",
+        "description": "One call of the calling app, as it stands. Checks run in this order: credentials, "
+        "origin, the call.",
+        "security": CREDENTIALS,
+        "parameters": _parameter_refs("CallId", "Origin"),
+        "responses": {
+            "200": _ok_response(
+                "The call.",
+                "CallViewResponse",
+                links={
+                    "endCall": _call_link("endCall", "End this call.", "$request.path.callId"),
+                },
+            ),
+            **_error_refs("CallNotFound", *ADMITTED_ERRORS),
+        },
+    }
+
+
+def _end_call(path: str) -> Schema:
+    return {
+        "tags": [CALLS_TAG],
+        "operationId": "endCall",
+        "summary": "End a call",
+        "description": "Ends a call of the calling app. Ending an ended call again answers the same, with "
+        "the first `endedAt`: nothing is rewritten, so a retry is safe and racing ends record one "
+        "`endedAt`. A call that expired before it was ended answers 409 `CALL_EXPIRED`. Checks run in "
+        f"this order: size, JSON, credentials, origin, the call. {CREDENTIALS_NOTE}",
+        "security": CREDENTIALS,
+        "parameters": _parameter_refs("CallId", "Origin"),
+        "requestBody": {
+            "required": False,
+            "content": {JSON: {"schema": {"$ref": REF.format(model="EndCallRequest")}}},
+        },
+        "responses": {
+            "200": _ok_response(
+                "The call, ended (by this request or an earlier one): `status` `ended` and `endedAt`.",
+                "CallViewResponse",
+                links={
+                    "getCall": _call_link("getCall", "Read the ended call.", "$request.path.callId"),
+                },
+            ),
+            **_error_refs(
+                "UnreadableBody", "CallNotFound", "CallExpired", "PayloadTooLarge", *ADMITTED_ERRORS
+            ),
+        },
+    }
+
+
+def _join_call(path: str) -> Schema:
+    return {
+        "tags": [JOIN_TAG],
+        "operationId": "joinCall",
+        "summary": "Join a call",
+        "description": "For the page behind the join links: who may join this call, and as what. Send what "
+        "the link carries, in the query string (the page forwards its own) or as JSON body fields of the "
+        "same names; the query wins. Without `role`, or with `role=guest`, the caller is the guest: the "
+        "call id is the guest's credential. `role=agent` needs the call's `hostKey` (apps in hostKey "
+        "mode) or the `appId` and `widgetKey` of the call's app (apps in widgetKey mode). The first "
+        "successful join of each role stamps `agentJoinedAt` / `guestJoinedAt` on the call, once. Any "
+        "origin may call it: `allowedOrigins` does not apply. Checks run in this order: size, JSON, "
+        "fields, the call, the agent's credential, whether the call is still on.",
+        # A guest needs nothing; an agent of a widgetKey-mode app sends the app's credentials.
+        "security": [{}, *CREDENTIALS],
+        "parameters": [*_parameter_refs("CallId"), *join_parameters()],
+        "requestBody": {
+            "required": False,
+            "content": {JSON: {"schema": {"$ref": REF.format(model="JoinCallRequest")}}},
+        },
+        "responses": {
+            "200": _ok_response(
+                "Who joins, as what, and what the page needs to start the call.", "JoinResponse"
+            ),
+            **_error_refs(
+                "UnreadableBody",
+                "Unauthorized",
+                "AppDisabled",
+                "CallNotFound",
+                "CallGone",
+                "PayloadTooLarge",
+                "ValidationError",
+                "TooManyRequests",
+                "InternalError",
+                "ServiceUnavailable",
+            ),
+        },
+    }
+
+
+# One preflight function serves every path; each path's preflight is an operation of its own.
+PREFLIGHT_OPERATION_IDS = {
+    handler.CALLS_PATH: "preflightCalls",
+    handler.CALL_PATH: "preflightCall",
+    handler.END_PATH: "preflightEndCall",
+    handler.JOIN_PATH: "preflightJoinCall",
+}
+
+
+def _preflight(path: str) -> Schema:
+    operation_id = PREFLIGHT_OPERATION_IDS.get(path)
+    if operation_id is None:
+        raise LookupError(f"the preflight of {path} has no operationId; add one to PREFLIGHT_OPERATION_IDS")
+    allowed = handler._allowed_methods(path)
+    # Any value: a preflight cannot look anything up.
+    parameters: list[Schema] = [
+        {"name": _camel_case(name), "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"<(\w+)>", path)
+    ]
+    parameters += [
+        {"$ref": "#/components/parameters/Origin"},
+        {
+            "name": "Access-Control-Request-Method",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "Access-Control-Request-Headers",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+        },
+    ]
+    return {
+        "tags": [CORS_TAG],
+        "operationId": operation_id,
         "summary": "CORS preflight",
         "description": "Answers a browser's preflight. It carries no credentials, so it cannot check the "
-        "app; the POST that follows is checked.",
+        "app; the request that follows is checked.",
         "security": [],
-        "parameters": [
-            {"$ref": "#/components/parameters/Origin"},
-            {
-                "name": "Access-Control-Request-Method",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string"},
-            },
-            {
-                "name": "Access-Control-Request-Headers",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string"},
-            },
-        ],
+        "parameters": parameters,
         "responses": {
             "204": {
                 "description": "The methods and headers a browser may use on this path.",
                 "headers": {
                     **_headers(*COMMON_HEADERS),
                     "Access-Control-Allow-Methods": _header(
-                        "Always `POST, OPTIONS`.",
-                        {"type": "string", "examples": ["POST, OPTIONS"]},
-                        required=True,
+                        "The methods of this path.", {"type": "string", "const": allowed}, required=True
                     ),
                     "Access-Control-Allow-Headers": _header(
                         "The request headers a browser may send.",
-                        {"type": "string", "examples": [handler.CORS_ALLOW_HEADERS]},
+                        {"type": "string", "const": handler.CORS_ALLOW_HEADERS},
                         required=True,
                     ),
                     "Access-Control-Max-Age": _header(
@@ -400,21 +733,23 @@ def _preflight(method: str) -> Schema:
                     ),
                 },
             },
-            **_error_refs((500,)),
+            **_error_refs("InternalError"),
         },
     }
 
 
 OPERATION_BUILDERS: dict[Callable[..., Any], Callable[[str], Schema]] = {
     handler.create_call: _create_call,
+    handler.list_calls: _list_calls,
+    handler.read_call: _get_call,
+    handler.end_call: _end_call,
+    handler.join_call: _join_call,
     handler.preflight: _preflight,
 }
-# Routes whose only answer is 405: not operations a client can use, so they are not listed as
-# operations (a fuzzer would rightly call a 405 to a "valid" request a failure); the path's
-# description names them, and the 405 response is in components.
-REFUSING_ROUTES: frozenset[Callable[..., Any]] = frozenset()
 # OpenAPI's order of methods in a path item, so the document reads the same way every time.
 METHOD_ORDER = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# The methods API Gateway forwards to the function (its ANY method): the candidates for a 405.
+FORWARDED_METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD", "PATCH")
 
 
 def handler_routes() -> list[tuple[str, str, Callable[..., Any]]]:
@@ -424,36 +759,44 @@ def handler_routes() -> list[tuple[str, str, Callable[..., Any]]]:
     return [(route.path, route.method.upper(), route.func) for route in routes]
 
 
+def openapi_path(route_path: str) -> str:
+    """`/api/calls/<call_id>` as OpenAPI writes it: `/api/calls/{callId}`."""
+    return re.sub(r"<(\w+)>", lambda match: "{" + _camel_case(match[1]) + "}", route_path)
+
+
+def _camel_case(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
+
+
+def _refused_methods_note(route_path: str) -> str:
+    refused = [method for method in FORWARDED_METHODS if method not in handler.PATH_METHODS[route_path]]
+    return (
+        f"Any other method ({', '.join(refused)}) answers 405 `METHOD_NOT_ALLOWED` with "
+        f"`Allow: {handler._allowed_methods(route_path)}` (`#/components/responses/MethodNotAllowed`)."
+    )
+
+
 def paths() -> dict[str, Schema]:
     operations: dict[str, dict[str, Schema]] = {}
-    refused: dict[str, list[str]] = {}
-    for path, method, function in handler_routes():
-        if function in REFUSING_ROUTES:
-            refused.setdefault(path, []).append(method)
-            continue
+    for route_path, method, function in handler_routes():
         builder = OPERATION_BUILDERS.get(function)
         if builder is None:
             raise LookupError(
-                f"route {method} {path} -> {function.__name__} has no OpenAPI description; "
+                f"route {method} {route_path} -> {function.__name__} has no OpenAPI description; "
                 "add one to openapi_spec.spec.OPERATION_BUILDERS"
             )
-        operations.setdefault(path, {})[method.lower()] = builder(method)
+        operations.setdefault(route_path, {})[method.lower()] = builder(route_path)
     items: dict[str, Schema] = {}
-    for path, by_method in sorted(operations.items()):
-        item: Schema = {}
-        if path in refused:
-            methods = sorted(refused[path], key=lambda name: METHOD_ORDER.index(name.lower()))
-            item["description"] = (
-                f"Any other method ({', '.join(methods)}) answers 405 `METHOD_NOT_ALLOWED` "
-                "(`#/components/responses/Error405`)."
-            )
+    for route_path, by_method in sorted(operations.items()):
+        item: Schema = {"description": _refused_methods_note(route_path)}
         item.update({method: by_method[method] for method in METHOD_ORDER if method in by_method})
-        items[path] = item
+        items[openapi_path(route_path)] = item
     return items
 
 
-def bodiless_responses(items: dict[str, Schema]) -> list[str]:
-    """The documented responses without a body, as `STATUS` of `METHOD path` (summary)."""
+def bodiless_responses(items: dict[str, Schema]) -> list[tuple[str, str, str, str]]:
+    """(method, path, status, summary) of each documented response without a body."""
     found = []
     for path, item in items.items():
         for method, operation in item.items():
@@ -461,15 +804,26 @@ def bodiless_responses(items: dict[str, Schema]) -> list[str]:
                 continue
             for status, response in operation["responses"].items():
                 if "$ref" not in response and "content" not in response:
-                    found.append(f"the `{status}` of `{method.upper()} {path}` ({operation['summary']})")
+                    found.append((method.upper(), path, status, operation["summary"]))
     return found
 
 
 def info_description(items: dict[str, Schema]) -> str:
     bodiless = bodiless_responses(items)
-    if bodiless:
-        verb = "has" if len(bodiless) == 1 else "have"
-        exceptions = f"{', '.join(bodiless)} {verb} no body and no `Content-Type`"
+    kinds = sorted({(method, status, summary) for method, _, status, summary in bodiless})
+    named = []
+    for method, status, summary in kinds:
+        where = [path for m, path, s, _ in bodiless if (m, s) == (method, status)]
+        everywhere = [path for path, item in items.items() if method.lower() in item]
+        on = (
+            f"`{method}` on every path"
+            if where == everywhere
+            else ", ".join(f"`{method} {p}`" for p in where)
+        )
+        named.append(f"the `{status}` of {on} ({summary})")
+    if named:
+        verb = "has" if len(named) == 1 else "have"
+        exceptions = f"{', '.join(named)} {verb} no body and no `Content-Type`"
     else:
         exceptions = "every documented response has one"
     return INFO_DESCRIPTION.format(credentials=CREDENTIALS_NOTE, bodiless=exceptions)
@@ -484,6 +838,7 @@ def build_spec() -> Schema:
             "version": API_VERSION,
             "description": info_description(items),
         },
+        "tags": TAGS,
         "paths": items,
         "components": {
             "schemas": component_schemas(),
