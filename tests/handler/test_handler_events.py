@@ -60,6 +60,9 @@ EXPECTED_STATUS = {
     "base64-body.json": 201,
     "wrong-widget-key.json": 401,
     "invalid-json.json": 400,
+    # Names a call the seeded tables do not hold; test_get_call_event_reads_a_call_just_created
+    # puts a real call's id in it.
+    "get-call.json": 404,
 }
 
 
@@ -101,6 +104,27 @@ def test_full_upstream_example(store: AdminStore) -> None:
     assert item["metadata"] == {"S": '{"ticketId":"T-1234"}'}
     assert item["requestId"] == {"S": "11111111-0000-4000-8000-000000000002"}
     assert DEMO_WIDGET_KEY not in json.dumps(item)
+
+
+def with_call_id(event: dict[str, Any], call_id: str) -> dict[str, Any]:
+    """A GET sample event naming another call: its id replaced wherever the path carries it."""
+    sample_id = event["path"].rsplit("/", 1)[-1]
+    changed: dict[str, Any] = json.loads(json.dumps(event).replace(sample_id, call_id))
+    return changed
+
+
+def test_get_call_event_reads_a_call_just_created(store: AdminStore) -> None:
+    created = json.loads(invoke(load_event("full-upstream-example.json"))["body"])["data"]
+    event = with_call_id(load_event("get-call.json"), created["callId"])
+    result = invoke(event)
+
+    assert result["statusCode"] == 200
+    assert headers_of(result)["x-request-id"] == event["requestContext"]["requestId"]
+    data = json.loads(result["body"])["data"]
+    assert data["callId"] == created["callId"]
+    assert data["status"] == "created"
+    assert data["title"] == "Support Session #1234"
+    assert data["hostJoinUrl"] == created["hostJoinUrl"]
 
 
 def test_genesys_from_the_query_is_stored_not_echoed(store: AdminStore) -> None:
