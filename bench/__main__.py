@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nVideo Calls API benchmark, {results['date']}, commit {commit}\n"
         f"{machine['cpu_model']}, {machine['cores']} cores, Python {machine['python']}, "
-        f"load average {machine['load_average_1m']:.2f}\n"
+        f"load average {machine['load_average_1m']:.2f} at the start, "
+        f"{machine['load_average_1m_after']:.2f} at the end\n"
     )
     print(render(results, verdicts))
     spreads = results["cold"]["noise"]

@@ -26,6 +26,8 @@ from bench.stats import median, ratio, spread, summarize
 
 # A widget's typical request: title, metadata, both names, recording, a preset of the demo app.
 EVENT_PATH = REPO_ROOT / "events" / "full-upstream-example.json"
+# GET /api/calls/{callId}; the warm run puts the id of a call it created in its path.
+READ_EVENT_PATH = REPO_ROOT / "events" / "get-call.json"
 Progress = Callable[[str], None]
 
 
@@ -47,6 +49,9 @@ class Options:
     functions_dir: str = str(ASSET_ROOT)
 
 
+# The floor's client in both the cold and the warm runs.
+STOCK_CLIENT = "stock: botocore's default configuration; only the endpoint is the bench's"
+
 QUICK = Options(cold_runs=2, warm_calls=20, http_requests=40, http_clients=8, server_warmup_requests=20)
 
 
@@ -54,13 +59,14 @@ def run(options: Options, progress: Progress) -> tuple[dict[str, Any], list[Verd
     from localrun.dynamodb_local import running_dynamodb_local
 
     results: dict[str, Any] = {
-        "schema": 1,
+        "schema": 2,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "git": git_info(),
         "measured_functions": _shown_path(Path(options.functions_dir)),
         "options": asdict(options),
         "event": EVENT_PATH.relative_to(REPO_ROOT).as_posix(),
+        "read_event": READ_EVENT_PATH.relative_to(REPO_ROOT).as_posix(),
     }
     with tempfile.TemporaryDirectory(prefix="video-calls-bench-") as scratch:
         work = Path(scratch)
@@ -76,6 +82,7 @@ def run(options: Options, progress: Progress) -> tuple[dict[str, Any], list[Verd
             results["cold"] = measure_cold(options, environment, work, progress)
             results["warm"] = measure_warm(options.warm_calls, environment, work, progress)
             results["http"] = measure_http(options, environment, work, progress)
+    results["machine"]["load_average_1m_after"] = os.getloadavg()[0]
     verdicts = evaluate(results)
     results["budgets"] = [asdict(verdict) for verdict in verdicts]
     results["passed"] = all(verdict.passed for verdict in verdicts)
@@ -111,6 +118,9 @@ def _prepare_database(endpoint: str, warmup_requests: int) -> None:
         client.put_item(
             TableName=TABLE_NAMES.calls,
             Item={"callId": {"S": f"warmup-{number}"}, "appId": {"S": DEMO_APP_ID}},
+        )
+        client.get_item(
+            TableName=TABLE_NAMES.calls, Key={"callId": {"S": f"warmup-{number}"}}, ConsistentRead=True
         )
 
 
@@ -187,10 +197,21 @@ def _cold_side(runs: list[ColdRun]) -> dict[str, Any]:
     }
 
 
+def _cold_ratios(side: dict[str, Any], floor: dict[str, Any]) -> dict[str, float]:
+    return {
+        "wall": ratio(side["wall_ms"]["p50"], floor["wall_ms"]["p50"]),
+        "cpu": ratio(side["cpu_ms"]["p50"], floor["cpu_ms"]["p50"]),
+        "peak_rss": ratio(side["peak_rss_mb"]["p50"], floor["peak_rss_mb"]["p50"]),
+    }
+
+
 def measure_cold(
-    options: Options, environment: dict[str, str], work: Path, progress: Progress
+    options: Options,
+    environment: dict[str, str],
+    work: Path,
+    progress: Progress,
 ) -> dict[str, Any]:
-    """Project and floor alternate, each going first every other round, so both share the noise.
+    """Project and floor take turns going first, round after round, so that both share the noise.
 
     A first round of each is thrown away: it only fills the page cache and proves the setup.
     """
@@ -199,54 +220,61 @@ def measure_cold(
     template_path = work / "floor-template.json"
     runs, finalize = options.cold_runs, options.finalize
 
-    def project() -> ColdRun:
-        run = spawn_cold("bench.children.cold_project", event_path, environment, work, finalize=finalize)
-        if run.report["status"] != 201:
-            raise BenchError(f"the benchmark event answered {run.report['status']}, not 201")
-        return run
+    def serving(side_environment: dict[str, str]) -> Callable[[], ColdRun]:
+        def project() -> ColdRun:
+            run = spawn_cold(
+                "bench.children.cold_project", event_path, side_environment, work, finalize=finalize
+            )
+            if run.report["status"] != 201:
+                raise BenchError(f"the benchmark event answered {run.report['status']}, not 201")
+            return run
+
+        return project
 
     def floor() -> ColdRun:
         return spawn_cold("bench.children.cold_floor", template_path, environment, work, finalize=finalize)
 
-    first = project()
-    task_root = Path(environment["LAMBDA_TASK_ROOT"])
-    if not Path(first.report["module_path"]).is_relative_to(task_root):
-        raise BenchError(f"the handler came from {first.report['module_path']}, not the unpacked asset")
-    template = {"params": first.report["params"], "client_config": first.report["client_config"]}
-    template_path.write_text(json.dumps(template), encoding="utf-8")
-    floor()
+    served_from = {"project": environment}
+    # The project first: the floor's template is its requests.
+    sides = {name: serving(served) for name, served in served_from.items()}
+    sides["floor"] = floor
+    firsts: dict[str, ColdRun] = {}
+    for name, side in sides.items():
+        if name == "floor":
+            template = {"params": firsts["project"].report["params"]}
+            template_path.write_text(json.dumps(template), encoding="utf-8")
+        firsts[name] = side()
+    for name, served in served_from.items():
+        module_path = firsts[name].report["module_path"]
+        if not Path(module_path).is_relative_to(served["LAMBDA_TASK_ROOT"]):
+            raise BenchError(f"the handler came from {module_path}, not the unpacked asset")
 
-    project_runs: list[ColdRun] = []
-    floor_runs: list[ColdRun] = []
+    names = list(sides)
+    samples: dict[str, list[ColdRun]] = {name: [] for name in names}
     for number in range(runs):
-        if number % 2:
-            floor_runs.append(floor())
-            project_runs.append(project())
-        else:
-            project_runs.append(project())
-            floor_runs.append(floor())
+        turn = number % len(names)
+        for name in names[turn:] + names[:turn]:
+            samples[name].append(sides[name]())
         progress(
-            f"cold {number + 1}/{runs}: project {project_runs[-1].wall_ms:.0f} ms, "
-            f"floor {floor_runs[-1].wall_ms:.0f} ms"
+            f"cold {number + 1}/{runs}: "
+            + ", ".join(f"{name} {samples[name][-1].wall_ms:.0f} ms" for name in names)
         )
-    project_side, floor_side = _cold_side(project_runs), _cold_side(floor_runs)
-    paired = [p.wall_ms / f.wall_ms for p, f in zip(project_runs, floor_runs, strict=True)]
-    return {
+    project_side, floor_side = _cold_side(samples["project"]), _cold_side(samples["floor"])
+    paired = [p.wall_ms / f.wall_ms for p, f in zip(samples["project"], samples["floor"], strict=True)]
+    results: dict[str, Any] = {
         "project": project_side,
         "floor": floor_side,
-        "ratios": {
-            "wall": ratio(project_side["wall_ms"]["p50"], floor_side["wall_ms"]["p50"]),
-            "wall_paired_median": median(paired),
-            "cpu": ratio(project_side["cpu_ms"]["p50"], floor_side["cpu_ms"]["p50"]),
-            "peak_rss": ratio(project_side["peak_rss_mb"]["p50"], floor_side["peak_rss_mb"]["p50"]),
-        },
+        "ratios": {**_cold_ratios(project_side, floor_side), "wall_paired_median": median(paired)},
         "noise": {
             "wall_spread_project": spread(project_side["wall_ms"]),
             "wall_spread_floor": spread(floor_side["wall_ms"]),
         },
-        "floor_client_config": template["client_config"],
+        "project_client_config": firsts["project"].report["client_config"],
+        "project_modules": firsts["project"].report["calls_modules"],
+        "floor_client": STOCK_CLIENT,
         "exit": "interpreter finalized" if finalize else "os._exit after the work (no teardown)",
     }
+    return results
 
 
 # Warm
@@ -260,10 +288,25 @@ def _per_call(counts: list[int]) -> dict[str, float]:
     return {"min": min(counts), "max": max(counts), "mean": sum(counts) / len(counts)}
 
 
+def _warm_series(series: dict[str, Any], expected_status: str) -> dict[str, Any]:
+    if set(series["statuses"]) != {expected_status}:
+        raise BenchError(f"warm events answered {series['statuses']}, not only {expected_status}")
+    project = summarize(_milliseconds(series["project_ns"]))
+    floor = summarize(_milliseconds(series["floor_ns"]))
+    return {
+        "project": {"latency_ms": project, "requests_per_call": _per_call(series["project_requests"])},
+        "floor": {"latency_ms": floor, "requests_per_call": _per_call(series["floor_requests"])},
+        "ratios": {name: ratio(project[name], floor[name]) for name in ("p50", "p95", "p99")},
+        "first_call_requests": series["first_call_requests"],
+        "duration_s": series["duration_s"],
+    }
+
+
 def measure_warm(calls: int, environment: dict[str, str], work: Path, progress: Progress) -> dict[str, Any]:
-    progress(f"warm: {calls} events and {calls} bare PutItems in one process")
+    progress(f"warm: {calls} creates against bare PutItems, then {calls} reads against bare GetItems")
     report_path = work / "warm.json"
-    arguments = (work / "event.json", calls, report_path)
+    (work / "read-event.json").write_bytes(READ_EVENT_PATH.read_bytes())
+    arguments = (work / "event.json", work / "read-event.json", calls, report_path)
     completed = subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, *PYTHON_FLAGS, "-m", "bench.children.warm", *map(str, arguments)],
         cwd=REPO_ROOT,
@@ -272,22 +315,16 @@ def measure_warm(calls: int, environment: dict[str, str], work: Path, progress: 
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         check=False,
-        timeout=600,
+        timeout=900,
     )
     if completed.returncode != 0:
         raise BenchError(f"the warm run failed:\n{completed.stderr.decode(errors='replace')[-3000:]}")
     report = json.loads(report_path.read_text(encoding="utf-8"))
-    if set(report["statuses"]) != {"201"}:
-        raise BenchError(f"warm events answered {report['statuses']}, not only 201")
-    project = summarize(_milliseconds(report["project_ns"]))
-    floor = summarize(_milliseconds(report["floor_ns"]))
     return {
         "calls": calls,
-        "project": {"latency_ms": project, "requests_per_call": _per_call(report["project_requests"])},
-        "floor": {"latency_ms": floor, "requests_per_call": _per_call(report["floor_requests"])},
-        "ratios": {name: ratio(project[name], floor[name]) for name in ("p50", "p95", "p99")},
-        "first_call_requests": report["first_call_requests"],
-        "duration_s": report["duration_s"],
+        "create": _warm_series(report["create"], "201"),
+        "read": _warm_series(report["read"], "200"),
+        "floor_client": STOCK_CLIENT,
         "cache_ttl_seconds": report["cache_ttl_seconds"],
         "peak_rss_mb": report["peak_rss_kib"] / 1024,
     }

@@ -55,6 +55,7 @@ def main(event_path: str, report_path: str) -> int:
                 "served": served,
             },
             "module_path": calls.__path__[0],
+            "calls_modules": sorted(name for name in sys.modules if name.startswith("calls.")),
             "params": counter.params,
             "client_config": client_config(client),
         },

@@ -56,13 +56,15 @@ class RequestCounter:
 
 
 def client_config(client: Any) -> dict[str, Any]:
-    """The botocore settings of `client` that the floor must share: timeouts, retries, keep-alive."""
+    """The botocore settings the project chose for its client, for the record (the floor's is stock)."""
     config = client.meta.config
     return {
         "connect_timeout": config.connect_timeout,
         "read_timeout": config.read_timeout,
         "retries": config.retries,
         "tcp_keepalive": config.tcp_keepalive,
+        "parameter_validation": config.parameter_validation,
+        "user_agent": config.user_agent,
     }
 
 

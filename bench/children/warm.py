@@ -1,20 +1,27 @@
-"""Warm calls: the handler serving events one after another in one process, against bare PutItems.
+"""Warm calls: the handler serving events one after another in one process, against bare requests.
 
-Usage: python -m bench.children.warm EVENT_JSON CALLS REPORT_JSON [PROFILE_OUT]
+Usage: python -m bench.children.warm CREATE_EVENT_JSON READ_EVENT_JSON CALLS REPORT_JSON [PROFILE_OUT]
 
-Each round times one handler event and one bare PutItem of an equal item (the handler's own
-PutItem parameters with a fresh callId), alternating which goes first, so that both sides share
-the machine's noise. The floor's client is made by the project's own factory: same botocore
-settings, its own keep-alive connection to the same server. With PROFILE_OUT, cProfile records
-the handler's measured calls (and only those) into that file.
+Two series, each of CALLS rounds after a warm-up:
+- create: one POST event against one bare PutItem of an equal item (the handler's own PutItem
+  parameters with a fresh callId);
+- read: one GET of a call the handler created (READ_EVENT_JSON with that call's id) against one
+  bare GetItem with the handler's own GetItem parameters (ConsistentRead).
+Each round alternates which side goes first, so that both share the machine's noise. The floor is
+a stock botocore client (default configuration; only the endpoint is the bench's), its own
+keep-alive connection to the same server; the project's client is the function's, configured as
+the function sees fit. With PROFILE_OUT, cProfile records the handler's measured calls (and only
+those) into that file.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from bench.children.common import LambdaContext, RequestCounter, write_report
@@ -22,78 +29,138 @@ from bench.children.common import LambdaContext, RequestCounter, write_report
 WARMUP_ROUNDS = 50
 
 
-class WarmRun:
-    def __init__(self, event: dict[str, Any]):
-        from calls.handler import lambda_handler
-        from calls.repository import create_dynamodb_client, get_repository
-        from calls.settings import get_settings
+def stock_dynamodb_client() -> Any:
+    """What a function gets without configuring anything: botocore's defaults throughout."""
+    from botocore.session import get_session
 
-        self.event = event
-        self.handler = lambda_handler
-        self.project_counter = RequestCounter()
-        self.project_counter.attach(get_repository().client)
-        self.floor_client = create_dynamodb_client(get_settings())
-        self.floor_counter = RequestCounter()
-        self.floor_counter.attach(self.floor_client)
-        self.profiler: Any = None
-        self.reset()
+    return get_session().create_client("dynamodb", endpoint_url=os.environ["DYNAMODB_ENDPOINT_URL"])
 
-    def reset(self) -> None:
+
+class Series:
+    """One side-by-side series: latencies, DynamoDB requests per call, the handler's statuses."""
+
+    def __init__(self) -> None:
         self.project_ns: list[int] = []
         self.project_requests: list[int] = []
         self.floor_ns: list[int] = []
         self.floor_requests: list[int] = []
         self.statuses: dict[str, int] = {}
 
-    def serve(self) -> None:
+    def report(self) -> dict[str, Any]:
+        return {
+            "project_ns": self.project_ns,
+            "project_requests": self.project_requests,
+            "floor_ns": self.floor_ns,
+            "floor_requests": self.floor_requests,
+            "statuses": self.statuses,
+        }
+
+
+class WarmRun:
+    def __init__(self, create_event: dict[str, Any], read_template: dict[str, Any]):
+        from calls.handler import lambda_handler
+        from calls.repository import get_repository
+
+        self.create_event = create_event
+        self.read_template = read_template
+        self.read_event: dict[str, Any] | None = None
+        self.handler = lambda_handler
+        self.project_counter = RequestCounter()
+        self.project_counter.attach(get_repository().client)
+        self.floor_client = stock_dynamodb_client()
+        self.floor_counter = RequestCounter()
+        self.floor_counter.attach(self.floor_client)
+        self.profiler: Any = None
+        self.series = Series()
+
+    def serve(self, event: dict[str, Any]) -> dict[str, Any]:
         request_id = str(uuid.uuid4())
-        event = {**self.event, "requestContext": {**self.event["requestContext"], "requestId": request_id}}
+        event = {**event, "requestContext": {**event["requestContext"], "requestId": request_id}}
         context = LambdaContext(request_id)
         before = self.project_counter.total
         if self.profiler:
             self.profiler.enable()
         started = time.perf_counter_ns()
-        result = self.handler(event, context)
+        result: dict[str, Any] = self.handler(event, context)
         elapsed = time.perf_counter_ns() - started
         if self.profiler:
             self.profiler.disable()
-        self.project_ns.append(elapsed)
-        self.project_requests.append(self.project_counter.total - before)
+        self.series.project_ns.append(elapsed)
+        self.series.project_requests.append(self.project_counter.total - before)
         status = str(result["statusCode"])
-        self.statuses[status] = self.statuses.get(status, 0) + 1
+        self.series.statuses[status] = self.series.statuses.get(status, 0) + 1
+        return result
+
+    def create(self) -> None:
+        self.serve(self.create_event)
+
+    def read(self) -> None:
+        assert self.read_event is not None
+        self.serve(self.read_event)
+
+    def floor(self, operation: str, request: dict[str, Any]) -> None:
+        send = getattr(self.floor_client, operation)
+        before = self.floor_counter.total
+        started = time.perf_counter_ns()
+        send(**request)
+        elapsed = time.perf_counter_ns() - started
+        self.series.floor_ns.append(elapsed)
+        self.series.floor_requests.append(self.floor_counter.total - before)
 
     def put_floor(self) -> None:
         put = self.project_counter.params["PutItem"]
-        request = {**put, "Item": {**put["Item"], "callId": {"S": str(uuid.uuid4())}}}
-        before = self.floor_counter.total
-        started = time.perf_counter_ns()
-        self.floor_client.put_item(**request)
-        elapsed = time.perf_counter_ns() - started
-        self.floor_ns.append(elapsed)
-        self.floor_requests.append(self.floor_counter.total - before)
+        self.floor("put_item", {**put, "Item": {**put["Item"], "callId": {"S": str(uuid.uuid4())}}})
 
-    def rounds(self, count: int) -> None:
+    def get_floor(self) -> None:
+        self.floor("get_item", self.project_counter.params["GetItem"])
+
+    def first_read(self, call_id: str) -> int:
+        """The read event for a call the handler created; its first GET; the requests it made."""
+        sample_id = self.read_template["path"].rsplit("/", 1)[-1]
+        self.read_event = json.loads(json.dumps(self.read_template).replace(sample_id, call_id))
+        before = self.project_counter.total
+        result = self.serve(self.read_event)
+        if result["statusCode"] != 200:
+            raise RuntimeError(f"the read event answered {result['statusCode']}: {result['body']}")
+        return self.project_counter.total - before
+
+    def rounds(self, count: int, project: Callable[[], None], floor: Callable[[], None]) -> None:
         for number in range(count):
-            first, second = (self.serve, self.put_floor) if number % 2 == 0 else (self.put_floor, self.serve)
+            first, second = (project, floor) if number % 2 == 0 else (floor, project)
             first()
             second()
 
+    def measured(self, count: int, project: Callable[[], None], floor: Callable[[], None]) -> dict[str, Any]:
+        """A warm-up, then `count` measured rounds; their figures."""
+        profiler, self.profiler = self.profiler, None
+        self.series = Series()
+        self.rounds(WARMUP_ROUNDS, project, floor)
+        self.profiler = profiler
+        self.series = Series()
+        began = time.monotonic()
+        self.rounds(count, project, floor)
+        return {**self.series.report(), "duration_s": time.monotonic() - began}
 
-def main(event_path: str, calls_text: str, report_path: str, profile_path: str | None = None) -> int:
-    with open(event_path, encoding="utf-8") as source:
-        run = WarmRun(json.load(source))
-    run.serve()  # the first call: the app is loaded, the connection opened
-    first_call_requests = run.project_requests[0]
-    run.rounds(WARMUP_ROUNDS)
-    run.reset()
+
+def main(
+    create_path: str, read_path: str, calls_text: str, report_path: str, profile_path: str | None = None
+) -> int:
+    events = []
+    for path in (create_path, read_path):
+        with open(path, encoding="utf-8") as source:
+            events.append(json.load(source))
+    run = WarmRun(*events)
+    first = run.serve(run.create_event)  # the first call: the app is loaded, the connection opened
+    first_call_requests = run.series.project_requests[0]
+    first_read_requests = run.first_read(json.loads(first["body"])["data"]["callId"])
 
     if profile_path:
         import cProfile
 
         run.profiler = cProfile.Profile()
-    began = time.monotonic()
-    run.rounds(int(calls_text))
-    duration = time.monotonic() - began
+    calls = int(calls_text)
+    create = run.measured(calls, run.create, run.put_floor)
+    read = run.measured(calls, run.read, run.get_floor)
     if run.profiler:
         run.profiler.dump_stats(profile_path)
 
@@ -102,13 +169,8 @@ def main(event_path: str, calls_text: str, report_path: str, profile_path: str |
     write_report(
         report_path,
         {
-            "project_ns": run.project_ns,
-            "project_requests": run.project_requests,
-            "floor_ns": run.floor_ns,
-            "floor_requests": run.floor_requests,
-            "statuses": run.statuses,
-            "first_call_requests": first_call_requests,
-            "duration_s": duration,
+            "create": {**create, "first_call_requests": first_call_requests},
+            "read": {**read, "first_call_requests": first_read_requests},
             "cache_ttl_seconds": get_settings().cache_ttl_seconds,
         },
     )
@@ -116,4 +178,4 @@ def main(event_path: str, calls_text: str, report_path: str, profile_path: str |
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:5]))
+    sys.exit(main(*sys.argv[1:6]))

@@ -41,10 +41,20 @@ def test_a_cold_start_makes_one_read_and_one_write(results: dict[str, Any]) -> N
 
 
 def test_a_warm_call_makes_exactly_one_request(results: dict[str, Any]) -> None:
-    warm = results["warm"]
-    assert warm["first_call_requests"] == 2
-    for side in ("project", "floor"):
-        assert warm[side]["requests_per_call"] == {"min": 1, "max": 1, "mean": 1.0}
+    create, read = results["warm"]["create"], results["warm"]["read"]
+    assert create["first_call_requests"] == 2  # the app's Query, then the PutItem
+    assert read["first_call_requests"] == 1  # the app is cached: the GetItem alone
+    for series in (create, read):
+        for side in ("project", "floor"):
+            assert series[side]["requests_per_call"] == {"min": 1, "max": 1, "mean": 1.0}
+
+
+def test_the_floor_is_a_stock_client_and_a_create_loads_no_other_route(results: dict[str, Any]) -> None:
+    cold = results["cold"]
+    assert cold["floor_client"].startswith("stock")
+    assert cold["project_client_config"]["retries"]["total_max_attempts"] == 2
+    assert "calls.create" in cold["project_modules"]
+    assert not {"calls.read", "calls.listing", "calls.end", "calls.cursor"} & set(cold["project_modules"])
 
 
 def test_every_figure_is_produced(results: dict[str, Any]) -> None:
@@ -53,10 +63,12 @@ def test_every_figure_is_produced(results: dict[str, Any]) -> None:
         assert _positive(cold[side]["wall_ms"]["p50"])
         assert _positive(cold[side]["cpu_ms"]["p50"])
         assert _positive(cold[side]["peak_rss_mb"]["p50"])
-        assert warm[side]["latency_ms"]["n"] == TINY.warm_calls
-        assert _positive(warm[side]["latency_ms"]["p99"])
+        for series in ("create", "read"):
+            assert warm[series][side]["latency_ms"]["n"] == TINY.warm_calls
+            assert _positive(warm[series][side]["latency_ms"]["p99"])
     assert all(_positive(value) for value in cold["ratios"].values())
-    assert all(_positive(value) for value in warm["ratios"].values())
+    for series in ("create", "read"):
+        assert all(_positive(value) for value in warm[series]["ratios"].values())
     assert (load["completed"], load["errors"], load["statuses"]) == (16, 0, {"201": 16})
     assert _positive(load["throughput_rps"])
     assert 0 < results["asset"]["zip_bytes"] < results["asset"]["raw_bytes"]
