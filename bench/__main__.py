@@ -9,11 +9,13 @@ import argparse
 import dataclasses
 import json
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 from bench.asset import ASSET_ROOT
 from bench.harness import QUICK, BenchError, Options, run
-from bench.machine import REPO_ROOT
+from bench.machine import REPO_ROOT, UnknownRevision, export_functions
 from bench.report import render
 
 DEFAULT_OUTPUT = REPO_ROOT / "bench" / "results.json"
@@ -44,9 +46,18 @@ def parse_options(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
         default=ASSET_ROOT,
         help="the asset directory to measure (default functions/), e.g. a copy with a proposed change",
     )
+    parser.add_argument(
+        "--compare",
+        metavar="REV_OR_DIR",
+        help="also measure the cold start of functions/ at this git revision (or of this directory), "
+        "interleaved with the project's and the floor's, e.g. --compare 0ec4940",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the results")
     arguments = parser.parse_args(argv)
-    choices = {"finalize": arguments.finalize, "functions_dir": str(arguments.functions.resolve())}
+    choices: dict[str, Any] = {
+        "finalize": arguments.finalize,
+        "functions_dir": str(arguments.functions.resolve()),
+    }
     if arguments.quick:
         return dataclasses.replace(QUICK, **choices), arguments
     options = Options(
@@ -61,23 +72,38 @@ def parse_options(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     return options, arguments
 
 
+def _with_comparison(options: Options, compare: str, scratch: Path) -> Options:
+    """The asset to compare with: a directory as it is, else functions/ at a git revision."""
+    if Path(compare).is_dir():
+        directory, label = Path(compare).resolve(), compare
+    else:
+        directory, commit = export_functions(compare, scratch)
+        label = f"functions/ at {commit[:12]}"
+    return dataclasses.replace(options, compare_dir=str(directory), compare_label=label)
+
+
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     options, arguments = parse_options(argv)
-    try:
-        results, verdicts = run(options, _progress)
-    except BenchError as error:
-        print(f"The benchmark could not run: {error}", file=sys.stderr)
-        return 2
+    with tempfile.TemporaryDirectory(prefix="video-calls-compare-") as scratch:
+        try:
+            if arguments.compare:
+                options = _with_comparison(options, arguments.compare, Path(scratch))
+            results, verdicts = run(options, _progress)
+        except (BenchError, UnknownRevision) as error:
+            print(f"The benchmark could not run: {error}", file=sys.stderr)
+            return 2
     machine, git = results["machine"], results["git"]
     commit = (git["commit"] or "unknown")[:12]
     if results["measured_functions"] != "functions":
         commit += f", measuring {results['measured_functions']} instead of functions/"
     elif git["functions_modified"]:
         commit += " (functions/ modified)"
+    if "compared_functions" in results:
+        commit += f"; compared with {results['compared_functions']}"
     print(
         f"\nVideo Calls API benchmark, {results['date']}, commit {commit}\n"
         f"{machine['cpu_model']}, {machine['cores']} cores, Python {machine['python']}, "

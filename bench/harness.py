@@ -47,6 +47,10 @@ class Options:
     finalize: bool = False
     # What to measure as the Lambda asset: functions/, or a scratch copy holding a proposed change.
     functions_dir: str = str(ASSET_ROOT)
+    # Another asset whose cold start is measured beside the project's (e.g. functions/ at an
+    # earlier commit), and how the table names it.
+    compare_dir: str | None = None
+    compare_label: str = ""
 
 
 # The floor's client in both the cold and the warm runs.
@@ -73,13 +77,20 @@ def run(options: Options, progress: Progress) -> tuple[dict[str, Any], list[Verd
         size = build_asset_zip(work / "asset.zip", Path(options.functions_dir))
         unpack(work / "asset.zip", work / "task")
         results["asset"] = asdict(size)
+        if options.compare_dir is not None:
+            results["compared_functions"] = options.compare_label
+            build_asset_zip(work / "compare.zip", Path(options.compare_dir))
+            unpack(work / "compare.zip", work / "compare-task")
         (work / "home").mkdir()
         progress("starting DynamoDB Local (in memory)")
         with running_dynamodb_local() as endpoint:
             _prepare_database(endpoint, options.server_warmup_requests)
             environment = lambda_environment(endpoint, work / "task", work / "home")
+            compare_environment = None
+            if options.compare_dir is not None:
+                compare_environment = lambda_environment(endpoint, work / "compare-task", work / "home")
             results["environment"] = reported_environment(environment)
-            results["cold"] = measure_cold(options, environment, work, progress)
+            results["cold"] = measure_cold(options, environment, work, progress, compare_environment)
             results["warm"] = measure_warm(options.warm_calls, environment, work, progress)
             results["http"] = measure_http(options, environment, work, progress)
     results["machine"]["load_average_1m_after"] = os.getloadavg()[0]
@@ -210,8 +221,10 @@ def measure_cold(
     environment: dict[str, str],
     work: Path,
     progress: Progress,
+    compare_environment: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Project and floor take turns going first, round after round, so that both share the noise.
+    """Project and floor (and the compared asset, if any) take turns going first, round after
+    round, so that all share the noise.
 
     A first round of each is thrown away: it only fills the page cache and proves the setup.
     """
@@ -235,6 +248,8 @@ def measure_cold(
         return spawn_cold("bench.children.cold_floor", template_path, environment, work, finalize=finalize)
 
     served_from = {"project": environment}
+    if compare_environment is not None:
+        served_from["compare"] = compare_environment
     # The project first: the floor's template is its requests.
     sides = {name: serving(served) for name, served in served_from.items()}
     sides["floor"] = floor
@@ -274,6 +289,9 @@ def measure_cold(
         "floor_client": STOCK_CLIENT,
         "exit": "interpreter finalized" if finalize else "os._exit after the work (no teardown)",
     }
+    if "compare" in samples:
+        compare_side = _cold_side(samples["compare"])
+        results["compare"] = {**compare_side, "ratios": _cold_ratios(compare_side, floor_side)}
     return results
 
 

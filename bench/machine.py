@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import platform
 import subprocess
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +59,24 @@ def git_info() -> dict[str, Any]:
         "commit": _git("rev-parse", "HEAD"),
         "functions_modified": bool(status) if status is not None else None,
     }
+
+
+class UnknownRevision(ValueError):
+    pass
+
+
+def export_functions(revision: str, destination: Path) -> tuple[Path, str]:
+    """functions/ as it was at `revision`, written under `destination`; its path and the commit."""
+    commit = _git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
+    if not commit:
+        raise UnknownRevision(f"{revision!r} names no commit of this repository")
+    archive = subprocess.run(  # noqa: S603 - fixed arguments and a verified commit
+        ["git", "archive", "--format=tar", commit, "functions"],  # noqa: S607 - git from PATH
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(destination, filter="data")
+    return destination / "functions", commit

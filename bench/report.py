@@ -152,6 +152,18 @@ def table_rows(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> list[
                 *judged("cold wall-time ratio"),
             )
         )
+        compare = cold.get("compare")
+        if compare:
+            rows.append(
+                (
+                    f"  wall time, {results.get('compared_functions', 'compared asset')}",
+                    milliseconds(compare["wall_ms"]["p50"]),
+                    milliseconds(floor["wall_ms"]["p50"]),
+                    times(compare["ratios"]["wall"]),
+                    "",
+                    "",
+                )
+            )
         for phase, label in (
             ("startup", "interpreter start"),
             ("imports", "imports"),

@@ -6,10 +6,12 @@ import math
 import statistics
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bench.asset import build_asset_zip, shipped_files
+from bench.machine import UnknownRevision, export_functions
 from bench.report import BUDGETS, HEADER, Budget, evaluate, format_table, render, table_rows
 from bench.stats import median, percentile, ratio, spread, summarize
 
@@ -216,6 +218,15 @@ def test_the_printed_table_shows_each_budget_beside_its_figure() -> None:
     )
 
 
+def test_a_compared_asset_gets_its_own_cold_row_without_a_budget() -> None:
+    results = _results()
+    cold: Any = results["cold"]
+    cold["compare"] = {"wall_ms": {"p50": 390.0}, "ratios": {"wall": 1.3}}
+    results["compared_functions"] = "functions/ at 0ec4940"
+    rows = {row[0].strip(): row for row in table_rows(results, evaluate(results))}
+    assert rows["wall time, functions/ at 0ec4940"][1:] == ("390.0 ms", "300.0 ms", "1.30x", "", "")
+
+
 def test_the_asset_is_functions_without_bytecode(tmp_path: Path) -> None:
     root = tmp_path / "functions"
     (root / "calls" / "__pycache__").mkdir(parents=True)
@@ -229,3 +240,12 @@ def test_the_asset_is_functions_without_bytecode(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "asset.zip") as archive:
         assert archive.namelist() == ["calls/handler.py"]
     assert size.zip_bytes == (tmp_path / "asset.zip").stat().st_size
+
+
+def test_functions_at_a_revision_are_exported_for_comparison(tmp_path: Path) -> None:
+    directory, commit = export_functions("HEAD", tmp_path)
+    assert directory == tmp_path / "functions"
+    assert (directory / "calls" / "handler.py").is_file()
+    assert len(commit) == 40
+    with pytest.raises(UnknownRevision, match="names no commit"):
+        export_functions("no-such-revision", tmp_path / "other")
