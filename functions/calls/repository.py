@@ -63,6 +63,7 @@ class PageKey:
 
 
 def create_dynamodb_client(settings: Settings) -> DynamoDBClient:
+    from botocore import __version__ as botocore_version
     from botocore.config import Config
     from botocore.session import get_session
 
@@ -72,6 +73,12 @@ def create_dynamodb_client(settings: Settings) -> DynamoDBClient:
         # total_max_attempts counts the first try; botocore's max_attempts would count retries only.
         retries={"total_max_attempts": settings.dynamodb_max_attempts, "mode": "standard"},
         tcp_keepalive=True,
+        # Per-request CPU that buys nothing here (about 0.1 ms of a warm call together): every
+        # request is built by this module, so botocore's check of its parameters against the
+        # model repeats what the code guarantees (DynamoDB still validates); and a fixed
+        # User-Agent spares botocore assembling its many-part one twice per request.
+        parameter_validation=False,
+        user_agent=f"Botocore/{botocore_version} video-calls",
     )
     client = get_session().create_client(
         "dynamodb", endpoint_url=settings.dynamodb_endpoint_url, config=config
