@@ -57,13 +57,16 @@ class RequestCounter:
 
 def client_config(client: Any) -> dict[str, Any]:
     """The botocore settings the project chose for its client, for the record (the floor's is stock)."""
+    from botocore.validate import ParamValidationDecorator
+
     config = client.meta.config
     return {
         "connect_timeout": config.connect_timeout,
         "read_timeout": config.read_timeout,
         "retries": config.retries,
         "tcp_keepalive": config.tcp_keepalive,
-        "parameter_validation": config.parameter_validation,
+        # The client's config does not keep this setting; its serializer shows it.
+        "parameter_validation": isinstance(client._serializer, ParamValidationDecorator),
         "user_agent": config.user_agent,
     }
 

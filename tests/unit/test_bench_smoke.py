@@ -53,6 +53,7 @@ def test_the_floor_is_a_stock_client_and_a_create_loads_no_other_route(results: 
     cold = results["cold"]
     assert cold["floor_client"].startswith("stock")
     assert cold["project_client_config"]["retries"]["total_max_attempts"] == 2
+    assert cold["project_client_config"]["parameter_validation"] is False
     assert "calls.create" in cold["project_modules"]
     assert not {"calls.read", "calls.listing", "calls.end", "calls.cursor"} & set(cold["project_modules"])
 
