@@ -191,6 +191,18 @@ def table_rows(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> list[
                 "",
             )
         )
+        if compare:
+            # Less moved by other work on the machine than wall time.
+            rows.append(
+                (
+                    f"  CPU time, {results.get('compared_functions', 'compared asset')}",
+                    milliseconds(compare["cpu_ms"]["p50"]),
+                    milliseconds(floor["cpu_ms"]["p50"]),
+                    times(compare["ratios"]["cpu"]),
+                    "",
+                    "",
+                )
+            )
         rows.append(
             (
                 "  peak RSS",

@@ -221,10 +221,15 @@ def test_the_printed_table_shows_each_budget_beside_its_figure() -> None:
 def test_a_compared_asset_gets_its_own_cold_row_without_a_budget() -> None:
     results = _results()
     cold: Any = results["cold"]
-    cold["compare"] = {"wall_ms": {"p50": 390.0}, "ratios": {"wall": 1.3}}
+    cold["compare"] = {
+        "wall_ms": {"p50": 390.0},
+        "cpu_ms": {"p50": 324.0},
+        "ratios": {"wall": 1.3, "cpu": 1.2},
+    }
     results["compared_functions"] = "functions/ at 0ec4940"
     rows = {row[0].strip(): row for row in table_rows(results, evaluate(results))}
     assert rows["wall time, functions/ at 0ec4940"][1:] == ("390.0 ms", "300.0 ms", "1.30x", "", "")
+    assert rows["CPU time, functions/ at 0ec4940"][1:] == ("324.0 ms", "270.0 ms", "1.20x", "", "")
 
 
 def test_the_asset_is_functions_without_bytecode(tmp_path: Path) -> None:
