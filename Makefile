@@ -73,7 +73,7 @@ openapi: deps ## regenerate docs/openapi.json from the handler's routes and the 
 browser-deps: ## headless Chromium for the browser tests: Debian's chromium + chromium-driver (sudo if not root)
 	scripts/ensure-chromium.sh
 
-bench: deps ## cold and warm figures against their floor, beside issue 6's budgets (BENCH_ARGS=--report-only)
+bench: deps ## cold and warm figures against their floor, beside their budgets (BENCH_ARGS="--report-only --compare REV")
 	$(PY) -m bench $(BENCH_ARGS)
 
 # --- The AWS stack (infra/, cdk.json). STAGE picks the stage: make deploy STAGE=prod ---

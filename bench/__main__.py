@@ -52,11 +52,18 @@ def parse_options(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
         help="also measure the cold start of functions/ at this git revision (or of this directory), "
         "interleaved with the project's and the floor's, e.g. --compare 0ec4940",
     )
+    parser.add_argument(
+        "--profile-warm",
+        type=Path,
+        metavar="FILE",
+        help="cProfile the handler's measured warm calls into FILE (their timings then mean little)",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the results")
     arguments = parser.parse_args(argv)
     choices: dict[str, Any] = {
         "finalize": arguments.finalize,
         "functions_dir": str(arguments.functions.resolve()),
+        "warm_profile": str(arguments.profile_warm.resolve()) if arguments.profile_warm else None,
     }
     if arguments.quick:
         return dataclasses.replace(QUICK, **choices), arguments

@@ -51,6 +51,8 @@ class Options:
     # earlier commit), and how the table names it.
     compare_dir: str | None = None
     compare_label: str = ""
+    # Where cProfile writes the handler's measured warm calls, if anywhere.
+    warm_profile: str | None = None
 
 
 # The floor's client in both the cold and the warm runs.
@@ -91,7 +93,9 @@ def run(options: Options, progress: Progress) -> tuple[dict[str, Any], list[Verd
                 compare_environment = lambda_environment(endpoint, work / "compare-task", work / "home")
             results["environment"] = reported_environment(environment)
             results["cold"] = measure_cold(options, environment, work, progress, compare_environment)
-            results["warm"] = measure_warm(options.warm_calls, environment, work, progress)
+            results["warm"] = measure_warm(
+                options.warm_calls, environment, work, progress, profile=options.warm_profile
+            )
             results["http"] = measure_http(options, environment, work, progress)
     results["machine"]["load_average_1m_after"] = os.getloadavg()[0]
     verdicts = evaluate(results)
@@ -320,11 +324,15 @@ def _warm_series(series: dict[str, Any], expected_status: str) -> dict[str, Any]
     }
 
 
-def measure_warm(calls: int, environment: dict[str, str], work: Path, progress: Progress) -> dict[str, Any]:
+def measure_warm(
+    calls: int, environment: dict[str, str], work: Path, progress: Progress, profile: str | None = None
+) -> dict[str, Any]:
     progress(f"warm: {calls} creates against bare PutItems, then {calls} reads against bare GetItems")
     report_path = work / "warm.json"
     (work / "read-event.json").write_bytes(READ_EVENT_PATH.read_bytes())
-    arguments = (work / "event.json", work / "read-event.json", calls, report_path)
+    arguments: tuple[Any, ...] = (work / "event.json", work / "read-event.json", calls, report_path)
+    if profile is not None:
+        arguments += (profile,)
     completed = subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, *PYTHON_FLAGS, "-m", "bench.children.warm", *map(str, arguments)],
         cwd=REPO_ROOT,
