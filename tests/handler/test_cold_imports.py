@@ -1,9 +1,10 @@
 """A cold start pays only for the route it serves (issue 13, item 4).
 
-Each case is a fresh interpreter, as a new Lambda container is: it imports the handler, serves
-one event over moto's in-memory DynamoDB, and reports which of the function's modules it loaded
-and whether the list's query model was built. Creating a call must load none of the other
-routes' modules; the other cases show that the probe does see a route's lazy imports.
+Each case is a fresh interpreter, as a new Lambda container without SnapStart is: it imports
+the handler, serves one event over moto's in-memory DynamoDB, and reports which of the
+function's modules it loaded and whether the list's query model was built. Creating a call
+must load none of the other routes' modules; the other cases show that the probe does see a
+route's lazy imports.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from moto import mock_aws
 from tests.conftest import ROOT, load_event
 
 NAMES = TableNames(apps="apps", calls="calls", idempotency="idempotency")
-OTHER_ROUTES = frozenset({"calls.read", "calls.listing", "calls.end", "calls.cursor"})
+OTHER_ROUTES = frozenset({"calls.read", "calls.listing", "calls.end", "calls.cursor", "calls.join"})
 
 # Nothing of the function is imported before the handler: the tables are filled with boto3 alone.
 CHILD = """
