@@ -20,6 +20,7 @@ from infra.config import LAMBDA_RUNTIME
 TABLE_NAMES = TableNames(apps="bench-apps", calls="bench-calls", idempotency="bench-idempotency")
 REGION = "us-east-1"
 SERVICE_NAME = "video-calls"  # infra/stack.py's SERVICE_NAME
+BENCH_CURSOR_SIGNING_KEY = "bench" * 12 + "0123"
 
 # Measured processes run with `python -S`: no .pth files, so no editable-install finder (tens of
 # milliseconds that Lambda never pays); the libraries come from these directories instead, after
@@ -51,6 +52,9 @@ def stack_variables() -> dict[str, str]:
             calls_table=TABLE_NAMES.calls,
             idempotency_table=TABLE_NAMES.idempotency,
         ),
+        # infra/stack.py adds the cursor key from Secrets Manager (64 letters and digits); without
+        # one the function would make a random key of its own at each cold start.
+        "CURSOR_SIGNING_KEY": BENCH_CURSOR_SIGNING_KEY,
         # Set by the Lambda service itself, from the function's configuration.
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.lambda_memory_mb),
     }
@@ -90,6 +94,6 @@ def lambda_environment(endpoint_url: str, task_root: Path, home: Path) -> dict[s
 
 def reported_environment(environment: dict[str, str]) -> dict[str, str]:
     """The environment as results.json records it: no paths of this machine, no credentials."""
-    hidden = {"PATH", "HOME", "LAMBDA_TASK_ROOT", "PYTHONPATH", "AWS_ACCESS_KEY_ID"}
+    hidden = {"PATH", "HOME", "LAMBDA_TASK_ROOT", "PYTHONPATH", "AWS_ACCESS_KEY_ID", "CURSOR_SIGNING_KEY"}
     hidden |= {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
     return {name: value for name, value in sorted(environment.items()) if name not in hidden}
