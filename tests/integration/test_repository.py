@@ -98,3 +98,25 @@ def test_join_base_url_is_configurable_without_trailing_slash(
     assert data["hostJoinUrl"].startswith(f"https://meet.example.com/video/c/{data['callId']}?role=agent&")
     created = datetime.fromisoformat(data["createdAt"].replace("Z", "+00:00"))
     assert data["expiresAt"] == int(created.timestamp()) + 3600
+
+
+def test_racing_ends_in_their_own_threads_record_one_ended_at(db_environment: str) -> None:
+    """The local server serves one request at a time, so its racing-ends test is sequential; here
+    eight ends hit DynamoDB Local at once, each with its own clock reading."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    call_id = str(uuid.uuid4())
+    repository = get_repository()
+    repository.put_call_once(record(call_id, "race"))
+    start = threading.Barrier(8)
+
+    def end(number: int) -> CallRecord | None:
+        start.wait()
+        stamp = f"2026-11-23T12:00:{number:02d}.000Z"
+        return repository.end_call_once(DEMO_APP_ID, call_id, ended_at=stamp, now=1_700_000_000)
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(end, range(8)))
+    assert all(outcome is not None and outcome.status == "ended" for outcome in outcomes)
+    assert len({outcome.ended_at for outcome in outcomes if outcome}) == 1
