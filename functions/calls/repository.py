@@ -177,8 +177,6 @@ class Repository:
         """End a live call of this app in one conditional update. Returns the call as it stands
         afterwards: ended by this request, or as it was when the condition refused (already
         ended, expired, another app's); None when there is no such call. Nothing is overwritten."""
-        from botocore.exceptions import ClientError
-
         request = {
             "TableName": self._calls_table_name,
             "Key": {tables.CALLS.partition_key.name: {"S": call_id}},
@@ -195,24 +193,13 @@ class Repository:
             "ReturnValues": "ALL_NEW",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
-        try:
-            updated = self.client.update_item(**request)  # type: ignore[arg-type]
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise _translate(error) from error
-            old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
-            return call_from_item(old) if old else None
-        except Exception as error:
-            raise _translate(error) from error
-        return call_from_item(updated["Attributes"])
+        return self._update_call_once(request)
 
     def stamp_join_once(self, call_id: str, attribute: str, *, joined_at: str, now: int) -> CallRecord | None:
         """Stamp a role's first join (`attribute` is agentJoinedAt or guestJoinedAt) on a live call,
         in one conditional update: a stamp is never overwritten and never lands on an ended or
         expired call. Returns the call as it stands afterwards (stamped by this request or an
         earlier one, or ended meanwhile); None when there is no such call any more."""
-        from botocore.exceptions import ClientError
-
         request = {
             "TableName": self._calls_table_name,
             "Key": {tables.CALLS.partition_key.name: {"S": call_id}},
@@ -229,8 +216,15 @@ class Repository:
             "ReturnValues": "ALL_NEW",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
+        return self._update_call_once(request)
+
+    def _update_call_once(self, request: dict[str, Any]) -> CallRecord | None:
+        """A conditional UpdateItem of a call that returns the call either way: as updated, or as
+        it was when the condition refused; None when no such call exists."""
+        from botocore.exceptions import ClientError
+
         try:
-            updated = self.client.update_item(**request)  # type: ignore[arg-type]
+            updated = self.client.update_item(**request)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise _translate(error) from error
