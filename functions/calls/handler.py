@@ -168,7 +168,9 @@ def list_calls() -> Response[str]:
 
 @app.get(CALL_PATH)
 def read_call(call_id: str) -> Response[str]:
-    return _ok(get_read_call()(_call_request(), call_id))
+    view = get_read_call()(_call_request(), call_id)
+    metrics.add_metric(name="CallRead", unit=MetricUnit.Count, value=1)
+    return _ok(view)
 
 
 @app.post(END_PATH)
