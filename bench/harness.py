@@ -51,6 +51,8 @@ class Options:
     # earlier commit), and how the table names it.
     compare_dir: str | None = None
     compare_label: str = ""
+    # Whether the compared asset ships its bytecode, as the stack ships functions/ (else sources only).
+    compare_bytecode: bool = True
     # Where cProfile writes the handler's measured warm calls, if anywhere.
     warm_profile: str | None = None
 
@@ -79,9 +81,14 @@ def run(options: Options, progress: Progress) -> tuple[dict[str, Any], list[Verd
         size = build_asset_zip(work / "asset.zip", Path(options.functions_dir))
         unpack(work / "asset.zip", work / "task")
         results["asset"] = asdict(size)
+        bytecode = {"project": size.compiled_modules > 0}
         if options.compare_dir is not None:
             results["compared_functions"] = options.compare_label
-            build_asset_zip(work / "compare.zip", Path(options.compare_dir))
+            compared = build_asset_zip(
+                work / "compare.zip", Path(options.compare_dir), bytecode=options.compare_bytecode
+            )
+            results["compared_asset"] = asdict(compared)
+            bytecode["compare"] = compared.compiled_modules > 0
             unpack(work / "compare.zip", work / "compare-task")
         (work / "home").mkdir()
         progress("starting DynamoDB Local (in memory)")
@@ -92,7 +99,9 @@ def run(options: Options, progress: Progress) -> tuple[dict[str, Any], list[Verd
             if options.compare_dir is not None:
                 compare_environment = lambda_environment(endpoint, work / "compare-task", work / "home")
             results["environment"] = reported_environment(environment)
-            results["cold"] = measure_cold(options, environment, work, progress, compare_environment)
+            results["cold"] = measure_cold(
+                options, environment, work, progress, compare_environment, bytecode=bytecode
+            )
             results["warm"] = measure_warm(
                 options.warm_calls, environment, work, progress, profile=options.warm_profile
             )
@@ -226,11 +235,14 @@ def measure_cold(
     work: Path,
     progress: Progress,
     compare_environment: dict[str, str] | None = None,
+    bytecode: dict[str, bool] | None = None,
 ) -> dict[str, Any]:
     """Project and floor (and the compared asset, if any) take turns going first, round after
     round, so that all share the noise.
 
-    A first round of each is thrown away: it only fills the page cache and proves the setup.
+    A first round of each is thrown away: it only fills the page cache and proves the setup:
+    the handler came from the unpacked asset and, where the asset ships bytecode (`bytecode`,
+    by side), every module of it that the create imported had its bytecode there to load.
     """
     event_path = work / "event.json"
     event_path.write_bytes(EVENT_PATH.read_bytes())
@@ -267,6 +279,10 @@ def measure_cold(
         module_path = firsts[name].report["module_path"]
         if not Path(module_path).is_relative_to(served["LAMBDA_TASK_ROOT"]):
             raise BenchError(f"the handler came from {module_path}, not the unpacked asset")
+        report = firsts[name].report
+        without = sorted(set(report["calls_modules"]) - set(report["bytecode_modules"]))
+        if (bytecode or {}).get(name, False) and without:
+            raise BenchError(f"the {name} asset ships bytecode, but not for {', '.join(without)}")
 
     names = list(sides)
     samples: dict[str, list[ColdRun]] = {name: [] for name in names}
@@ -290,6 +306,7 @@ def measure_cold(
         },
         "project_client_config": firsts["project"].report["client_config"],
         "project_modules": firsts["project"].report["calls_modules"],
+        "project_bytecode_modules": len(firsts["project"].report["bytecode_modules"]),
         "floor_client": STOCK_CLIENT,
         "exit": "interpreter finalized" if finalize else "os._exit after the work (no teardown)",
     }

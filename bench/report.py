@@ -239,7 +239,13 @@ def table_rows(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> list[
         rows.append(("  errors", str(load["errors"]), "", "", *judged("HTTP errors")))
     asset = results.get("asset")
     if asset:
-        rows.append((f"Asset: functions/ as shipped, {asset['files']} files",))
+        compiled = asset.get("compiled_modules", 0)
+        shipped = (
+            f"{asset['files']} files, {compiled} modules with bytecode"
+            if compiled
+            else f"{asset['files']} files"
+        )
+        rows.append((f"Asset: functions/ as shipped, {shipped}",))
         rows.append(("  zipped", kilobytes(asset["zip_bytes"]), "", "", *judged("asset zip size")))
         rows.append(("  raw", kilobytes(asset["raw_bytes"]), "", "", "", ""))
     return rows

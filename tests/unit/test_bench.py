@@ -14,6 +14,7 @@ from bench.asset import build_asset_zip, shipped_files
 from bench.machine import UnknownRevision, export_functions
 from bench.report import BUDGETS, HEADER, Budget, evaluate, format_table, render, table_rows
 from bench.stats import median, percentile, ratio, spread, summarize
+from infra.function_asset import runtime_cache_tag, stage_function_asset
 
 
 def test_percentile_interpolates_between_ranks() -> None:
@@ -232,19 +233,33 @@ def test_a_compared_asset_gets_its_own_cold_row_without_a_budget() -> None:
     assert rows["CPU time, functions/ at 0ec4940"][1:] == ("324.0 ms", "270.0 ms", "1.20x", "", "")
 
 
-def test_the_asset_is_functions_without_bytecode(tmp_path: Path) -> None:
+def test_the_asset_is_the_stacks_staging_of_functions_zipped(tmp_path: Path) -> None:
     root = tmp_path / "functions"
     (root / "calls" / "__pycache__").mkdir(parents=True)
     (root / "calls" / "handler.py").write_text("x = 1\n")
     (root / "calls" / "stale.pyc").write_bytes(b"\0")
     (root / "calls" / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"\0")
-    assert shipped_files(root) == [Path("calls/handler.py")]
 
     size = build_asset_zip(tmp_path / "asset.zip", root)
-    assert (size.files, size.raw_bytes) == (1, 6)
+    # What infra/function_asset.py stages for the stack: the source and its runtime bytecode.
+    tag = runtime_cache_tag()
+    staged = stage_function_asset(tmp_path / "staged", root)
+    assert shipped_files(staged.path) == [
+        Path(f"calls/__pycache__/handler.{tag}.pyc"),
+        Path("calls/handler.py"),
+    ]
     with zipfile.ZipFile(tmp_path / "asset.zip") as archive:
-        assert archive.namelist() == ["calls/handler.py"]
+        assert archive.namelist() == [f"calls/__pycache__/handler.{tag}.pyc", "calls/handler.py"]
+        for name in archive.namelist():
+            assert archive.read(name) == (staged.path / name).read_bytes()
+    assert (size.files, size.compiled_modules) == (2, 1)
+    assert size.raw_bytes == sum(path.stat().st_size for path in staged.path.rglob("*") if path.is_file())
     assert size.zip_bytes == (tmp_path / "asset.zip").stat().st_size
+
+    sources = build_asset_zip(tmp_path / "sources.zip", root, bytecode=False)
+    assert (sources.files, sources.raw_bytes, sources.compiled_modules) == (1, 6, 0)
+    with zipfile.ZipFile(tmp_path / "sources.zip") as archive:
+        assert archive.namelist() == ["calls/handler.py"]
 
 
 def test_functions_at_a_revision_are_exported_for_comparison(tmp_path: Path) -> None:

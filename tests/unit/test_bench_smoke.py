@@ -55,6 +55,9 @@ def test_the_floor_is_a_stock_client_and_a_create_loads_no_other_route(results: 
     assert cold["project_client_config"]["retries"]["total_max_attempts"] == 2
     assert cold["project_client_config"]["parameter_validation"] is False
     assert "calls.create" in cold["project_modules"]
+    # The asset ships every module's bytecode, and the create loaded each of its modules from it.
+    assert results["asset"]["compiled_modules"] >= cold["project_bytecode_modules"] > 0
+    assert cold["project_bytecode_modules"] == len(cold["project_modules"])
     other_routes = {"calls.read", "calls.listing", "calls.end", "calls.cursor", "calls.join"}
     assert not other_routes & set(cold["project_modules"])
 
