@@ -28,6 +28,8 @@ from bench.stats import median, ratio, spread, summarize
 EVENT_PATH = REPO_ROOT / "events" / "full-upstream-example.json"
 # GET /api/calls/{callId}; the warm run puts the id of a call it created in its path.
 READ_EVENT_PATH = REPO_ROOT / "events" / "get-call.json"
+# POST /api/calls/{callId}/join as a guest's page sends it; the warm run names its calls in it.
+JOIN_EVENT_PATH = REPO_ROOT / "events" / "join-call.json"
 Progress = Callable[[str], None]
 
 
@@ -75,6 +77,7 @@ def run(options: Options, progress: Progress) -> tuple[dict[str, Any], list[Verd
         "options": asdict(options),
         "event": EVENT_PATH.relative_to(REPO_ROOT).as_posix(),
         "read_event": READ_EVENT_PATH.relative_to(REPO_ROOT).as_posix(),
+        "join_event": JOIN_EVENT_PATH.relative_to(REPO_ROOT).as_posix(),
     }
     with tempfile.TemporaryDirectory(prefix="video-calls-bench-") as scratch:
         work = Path(scratch)
@@ -341,13 +344,30 @@ def _warm_series(series: dict[str, Any], expected_status: str) -> dict[str, Any]
     }
 
 
+def _join_counts(counts: dict[str, list[int]]) -> dict[str, Any]:
+    """DynamoDB requests of joins, by role and over both."""
+    every = [count for role_counts in counts.values() for count in role_counts]
+    by_role = {role: _per_call(role_counts) for role, role_counts in counts.items()}
+    return {"min": min(every), "max": max(every), "joins": len(every), "by_role": by_role}
+
+
 def measure_warm(
     calls: int, environment: dict[str, str], work: Path, progress: Progress, profile: str | None = None
 ) -> dict[str, Any]:
-    progress(f"warm: {calls} creates against bare PutItems, then {calls} reads against bare GetItems")
+    progress(
+        f"warm: {calls} creates against bare PutItems, then {calls} reads and {calls} joins "
+        "against bare GetItems"
+    )
     report_path = work / "warm.json"
     (work / "read-event.json").write_bytes(READ_EVENT_PATH.read_bytes())
-    arguments: tuple[Any, ...] = (work / "event.json", work / "read-event.json", calls, report_path)
+    (work / "join-event.json").write_bytes(JOIN_EVENT_PATH.read_bytes())
+    arguments: tuple[Any, ...] = (
+        work / "event.json",
+        work / "read-event.json",
+        work / "join-event.json",
+        calls,
+        report_path,
+    )
     if profile is not None:
         arguments += (profile,)
     completed = subprocess.run(  # noqa: S603 - our own interpreter and module
@@ -367,6 +387,11 @@ def measure_warm(
         "calls": calls,
         "create": _warm_series(report["create"], "201"),
         "read": _warm_series(report["read"], "200"),
+        "join": {
+            **_warm_series(report["join"], "200"),
+            "first_join_requests": _join_counts(report["join"]["joins"]["first"]),
+            "repeat_join_requests": _join_counts(report["join"]["joins"]["again"]),
+        },
         "floor_client": STOCK_CLIENT,
         "cache_ttl_seconds": report["cache_ttl_seconds"],
         "peak_rss_mb": report["peak_rss_kib"] / 1024,

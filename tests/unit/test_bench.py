@@ -64,6 +64,12 @@ def _results(**overrides: float) -> dict[str, object]:
         "read_min": 1,
         "read_max": 1,
         "read_p50": 1.1,
+        "join_min": 1,
+        "join_max": 1,
+        "join_again_min": 1,
+        "join_again_max": 1,
+        "join_first_max": 2,
+        "join_p50": 1.1,
         "errors": 0,
         "zip_bytes": 20_000,
     }
@@ -105,6 +111,16 @@ def _results(**overrides: float) -> dict[str, object]:
                 "floor": {"latency_ms": latency, "requests_per_call": {"min": 1, "max": 1}},
                 "ratios": {"p50": figures["read_p50"], "p95": 1.0, "p99": 1.0},
             },
+            "join": {
+                "project": {
+                    "latency_ms": latency,
+                    "requests_per_call": {"min": figures["join_min"], "max": figures["join_max"]},
+                },
+                "floor": {"latency_ms": latency, "requests_per_call": {"min": 1, "max": 1}},
+                "ratios": {"p50": figures["join_p50"], "p95": 1.0, "p99": 1.0},
+                "first_join_requests": {"min": 2, "max": figures["join_first_max"]},
+                "repeat_join_requests": {"min": figures["join_again_min"], "max": figures["join_again_max"]},
+            },
         },
         "http": {
             "clients": 8,
@@ -135,6 +151,12 @@ def test_every_budget_holds_on_good_figures() -> None:
         ({"read_max": 2}, "warm read DynamoDB requests per call"),
         ({"read_min": 0}, "warm read DynamoDB requests per call"),
         ({"read_p50": 1.2501}, "warm read p50 ratio"),
+        ({"join_max": 2}, "warm join DynamoDB requests per call"),
+        ({"join_min": 0}, "warm join DynamoDB requests per call"),
+        ({"join_again_max": 2}, "warm join DynamoDB requests per call"),
+        ({"join_again_min": 0}, "warm join DynamoDB requests per call"),
+        ({"join_first_max": 3}, "warm first join DynamoDB requests"),
+        ({"join_p50": 1.2501}, "warm join p50 ratio"),
         ({"errors": 1}, "HTTP errors"),
         ({"zip_bytes": 100_000}, "asset zip size"),
     ],
@@ -145,15 +167,16 @@ def test_a_figure_past_its_limit_fails_exactly_its_budget(override: dict[str, fl
 
 
 def test_limits_are_inclusive_where_the_issue_says_at_most() -> None:
-    at_limits = _results(wall=1.5, peak_rss=1.3, warm_p50=1.25, read_p50=1.25)
+    at_limits = _results(wall=1.5, peak_rss=1.3, warm_p50=1.25, read_p50=1.25, join_p50=1.25)
     verdicts = {verdict.name: verdict for verdict in evaluate(at_limits)}
     assert verdicts["cold wall-time ratio"].passed
     assert verdicts["cold peak-RSS ratio"].passed
     assert verdicts["warm create p50 ratio"].passed
     assert verdicts["warm read p50 ratio"].passed
+    assert verdicts["warm join p50 ratio"].passed
 
 
-def test_the_budgets_are_issue_13s() -> None:
+def test_the_budgets_are_issue_13s_and_issue_11s() -> None:
     limits = {budget.name: (budget.comparison, budget.limit) for budget in BUDGETS}
     assert limits == {
         "cold wall-time ratio": ("<=", 1.5),
@@ -163,6 +186,9 @@ def test_the_budgets_are_issue_13s() -> None:
         "warm create p50 ratio": ("<=", 1.25),
         "warm read DynamoDB requests per call": ("==", 1),
         "warm read p50 ratio": ("<=", 1.25),
+        "warm join DynamoDB requests per call": ("==", 1),
+        "warm first join DynamoDB requests": ("<=", 2),
+        "warm join p50 ratio": ("<=", 1.25),
         "HTTP errors": ("==", 0),
         "asset zip size": ("<", 100_000),
     }
@@ -204,18 +230,21 @@ def test_the_printed_table_shows_each_budget_beside_its_figure() -> None:
     assert rows["peak RSS"][3:] == ("1.20x", "<= 1.30", "PASS")
     assert rows["zipped"][1] == "20.0 KB"
     assert rows["errors"][4:] == ("0", "PASS")
-    # The create's rows, then the read's, each under its title.
+    # The create's rows, then the read's, then the join's, each under its title.
     titles = [row[0] for row in table if len(row) == 1]
-    assert titles[1:3] == [
+    assert titles[1:4] == [
         "Warm POST /api/calls: 1000 events in one process vs bare PutItem, interleaved",
         "Warm GET /api/calls/{callId}: 1000 events in one process vs bare GetItem, interleaved",
+        "Warm POST /api/calls/{callId}/join, a guest again: 1000 events in one process vs bare GetItem, "
+        "interleaved",
     ]
     p50s = [row[3:] for row in table if row[0] == "  p50" and len(row) == len(HEADER) and row[4]]
-    assert p50s == [("1.10x", "<= 1.25", "PASS"), ("1.30x", "<= 1.25", "FAIL")]
+    assert p50s == [("1.10x", "<= 1.25", "PASS"), ("1.30x", "<= 1.25", "FAIL"), ("1.10x", "<= 1.25", "PASS")]
     per_call = [row[1:] for row in table if row[0] == "  DynamoDB requests per call"]
-    assert per_call == [("1", "1", "", "exactly 1", "PASS")] * 2
+    assert per_call == [("1", "1", "", "exactly 1", "PASS")] * 3
+    assert rows["DynamoDB requests, each role's first join"][1:] == ("2", "", "", "<= 2", "PASS")
     assert render(results, verdicts).endswith(
-        "7 of 9 budgets hold; failing: cold wall-time ratio, warm read p50 ratio"
+        "10 of 12 budgets hold; failing: cold wall-time ratio, warm read p50 ratio"
     )
 
 
