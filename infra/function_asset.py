@@ -2,8 +2,8 @@
 at every cold start.
 
 Lambda's /var/task is read-only, so Python cannot cache there the modules it compiles: an asset of
-sources alone pays for compiling every module it imports at every cold start (about 18 ms of a
-create's on the bench machine). The asset is therefore a staging copy of functions/ in which every
+sources alone pays for compiling every module it imports at every cold start (10-13 ms, 5%, of a
+create's in `make bench`). The asset is therefore a staging copy of functions/ in which every
 module is compiled ahead, by the Lambda's Python minor (infra.config.LAMBDA_RUNTIME), into the
 `__pycache__/<module>.cpython-313.pyc` that its import system looks for.
 
