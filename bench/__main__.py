@@ -53,6 +53,12 @@ def parse_options(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
         "interleaved with the project's and the floor's, e.g. --compare 0ec4940",
     )
     parser.add_argument(
+        "--compare-without-bytecode",
+        action="store_true",
+        help="ship the compared asset as sources only, as the stack did before it shipped bytecode; "
+        "without --compare, compare the measured functions/ itself so packed",
+    )
+    parser.add_argument(
         "--profile-warm",
         type=Path,
         metavar="FILE",
@@ -99,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if arguments.compare:
                 options = _with_comparison(options, arguments.compare, Path(scratch))
+            elif arguments.compare_without_bytecode:
+                label = "functions/" if arguments.functions == ASSET_ROOT else str(arguments.functions)
+                options = dataclasses.replace(options, compare_dir=options.functions_dir, compare_label=label)
+            if arguments.compare_without_bytecode:
+                label = f"{options.compare_label} without bytecode"
+                options = dataclasses.replace(options, compare_bytecode=False, compare_label=label)
             results, verdicts = run(options, _progress)
         except (BenchError, UnknownRevision) as error:
             print(f"The benchmark could not run: {error}", file=sys.stderr)

@@ -28,6 +28,8 @@ from bench.stats import median, ratio, spread, summarize
 EVENT_PATH = REPO_ROOT / "events" / "full-upstream-example.json"
 # GET /api/calls/{callId}; the warm run puts the id of a call it created in its path.
 READ_EVENT_PATH = REPO_ROOT / "events" / "get-call.json"
+# POST /api/calls/{callId}/join as a guest's page sends it; the warm run names its calls in it.
+JOIN_EVENT_PATH = REPO_ROOT / "events" / "join-call.json"
 Progress = Callable[[str], None]
 
 
@@ -51,6 +53,8 @@ class Options:
     # earlier commit), and how the table names it.
     compare_dir: str | None = None
     compare_label: str = ""
+    # Whether the compared asset ships its bytecode, as the stack ships functions/ (else sources only).
+    compare_bytecode: bool = True
     # Where cProfile writes the handler's measured warm calls, if anywhere.
     warm_profile: str | None = None
 
@@ -73,15 +77,21 @@ def run(options: Options, progress: Progress) -> tuple[dict[str, Any], list[Verd
         "options": asdict(options),
         "event": EVENT_PATH.relative_to(REPO_ROOT).as_posix(),
         "read_event": READ_EVENT_PATH.relative_to(REPO_ROOT).as_posix(),
+        "join_event": JOIN_EVENT_PATH.relative_to(REPO_ROOT).as_posix(),
     }
     with tempfile.TemporaryDirectory(prefix="video-calls-bench-") as scratch:
         work = Path(scratch)
         size = build_asset_zip(work / "asset.zip", Path(options.functions_dir))
         unpack(work / "asset.zip", work / "task")
         results["asset"] = asdict(size)
+        bytecode = {"project": size.compiled_modules > 0}
         if options.compare_dir is not None:
             results["compared_functions"] = options.compare_label
-            build_asset_zip(work / "compare.zip", Path(options.compare_dir))
+            compared = build_asset_zip(
+                work / "compare.zip", Path(options.compare_dir), bytecode=options.compare_bytecode
+            )
+            results["compared_asset"] = asdict(compared)
+            bytecode["compare"] = compared.compiled_modules > 0
             unpack(work / "compare.zip", work / "compare-task")
         (work / "home").mkdir()
         progress("starting DynamoDB Local (in memory)")
@@ -92,7 +102,9 @@ def run(options: Options, progress: Progress) -> tuple[dict[str, Any], list[Verd
             if options.compare_dir is not None:
                 compare_environment = lambda_environment(endpoint, work / "compare-task", work / "home")
             results["environment"] = reported_environment(environment)
-            results["cold"] = measure_cold(options, environment, work, progress, compare_environment)
+            results["cold"] = measure_cold(
+                options, environment, work, progress, compare_environment, bytecode=bytecode
+            )
             results["warm"] = measure_warm(
                 options.warm_calls, environment, work, progress, profile=options.warm_profile
             )
@@ -226,11 +238,14 @@ def measure_cold(
     work: Path,
     progress: Progress,
     compare_environment: dict[str, str] | None = None,
+    bytecode: dict[str, bool] | None = None,
 ) -> dict[str, Any]:
     """Project and floor (and the compared asset, if any) take turns going first, round after
     round, so that all share the noise.
 
-    A first round of each is thrown away: it only fills the page cache and proves the setup.
+    A first round of each is thrown away: it only fills the page cache and proves the setup:
+    the handler came from the unpacked asset and, where the asset ships bytecode (`bytecode`,
+    by side), every module of it that the create imported had its bytecode there to load.
     """
     event_path = work / "event.json"
     event_path.write_bytes(EVENT_PATH.read_bytes())
@@ -267,6 +282,10 @@ def measure_cold(
         module_path = firsts[name].report["module_path"]
         if not Path(module_path).is_relative_to(served["LAMBDA_TASK_ROOT"]):
             raise BenchError(f"the handler came from {module_path}, not the unpacked asset")
+        report = firsts[name].report
+        without = sorted(set(report["calls_modules"]) - set(report["bytecode_modules"]))
+        if (bytecode or {}).get(name, False) and without:
+            raise BenchError(f"the {name} asset ships bytecode, but not for {', '.join(without)}")
 
     names = list(sides)
     samples: dict[str, list[ColdRun]] = {name: [] for name in names}
@@ -290,6 +309,7 @@ def measure_cold(
         },
         "project_client_config": firsts["project"].report["client_config"],
         "project_modules": firsts["project"].report["calls_modules"],
+        "project_bytecode_modules": len(firsts["project"].report["bytecode_modules"]),
         "floor_client": STOCK_CLIENT,
         "exit": "interpreter finalized" if finalize else "os._exit after the work (no teardown)",
     }
@@ -324,13 +344,30 @@ def _warm_series(series: dict[str, Any], expected_status: str) -> dict[str, Any]
     }
 
 
+def _join_counts(counts: dict[str, list[int]]) -> dict[str, Any]:
+    """DynamoDB requests of joins, by role and over both."""
+    every = [count for role_counts in counts.values() for count in role_counts]
+    by_role = {role: _per_call(role_counts) for role, role_counts in counts.items()}
+    return {"min": min(every), "max": max(every), "joins": len(every), "by_role": by_role}
+
+
 def measure_warm(
     calls: int, environment: dict[str, str], work: Path, progress: Progress, profile: str | None = None
 ) -> dict[str, Any]:
-    progress(f"warm: {calls} creates against bare PutItems, then {calls} reads against bare GetItems")
+    progress(
+        f"warm: {calls} creates against bare PutItems, then {calls} reads and {calls} joins "
+        "against bare GetItems"
+    )
     report_path = work / "warm.json"
     (work / "read-event.json").write_bytes(READ_EVENT_PATH.read_bytes())
-    arguments: tuple[Any, ...] = (work / "event.json", work / "read-event.json", calls, report_path)
+    (work / "join-event.json").write_bytes(JOIN_EVENT_PATH.read_bytes())
+    arguments: tuple[Any, ...] = (
+        work / "event.json",
+        work / "read-event.json",
+        work / "join-event.json",
+        calls,
+        report_path,
+    )
     if profile is not None:
         arguments += (profile,)
     completed = subprocess.run(  # noqa: S603 - our own interpreter and module
@@ -350,6 +387,11 @@ def measure_warm(
         "calls": calls,
         "create": _warm_series(report["create"], "201"),
         "read": _warm_series(report["read"], "200"),
+        "join": {
+            **_warm_series(report["join"], "200"),
+            "first_join_requests": _join_counts(report["join"]["joins"]["first"]),
+            "repeat_join_requests": _join_counts(report["join"]["joins"]["again"]),
+        },
         "floor_client": STOCK_CLIENT,
         "cache_ttl_seconds": report["cache_ttl_seconds"],
         "peak_rss_mb": report["peak_rss_kib"] / 1024,

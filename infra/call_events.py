@@ -68,6 +68,7 @@ class CallEvents(Construct):
         environment: dict[str, str],
         retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
+        code: lambda_.Code,
     ) -> None:
         super().__init__(scope, construct_id)
         from infra import stack as infra_stack
@@ -113,9 +114,6 @@ class CallEvents(Construct):
             ssm.StringParameter.value_for_string_parameter(
                 Stack.of(self), infra_stack.powertools_layer_parameter()
             ),
-        )
-        code = lambda_.Code.from_asset(
-            str(infra_stack.FUNCTION_ASSET_DIR), exclude=infra_stack.FUNCTION_ASSET_EXCLUDES
         )
 
         def function(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,9 @@ from constructs import Construct, IConstruct
 
 from infra.call_events import EVENTS_TABLE_OPERATIONS, CallEvents
 from infra.config import StackConfig, function_environment, metrics_namespace
+from infra.function_asset import StagedAsset, stage_function_asset
 
 ROOT = Path(__file__).resolve().parents[1]
-FUNCTION_ASSET_DIR = ROOT / "functions"
 FUNCTION_HANDLER = "calls.handler.lambda_handler"
 # The paths the handler serves and their methods: calls.handler.PATH_METHODS in API Gateway's
 # spelling (a test keeps them equal). Not imported: that would load the handler and
@@ -47,8 +48,6 @@ API_ROUTES: dict[str, tuple[str, ...]] = {
     f"{CALLS_PATH}/{{callId}}/end": ("POST",),
     f"{CALLS_PATH}/{{callId}}/join": ("POST",),
 }
-# What never ships even if a test run left it behind in functions/.
-FUNCTION_ASSET_EXCLUDES = ["**/__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache"]
 # The alias the API invokes when the stack publishes versions (SnapStart, provisioned concurrency).
 LIVE_ALIAS = "live"
 
@@ -258,6 +257,7 @@ class VideoCallsStack(Stack):
         self.webhooks_table = self.tables[tables.WEBHOOKS.purpose]
 
         self.cursor_signing_key = self._cursor_signing_key()
+        self.function_asset, self.function_code = self._function_code()
         self.function = self._function()
         self.live_alias = self._live_alias()
         self.call_events = self._call_events()
@@ -324,6 +324,14 @@ class VideoCallsStack(Stack):
 
     # --- Lambda -------------------------------------------------------------------------------
 
+    def _function_code(self) -> tuple[StagedAsset, lambda_.Code]:
+        """functions/ with its bytecode compiled ahead (infra/function_asset.py), which every
+        function of the stack ships: one asset, staged once per synth into a scratch directory
+        that lives as long as the stack (the CDK copies it into cdk.out as it binds the code)."""
+        self._asset_scratch = tempfile.TemporaryDirectory(prefix="video-calls-asset-")
+        staged = stage_function_asset(Path(self._asset_scratch.name) / "functions")
+        return staged, lambda_.Code.from_asset(str(staged.path))
+
     def _function(self) -> lambda_.Function:
         config = self.config
         self.function_log_group = logs.LogGroup(
@@ -346,7 +354,7 @@ class VideoCallsStack(Stack):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=FUNCTION_HANDLER,
-            code=lambda_.Code.from_asset(str(FUNCTION_ASSET_DIR), exclude=FUNCTION_ASSET_EXCLUDES),
+            code=self.function_code,
             layers=[
                 lambda_.LayerVersion.from_layer_version_arn(
                     self,
@@ -464,6 +472,7 @@ class VideoCallsStack(Stack):
             environment=environment,
             retention=RETENTION_DAYS[self.config.log_retention_days],
             removal_policy=self.removal_policy,
+            code=self.function_code,
         )
 
     @property

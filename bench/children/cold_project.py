@@ -9,6 +9,7 @@ import time
 STARTED = time.monotonic()
 
 import json  # noqa: E402 - the stamp above must come first
+import os  # noqa: E402
 import sys  # noqa: E402
 
 from bench.children.common import (  # noqa: E402
@@ -18,6 +19,11 @@ from bench.children.common import (  # noqa: E402
     end_process,
     write_report,
 )
+
+
+def _bytecode_shipped(module_name: str) -> bool:
+    spec = sys.modules[module_name].__spec__
+    return spec is not None and spec.cached is not None and os.path.isfile(spec.cached)
 
 
 def main(event_path: str, report_path: str) -> int:
@@ -41,6 +47,7 @@ def main(event_path: str, report_path: str) -> int:
 
     import calls
 
+    calls_modules = [name for name in sys.modules if name.startswith("calls.")]
     write_report(
         report_path,
         {
@@ -55,7 +62,9 @@ def main(event_path: str, report_path: str) -> int:
                 "served": served,
             },
             "module_path": calls.__path__[0],
-            "calls_modules": sorted(name for name in sys.modules if name.startswith("calls.")),
+            "calls_modules": sorted(calls_modules),
+            # Those whose bytecode the asset shipped (the import system loaded it: it writes none).
+            "bytecode_modules": sorted(name for name in calls_modules if _bytecode_shipped(name)),
             "params": counter.params,
             "client_config": client_config(client),
         },

@@ -63,6 +63,8 @@ EXPECTED_STATUS = {
     # Names a call the seeded tables do not hold; test_get_call_event_reads_a_call_just_created
     # puts a real call's id in it.
     "get-call.json": 404,
+    # The same for the guest's join; test_join_call_event_joins_a_call_just_created.
+    "join-call.json": 404,
 }
 
 
@@ -125,6 +127,26 @@ def test_get_call_event_reads_a_call_just_created(store: AdminStore) -> None:
     assert data["status"] == "created"
     assert data["title"] == "Support Session #1234"
     assert data["hostJoinUrl"] == created["hostJoinUrl"]
+
+
+def test_join_call_event_joins_a_call_just_created(store: AdminStore) -> None:
+    created = json.loads(invoke(load_event("full-upstream-example.json"))["body"])["data"]
+    event = load_event("join-call.json")
+    sample_id = event["pathParameters"]["callId"]
+    event = json.loads(json.dumps(event).replace(sample_id, created["callId"]))
+    result = invoke(event)
+
+    assert result["statusCode"] == 200
+    assert headers_of(result)["access-control-allow-origin"] == "https://video.apifycloud.io"
+    data = json.loads(result["body"])["data"]
+    assert (data["callId"], data["role"], data["displayName"]) == (created["callId"], "guest", "John")
+    stamped = store.get_call(created["callId"])
+    assert stamped is not None
+    assert "guestJoinedAt" in stamped
+    assert "agentJoinedAt" not in stamped
+    # Joining again changes nothing: the first join's stamp stays.
+    assert invoke(event)["statusCode"] == 200
+    assert store.get_call(created["callId"]) == stamped
 
 
 def test_genesys_from_the_query_is_stored_not_echoed(store: AdminStore) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import tomllib
 from collections import Counter
 from importlib.metadata import version
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -74,18 +76,57 @@ def test_handler_is_the_calls_entry_point(synth: Synth) -> None:
     assert function_properties(synth)["Handler"] == "calls.handler.lambda_handler"
 
 
-def test_asset_is_functions_only_without_bytecode(synth: Synth) -> None:
+def function_asset(synth: Synth) -> tuple[str, Path]:
+    """The API function's asset in cdk.out: its hash and its directory."""
     s3_key = function_properties(synth)["Code"]["S3Key"]
+    asset_hash = s3_key.removesuffix(".zip")
     assets = json.loads((synth.outdir / f"{synth.stack.stack_name}.assets.json").read_text())
-    source = assets["files"][s3_key.removesuffix(".zip")]["source"]
+    source = assets["files"][asset_hash]["source"]
     assert source["packaging"] == "zip"
-    asset = synth.outdir / source["path"]
+    return asset_hash, synth.outdir / source["path"]
+
+
+def test_asset_is_functions_with_the_runtimes_bytecode(synth: Synth) -> None:
+    _, asset = function_asset(synth)
     shipped = {path.relative_to(asset).as_posix() for path in asset.rglob("*") if path.is_file()}
     assert "calls/handler.py" in shipped
     assert "calls/tables.py" in shipped
     assert "callevents/stream_handler.py" in shipped
     assert all(name.startswith(("calls/", "callevents/")) for name in shipped), sorted(shipped)
-    assert not any("__pycache__" in name or name.endswith(".pyc") for name in shipped)
+    # Every module, and only the modules of functions/ (no stale .pyc of a test run), compiled by
+    # the runtime's Python: calls/x.py beside calls/__pycache__/x.cpython-313.pyc.
+    sources = sorted((ROOT / "functions").rglob("*.py"))
+    tag = "cpython-" + lambda_minor_version().replace(".", "")
+    modules = {path.relative_to(ROOT / "functions").as_posix() for path in sources}
+    bytecode = {
+        f"{PurePosixPath(name).parent}/__pycache__/{PurePosixPath(name).stem}.{tag}.pyc" for name in modules
+    }
+    assert shipped == modules | bytecode
+    for name in sorted(bytecode):
+        header = (asset / name).read_bytes()[:16]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, f"{name} is not {tag} bytecode"
+        # PEP 552: flags 0b01, hash-based and unchecked, so its bytes do not depend on mtimes and
+        # the import system never reads the source to check it.
+        assert int.from_bytes(header[4:8], "little") == 0b01, name
+
+
+def test_the_asset_is_the_staged_one_the_other_functions_share(synth: Synth) -> None:
+    asset_hash, _ = function_asset(synth)
+    staged = synth.stack.function_asset
+    assert staged.modules == staged.compiled > 30
+    keys = {
+        resource["Properties"]["Code"]["S3Key"]
+        for resource in synth.resources("AWS::Lambda::Function").values()
+        if "S3Key" in resource["Properties"]["Code"]
+    }
+    assert keys == {f"{asset_hash}.zip"}
+    assert len(synth.resources("AWS::Lambda::Function")) >= 3
+
+
+def test_the_asset_hash_is_the_same_in_every_synth(synth_dev: Synth, synth_prod: Synth) -> None:
+    # Two synths, each compiling its own staging copy at its own time: the same bytes, the same hash.
+    assert synth_dev.stack.function_asset.path != synth_prod.stack.function_asset.path
+    assert function_asset(synth_dev)[0] == function_asset(synth_prod)[0]
 
 
 def test_powertools_layer_is_the_public_arm64_layer_of_the_pinned_version(synth: Synth) -> None:

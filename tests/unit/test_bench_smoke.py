@@ -49,12 +49,29 @@ def test_a_warm_call_makes_exactly_one_request(results: dict[str, Any]) -> None:
             assert series[side]["requests_per_call"] == {"min": 1, "max": 1, "mean": 1.0}
 
 
+def test_a_join_again_is_one_read_and_a_first_join_adds_the_stamp(results: dict[str, Any]) -> None:
+    join = results["warm"]["join"]
+    assert join["first_call_requests"] == 2  # the read's call, joined by its guest: GetItem, UpdateItem
+    first, again = join["first_join_requests"], join["repeat_join_requests"]
+    for role in ("guest", "agent"):  # the agent's app comes from the cache the creates filled
+        assert first["by_role"][role] == {"min": 2, "max": 2, "mean": 2.0}
+        assert again["by_role"][role] == {"min": 1, "max": 1, "mean": 1.0}
+    for side in ("project", "floor"):
+        assert join[side]["requests_per_call"] == {"min": 1, "max": 1, "mean": 1.0}
+    for budget in results["budgets"]:
+        if "join" in budget["name"] and "requests" in budget["name"]:
+            assert budget["passed"], budget
+
+
 def test_the_floor_is_a_stock_client_and_a_create_loads_no_other_route(results: dict[str, Any]) -> None:
     cold = results["cold"]
     assert cold["floor_client"].startswith("stock")
     assert cold["project_client_config"]["retries"]["total_max_attempts"] == 2
     assert cold["project_client_config"]["parameter_validation"] is False
     assert "calls.create" in cold["project_modules"]
+    # The asset ships every module's bytecode, and the create loaded each of its modules from it.
+    assert results["asset"]["compiled_modules"] >= cold["project_bytecode_modules"] > 0
+    assert cold["project_bytecode_modules"] == len(cold["project_modules"])
     other_routes = {"calls.read", "calls.listing", "calls.end", "calls.cursor", "calls.join"}
     assert not other_routes & set(cold["project_modules"])
 
@@ -65,11 +82,11 @@ def test_every_figure_is_produced(results: dict[str, Any]) -> None:
         assert _positive(cold[side]["wall_ms"]["p50"])
         assert _positive(cold[side]["cpu_ms"]["p50"])
         assert _positive(cold[side]["peak_rss_mb"]["p50"])
-        for series in ("create", "read"):
+        for series in ("create", "read", "join"):
             assert warm[series][side]["latency_ms"]["n"] == TINY.warm_calls
             assert _positive(warm[series][side]["latency_ms"]["p99"])
     assert all(_positive(value) for value in cold["ratios"].values())
-    for series in ("create", "read"):
+    for series in ("create", "read", "join"):
         assert all(_positive(value) for value in warm[series]["ratios"].values())
     assert (load["completed"], load["errors"], load["statuses"]) == (16, 0, {"201": 16})
     assert _positive(load["throughput_rps"])
