@@ -84,6 +84,8 @@ def run(options: Options, progress: Progress) -> tuple[dict[str, Any], list[Verd
         size = build_asset_zip(work / "asset.zip", Path(options.functions_dir))
         unpack(work / "asset.zip", work / "task")
         results["asset"] = asdict(size)
+        sources = build_asset_zip(work / "sources.zip", Path(options.functions_dir), bytecode=False)
+        results["asset"]["source_zip_bytes"] = sources.zip_bytes
         bytecode = {"project": size.compiled_modules > 0}
         if options.compare_dir is not None:
             results["compared_functions"] = options.compare_label
