@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from calls.create import idempotency_record_id
+from calls.idempotency import idempotency_record_id
 from callsctl.store import AdminStore
 
 from tests.integration.conftest import TABLE_NAMES, HttpResult, LocalApi, TestApp

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from calls import access, body, create, view
+from calls import access, body, create, idempotency, view
 from calls.errors import (
     AppDisabled,
     InvalidBody,
@@ -472,7 +472,7 @@ def test_call_is_answered_even_if_its_response_cannot_be_stored() -> None:
 
 def test_fingerprint_ignores_key_order_and_credentials_but_not_values() -> None:
     def fingerprint(payload: dict[str, Any]) -> str:
-        return create.request_fingerprint(create.validate_request(payload, {}))
+        return idempotency.request_fingerprint(create.validate_request(payload, {}))
 
     assert fingerprint({"title": "a", "hostName": "b"}) == fingerprint(
         {"hostName": "b", "title": "a", "appId": "x"}
@@ -482,7 +482,7 @@ def test_fingerprint_ignores_key_order_and_credentials_but_not_values() -> None:
 
 
 def test_record_ids_are_scoped_to_the_app() -> None:
-    assert create.idempotency_record_id("app-1", "k") != create.idempotency_record_id("app-2", "k")
+    assert idempotency.idempotency_record_id("app-1", "k") != idempotency.idempotency_record_id("app-2", "k")
 
 
 def test_query_genesys_values_keep_their_limits_even_where_the_body_wins() -> None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from calls import access, create, view
+from calls import access, create, idempotency, view
 from calls.models import HOST_LINKS_HOST_KEY, AppRecord, CallRecord, StoredResponse
 from calls.repository import app_from_items, call_from_item, call_to_item
 from calls.request import CallRequest
@@ -140,12 +140,12 @@ def test_a_replay_returns_the_same_host_link_and_the_record_holds_no_key() -> No
 
 def test_a_sealed_host_key_opens_only_with_its_idempotency_key_and_app() -> None:
     key = access.new_host_key()
-    sealed = create.seal_host_key(key, "app-1", "order-42")
-    assert create.open_sealed_host_key(sealed, "app-1", "order-42") == key
-    assert create.open_sealed_host_key(sealed, "app-1", "order-43") != key
-    assert create.open_sealed_host_key(sealed, "app-2", "order-42") != key
+    sealed = idempotency.seal_host_key(key, "app-1", "order-42")
+    assert idempotency.open_sealed_host_key(sealed, "app-1", "order-42") == key
+    assert idempotency.open_sealed_host_key(sealed, "app-1", "order-43") != key
+    assert idempotency.open_sealed_host_key(sealed, "app-2", "order-42") != key
     # A fresh nonce each time: the same key sealed twice never looks the same.
-    assert create.seal_host_key(key, "app-1", "order-42") != sealed
+    assert idempotency.seal_host_key(key, "app-1", "order-42") != sealed
 
 
 def test_a_replay_from_another_widget_key_of_the_app_gets_the_same_host_link() -> None:
