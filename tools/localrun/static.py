@@ -67,7 +67,7 @@ def _genesys_script() -> tuple[int, str, bytes]:
 def static_routes() -> dict[str, StaticRoute]:
     """GET paths answered by the local server itself, each with a function giving status, type, body.
 
-    The deployed API answers 404 on these paths: only /api/calls reaches the Lambda.
+    The deployed API answers 404 on these paths: only the /api/calls routes reach the Lambda.
     """
     return {
         "/__ready__": _ready,
