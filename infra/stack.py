@@ -675,7 +675,9 @@ class VideoCallsStack(Stack):
         return wafv2.CfnWebACL.VisibilityConfigProperty(
             cloud_watch_metrics_enabled=True,
             metric_name=f"{self.config.stack_name}-{name}",
-            sampled_requests_enabled=True,
+            # Off: WAF keeps sampled requests with their headers and query string, unredacted,
+            # and those carry widget keys and host keys (contract: credentials never stored).
+            sampled_requests_enabled=False,
         )
 
     # --- Operations ---------------------------------------------------------------------------
