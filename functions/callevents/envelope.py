@@ -14,7 +14,7 @@ from typing import Any
 
 from calls.jsontext import dumps_exact
 from calls.repository import call_from_item
-from calls.view import call_view, iso_timestamp
+from calls.view import ENDED, call_view, iso_timestamp
 
 CALL_CREATED = "call.created"
 CALL_ENDED = "call.ended"
@@ -102,6 +102,8 @@ def events_from_change(change: Change, *, base_url: str) -> list[Event]:
                 found.append(_event(change, event_type, stamp, change.new_image, base_url))
         return found
     if change.kind == "REMOVE" and change.removed_by_ttl and change.old_image:
+        if change.old_image.get("status", {}).get("S") == ENDED:
+            return []  # it ended, and call.ended said so: the TTL only tidies up
         # Late by up to days: the moment is the removal's, and the view says "expired".
         expires_at = int(change.old_image["expiresAt"]["N"])
         moment = max(change.approximate_time, datetime.fromtimestamp(expires_at, UTC))

@@ -155,6 +155,18 @@ def test_ttl_removal_is_call_expired() -> None:
     assert event.data["callId"] == CALL_ID
 
 
+def test_ttl_removal_of_an_ended_call_is_no_event() -> None:
+    """Expired means not ended and past expiresAt (section 5); an ended call had its call.ended."""
+    ended = call_item(status={"S": "ended"}, endedAt={"S": "2026-01-02T04:00:00.000Z"})
+    record = stream_record(
+        "REMOVE",
+        old=ended,
+        when=EXPIRES_AT + 3600,
+        identity={"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+    )
+    assert events_of(record) == []
+
+
 def test_a_removal_by_a_request_is_no_event() -> None:
     assert events_of(stream_record("REMOVE", old=call_item())) == []
     other_identity = {"type": "Service", "principalId": "someone.amazonaws.com"}
