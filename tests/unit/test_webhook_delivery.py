@@ -316,3 +316,51 @@ def test_the_stream_handler_reports_the_record_whose_publishing_failed() -> None
     assert result == {"batchItemFailures": [{"itemIdentifier": "200"}]}
     # The first record's event went to the bus and to the one endpoint.
     assert [delivery.event_id for delivery in queue.sent] == [bus.published[0].id]
+
+
+def test_an_answer_dripped_past_the_timeout_ends_the_attempt_at_its_deadline() -> None:
+    """Socket timeouts count each read afresh; the attempt as a whole still ends at `timeout`."""
+    import socket
+    import threading
+    import time
+
+    from callevents.destinations import Destination
+    from callevents.sender import post
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def drip() -> None:
+        connection, _ = server.accept()
+        connection.recv(65536)
+        for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok":
+            if stop.is_set():
+                break
+            try:
+                connection.sendall(bytes([byte]))
+            except OSError:
+                break
+            time.sleep(0.1)
+        connection.close()
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    destination = Destination(
+        url=f"http://127.0.0.1:{port}/hook",
+        scheme="http",
+        host="127.0.0.1",
+        port=port,
+        target="/hook",
+        addresses=("127.0.0.1",),
+    )
+    started = time.monotonic()
+    answer = post(destination, b"{}", {}, timeout=1.0)
+    elapsed = time.monotonic() - started
+    stop.set()
+    server.close()
+    assert answer.status is None
+    assert answer.error == "no answer within 1 s"
+    assert elapsed < 2.0
