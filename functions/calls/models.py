@@ -32,16 +32,17 @@ HOST_LINKS_WIDGET_KEY = "widgetKey"
 HOST_LINKS_HOST_KEY = "hostKey"
 HOST_LINK_MODES = (HOST_LINKS_WIDGET_KEY, HOST_LINKS_HOST_KEY)
 
-IdempotencyKey = Annotated[str, StringConstraints(strict=True, pattern=IDEMPOTENCY_KEY_PATTERN)]
 PresetId = Annotated[str, StringConstraints(strict=True, pattern=PRESET_ID_PATTERN)]
 DisplayName = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=100)]
 GenesysText = Annotated[str, StringConstraints(strict=True, max_length=256)]
 
 
+# The create's models are built on first use too (defer_build): a read, list, end or join cold
+# start never pays for them, and a create pays the same, at its first validation.
 class GenesysContext(BaseModel):
     """Genesys Cloud context; read from the body's `genesys` object and from the query string."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     conversationId: GenesysText | None = None
     gcHostOrigin: GenesysText | None = None
@@ -56,7 +57,7 @@ GENESYS_FIELDS = tuple(GenesysContext.model_fields)
 class CreateCallRequest(BaseModel):
     """Every field is optional; `null` means the same as leaving the field out."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     presetId: PresetId | None = Field(default=None, description="Preset to use; else the app's active one")
     title: Annotated[str, StringConstraints(strict=True, max_length=200)] | None = None
