@@ -118,8 +118,13 @@ def get_join_call() -> JoinCall:
 
 def build_every_service() -> None:
     """Everything the routes build on first use, built at once: what SnapStart's snapshot holds."""
+    from calls.models import CreateCallRequest, JoinCallRequest, ListCallsQuery
+
     for factory in SERVICE_FACTORIES:
         factory()
+    # The request models defer their validators to first use (defer_build); build them now.
+    for model in (CreateCallRequest, ListCallsQuery, JoinCallRequest):
+        model.model_rebuild(force=True)
 
 
 def clear_services() -> None:

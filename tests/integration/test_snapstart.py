@@ -80,3 +80,20 @@ def test_the_handler_registers_every_service_for_the_snapshot() -> None:
 
 def test_before_the_snapshot_every_route_service_is_built(snapshotted: list[str]) -> None:
     assert all(factory.cache_info().currsize == 1 for factory in handler.SERVICE_FACTORIES)
+
+
+def test_before_the_snapshot_the_deferred_request_models_are_built(
+    db_environment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from calls.models import CreateCallRequest, JoinCallRequest, ListCallsQuery
+
+    rebuilt: list[type] = []
+
+    def recording(cls: type, **_options: Any) -> bool:
+        rebuilt.append(cls)
+        return True
+
+    for model in (CreateCallRequest, ListCallsQuery, JoinCallRequest):
+        monkeypatch.setattr(model, "model_rebuild", classmethod(recording))
+    handler.build_every_service()
+    assert set(rebuilt) == {CreateCallRequest, ListCallsQuery, JoinCallRequest}
