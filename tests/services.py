@@ -121,6 +121,20 @@ class HttpResult:
         return self.headers.get(name)
 
 
+def assert_error(result: HttpResult, status: int, code: str) -> dict[str, Any]:
+    """The contract's error envelope with its headers; returns the error object."""
+    assert result.status == status, result.raw
+    assert result.header("Content-Type") == "application/json"
+    assert result.header("Cache-Control") == "no-store"
+    assert result.body["ok"] is False
+    error: dict[str, Any] = result.body["error"]
+    assert error["code"] == code
+    assert error["message"]
+    assert error["requestId"] == result.header("X-Request-Id")
+    assert "Traceback" not in result.raw.decode()
+    return error
+
+
 @dataclass
 class LocalApi:
     """The local HTTP server running as its own process, and its log."""

@@ -13,25 +13,12 @@ import pytest
 from callsctl.store import AdminStore
 from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY, DISABLED_APP_ID, DISABLED_WIDGET_KEY
 
-from tests.integration.conftest import HttpResult, LocalApi, TestApp
+from tests.integration.conftest import HttpResult, LocalApi, TestApp, assert_error
 
 DEMO = {"X-App-Id": DEMO_APP_ID, "X-Widget-Key": DEMO_WIDGET_KEY}
 DEMO_QUERY = {"appId": DEMO_APP_ID, "widgetKey": DEMO_WIDGET_KEY}
 
 pytestmark = pytest.mark.integration
-
-
-def assert_error(result: HttpResult, status: int, code: str) -> dict[str, Any]:
-    assert result.status == status, result.raw
-    assert result.header("Content-Type") == "application/json"
-    assert result.header("Cache-Control") == "no-store"
-    assert result.body["ok"] is False
-    error: dict[str, Any] = result.body["error"]
-    assert error["code"] == code
-    assert error["message"]
-    assert error["requestId"] == result.header("X-Request-Id")
-    assert "Traceback" not in result.raw.decode()
-    return error
 
 
 def assert_created(result: HttpResult) -> dict[str, Any]:

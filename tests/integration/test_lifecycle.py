@@ -13,7 +13,7 @@ import pytest
 from callsctl.store import AdminStore
 from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY, DISABLED_APP_ID, DISABLED_WIDGET_KEY
 
-from tests.integration.conftest import TABLE_NAMES, HttpResult, LocalApi, TestApp
+from tests.integration.conftest import TABLE_NAMES, HttpResult, LocalApi, TestApp, assert_error
 
 pytestmark = pytest.mark.integration
 
@@ -22,19 +22,6 @@ DEMO = {"X-App-Id": DEMO_APP_ID, "X-Widget-Key": DEMO_WIDGET_KEY}
 
 def creds(app: TestApp) -> dict[str, str]:
     return {"X-App-Id": app.app_id, "X-Widget-Key": app.widget_key}
-
-
-def assert_error(result: HttpResult, status: int, code: str) -> dict[str, Any]:
-    assert result.status == status, result.raw
-    assert result.header("Content-Type") == "application/json"
-    assert result.header("Cache-Control") == "no-store"
-    assert result.body["ok"] is False
-    error: dict[str, Any] = result.body["error"]
-    assert error["code"] == code
-    assert error["message"]
-    assert error["requestId"] == result.header("X-Request-Id")
-    assert "Traceback" not in result.raw.decode()
-    return error
 
 
 def assert_ok(result: HttpResult) -> Any:
