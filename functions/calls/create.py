@@ -62,8 +62,6 @@ _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 class CreatedCall:
     record: CallRecord
     join_urls: JoinUrls
-    # hostKey mode: the call's host key in clear, for this response only (the call keeps its digest).
-    host_key: str | None = None
 
 
 # Validation
@@ -258,7 +256,7 @@ class CallService:
             join_urls = build_join_urls(self.join_base_url, record.call_id, credentials)
         else:
             join_urls = build_host_key_join_urls(self.join_base_url, record.call_id, host_key)
-        created = CreatedCall(record=record, join_urls=join_urls, host_key=host_key)
+        created = CreatedCall(record=record, join_urls=join_urls)
         return CallResult(
             status=201, body=dumps_exact({"ok": True, "data": response_data(created)}), created=created
         )
@@ -291,7 +289,9 @@ class CallService:
                 raise IdempotencyKeyInUse()
             return CallResult(
                 status=previous.response.status,
-                body=replayed_body(previous.response, credentials, app.app_id, idempotency_key),
+                body=replayed_body(
+                    previous.response, credentials, host_links_withheld=not app.host_links_carry_widget_key
+                ),
             )
 
         try:
@@ -304,9 +304,7 @@ class CallService:
             result.status,
             result.body,
             credentials=credentials,
-            host_key=result.created.host_key if result.created is not None else None,
-            app_id=app.app_id,
-            idempotency_key=idempotency_key,
+            host_links_withheld=not app.host_links_carry_widget_key,
         )
         try:
             records.complete(record_id, stored)

@@ -3,16 +3,14 @@ rebuilt from it. The decisions of when to claim, replay or refuse stay in create
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from aws_lambda_powertools import Logger
 
 from calls.access import Credentials
-from calls.jsontext import dumps_exact
+from calls.jsontext import dumps_exact, loads_exact
 from calls.models import CreateCallRequest, PreviousAttempt, StoredResponse
 from calls.service import SERVICE_NAME
 
@@ -22,10 +20,8 @@ IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 # How long a claimed key counts as "in progress" before a crashed attempt may be taken over;
 # well above the Lambda timeout, so a live attempt is never taken over.
 IDEMPOTENCY_IN_PROGRESS_SECONDS = 60
-# Stand for the widget key and the host key in stored responses; a control character never
-# appears raw in our JSON.
+# Stands for the widget key in stored responses; a control character never appears raw in our JSON.
 _STORED_KEY_MARKER = "\x1f"
-_STORED_HOST_KEY_MARKER = "\x1e"
 
 
 class IdempotencyRecords(Protocol):
@@ -50,46 +46,27 @@ def idempotency_record_id(app_id: str, idempotency_key: str) -> str:
     return hashlib.sha256(f"{app_id}\n{idempotency_key}".encode()).hexdigest()
 
 
-# Where the host key lives for a replay. A replay must return the same host link, but the call
-# item keeps only the key's digest, so the key has to come back from the idempotency record, and
-# that record must not be a usable host link by itself (a backup, an export, a reader of that one
-# table). It is kept sealed: XORed with an HMAC-SHA256 keystream keyed by the caller's
-# Idempotency-Key and app, and a random nonce stored beside it (no two seals share a keystream).
-# The Idempotency-Key is never stored: the record's id is a plain SHA-256 of app and key, a
-# different function from the sealing key's, so the table holds no way back to it. A replay
-# presents that key anyway, so it can always unseal. Not sealed against a writer of the table,
-# who could rewrite the stored body outright.
-# Not chosen: deriving each host key by HMAC from a server secret would store nothing, but that
-# one secret would then mint the host key of any call from its id, which every guest link shows,
-# and be one more secret to deploy and rotate.
-# The limit: the seal is as strong as the Idempotency-Key is hard to guess (the record id lets a
-# reader of the table test guesses offline), so integrations should send random keys (UUIDs).
-_SEAL_NONCE_BYTES = 16
+# What a replay answers in hostKey mode. The call item keeps only the host key's digest, and the
+# widget key that authenticates a replay lives in customers' browsers: it is public. Whoever holds
+# it can rebuild another integration's Idempotency-Key and body (the Genesys panel's are derived
+# from what `GET /api/calls` shows), so a replay that returned the host link would hand out the
+# agent's credential of an existing call. A replay therefore answers without the host link and
+# says so (`hostLinkWithheld`); the idempotency record never holds the host key at all. The
+# caller that lost the first answer still has its call, and can end it and create another.
+HOST_LINK_FIELDS = ("hostJoinUrl", "agentJoinUrl")
+HOST_LINK_WITHHELD = "hostLinkWithheld"
 
 
-def _seal_keystream(app_id: str, idempotency_key: str, nonce: bytes) -> bytes:
-    sealing_key = hmac.new(
-        idempotency_key.encode("utf-8"), b"video-calls host-key seal v1\n" + app_id.encode("utf-8"), "sha256"
-    ).digest()
-    return hmac.new(sealing_key, nonce, "sha256").digest()
-
-
-def seal_host_key(host_key: str, app_id: str, idempotency_key: str) -> str:
-    import secrets
-
-    raw = base64.urlsafe_b64decode(host_key + "=" * (-len(host_key) % 4))
-    nonce = secrets.token_bytes(_SEAL_NONCE_BYTES)
-    stream = _seal_keystream(app_id, idempotency_key, nonce)
-    sealed = bytes(a ^ b for a, b in zip(raw, stream, strict=True))
-    return base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
-
-
-def open_sealed_host_key(sealed: str, app_id: str, idempotency_key: str) -> str:
-    data = base64.urlsafe_b64decode(sealed)
-    nonce, body = data[:_SEAL_NONCE_BYTES], data[_SEAL_NONCE_BYTES:]
-    stream = _seal_keystream(app_id, idempotency_key, nonce)
-    raw = bytes(a ^ b for a, b in zip(body, stream, strict=True))
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+def withhold_host_links(body: str) -> str:
+    """The response without its host links, marked `hostLinkWithheld`; any other body unchanged."""
+    envelope = loads_exact(body)
+    data = envelope.get("data") if isinstance(envelope, dict) else None
+    if not isinstance(data, dict) or not any(name in data for name in HOST_LINK_FIELDS):
+        return body
+    for name in HOST_LINK_FIELDS:
+        data.pop(name, None)
+    data[HOST_LINK_WITHHELD] = True
+    return dumps_exact(envelope)
 
 
 def request_fingerprint(requested: CreateCallRequest) -> str:
@@ -107,22 +84,12 @@ def _sorted_keys(value: Any) -> Any:
 
 
 def response_to_store(
-    status: int,
-    body: str,
-    *,
-    credentials: Credentials,
-    host_key: str | None,
-    app_id: str,
-    idempotency_key: str,
+    status: int, body: str, *, credentials: Credentials, host_links_withheld: bool
 ) -> StoredResponse:
     """The response as the idempotency record keeps it: never the widget key (put back on replay
-    from the caller's credentials), and the host key only sealed (see seal_host_key)."""
-    if host_key is not None:
-        return StoredResponse(
-            status,
-            body.replace(f"hostKey={quote(host_key, safe='')}", f"hostKey={_STORED_HOST_KEY_MARKER}"),
-            sealed_host_key=seal_host_key(host_key, app_id, idempotency_key),
-        )
+    from the caller's credentials), and in hostKey mode no host link at all."""
+    if host_links_withheld:
+        body = withhold_host_links(body)
     return StoredResponse(
         status,
         body.replace(
@@ -131,11 +98,11 @@ def response_to_store(
     )
 
 
-def replayed_body(stored: StoredResponse, credentials: Credentials, app_id: str, idempotency_key: str) -> str:
-    if stored.sealed_host_key is not None:
-        host_key = open_sealed_host_key(stored.sealed_host_key, app_id, idempotency_key)
-        return stored.body.replace(_STORED_HOST_KEY_MARKER, quote(host_key, safe=""))
-    return stored.body.replace(_STORED_KEY_MARKER, quote(credentials.widget_key, safe=""))
+def replayed_body(stored: StoredResponse, credentials: Credentials, *, host_links_withheld: bool) -> str:
+    """The first response again, with the caller's own widget key; in hostKey mode (as the app is
+    now, whatever it was then) without the host link."""
+    body = stored.body.replace(_STORED_KEY_MARKER, quote(credentials.widget_key, safe=""))
+    return withhold_host_links(body) if host_links_withheld else body
 
 
 def release_quietly(records: IdempotencyRecords, record_id: str) -> None:

@@ -169,8 +169,6 @@ DEFAULT_SETTINGS = CallSettings(
 class StoredResponse:
     status: int
     body: str
-    # hostKey mode: the call's host key, sealed so that the idempotency table alone cannot open it.
-    sealed_host_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -309,9 +309,6 @@ class IdempotencyTable:
             ":body": {"S": response.body},
         }
         update = "SET #status = :done, responseStatus = :code, responseBody = :body"
-        if response.sealed_host_key is not None:
-            update += ", sealedHostKey = :sealed"
-            values[":sealed"] = {"S": response.sealed_host_key}
         _call(
             self._client.update_item,
             {
@@ -341,7 +338,6 @@ def _previous_attempt(item: dict[str, Any]) -> PreviousAttempt:
         response = StoredResponse(
             status=int(item["responseStatus"]["N"]),
             body=item["responseBody"]["S"],
-            sealed_host_key=item.get("sealedHostKey", {}).get("S"),
         )
     return PreviousAttempt(request_hash=item.get("requestHash", {}).get("S", ""), response=response)
 

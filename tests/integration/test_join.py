@@ -231,7 +231,7 @@ def test_a_body_that_is_not_json_is_400(local_api: LocalApi, widget_key_app: Tes
 # Replays and what is stored
 
 
-def test_a_replay_in_host_key_mode_returns_the_same_working_link(
+def test_a_replay_in_host_key_mode_withholds_the_host_link(
     local_api: LocalApi, host_key_app: TestApp, admin: AdminStore
 ) -> None:
     key = f"retry-{uuid.uuid4()}"
@@ -243,11 +243,13 @@ def test_a_replay_in_host_key_mode_returns_the_same_working_link(
     )
     assert first.status == again.status == 201
     assert again.header("Idempotent-Replayed") == "true"
-    assert again.raw == first.raw
-    created = first.body["data"]
-    assert assert_ok(join(local_api, created["callId"], link_query(again.body["data"]["hostJoinUrl"])))[
-        "role"
-    ] == ("agent")
+    created, replayed = first.body["data"], again.body["data"]
+    assert replayed["callId"] == created["callId"]
+    assert replayed["hostLinkWithheld"] is True
+    assert "hostJoinUrl" not in replayed
+    assert link_query(created["hostJoinUrl"])["hostKey"] not in again.raw.decode()
+    # The first answer's link still works: only its bearer holds it.
+    assert assert_ok(join(local_api, created["callId"], link_query(created["hostJoinUrl"])))["role"] == "agent"
 
 
 def test_no_table_holds_a_host_key_or_widget_key_in_clear(

@@ -1,5 +1,5 @@
 """Host links (contract section 6) on create and in the call view, without AWS: the per-call host
-key, its digest, its link, and the sealed copy a replay opens."""
+key, its digest, its link, and the replay that withholds it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from calls import access, create, idempotency, view
+from calls import access, create, view
 from calls.models import HOST_LINKS_HOST_KEY, AppRecord, CallRecord, StoredResponse
 from calls.repository import app_from_items, call_from_item, call_to_item
 from calls.request import CallRequest
@@ -120,35 +120,44 @@ def test_the_digest_is_stored_on_the_call_item_and_read_back() -> None:
 # Replays
 
 
-def test_a_replay_returns_the_same_host_link_and_the_record_holds_no_key() -> None:
+def test_a_replay_withholds_the_host_link_and_the_record_holds_no_key() -> None:
     records = FakeRecords()
     written: list[CallRecord] = []
     svc = service(app_record(), written, idempotency=lambda: records)
     first = svc.create_call(post("order-42"))
     again = svc.create_call(post("order-42"))
     assert again.replayed
-    assert again.body == first.body
     assert len(written) == 1
-    host_key = host_key_of(data_of(first.body)["hostJoinUrl"])
+    first_data, replayed_data = data_of(first.body), data_of(again.body)
+    host_key = host_key_of(first_data["hostJoinUrl"])
+    assert replayed_data["hostLinkWithheld"] is True
+    assert not {"hostJoinUrl", "agentJoinUrl"} & replayed_data.keys()
+    assert host_key not in again.body
+    # Everything else is the first answer, field for field and in order.
+    withheld = {k: v for k, v in first_data.items() if k not in ("hostJoinUrl", "agentJoinUrl")}
+    assert list(replayed_data) == [*withheld, "hostLinkWithheld"]
+    assert {k: replayed_data[k] for k in withheld} == withheld
     stored: StoredResponse = next(iter(records.items.values()))["response"]
     assert host_key not in stored.body
+    assert "hostKey" not in stored.body
     assert WIDGET_KEY not in stored.body
-    assert stored.sealed_host_key is not None
-    assert host_key not in stored.sealed_host_key
-    assert host_key.encode() not in base64.urlsafe_b64decode(stored.sealed_host_key)
 
 
-def test_a_sealed_host_key_opens_only_with_its_idempotency_key_and_app() -> None:
-    key = access.new_host_key()
-    sealed = idempotency.seal_host_key(key, "app-1", "order-42")
-    assert idempotency.open_sealed_host_key(sealed, "app-1", "order-42") == key
-    assert idempotency.open_sealed_host_key(sealed, "app-1", "order-43") != key
-    assert idempotency.open_sealed_host_key(sealed, "app-2", "order-42") != key
-    # A fresh nonce each time: the same key sealed twice never looks the same.
-    assert idempotency.seal_host_key(key, "app-1", "order-42") != sealed
+def test_a_record_stored_before_the_app_switched_to_host_keys_replays_without_the_link() -> None:
+    """The mode is the app's as it is now: a widget-key-mode record replayed after the switch
+    shows no host link either."""
+    records = FakeRecords()
+    svc = service(app_record("widgetKey"), [], idempotency=lambda: records)
+    first = svc.create_call(post("k"))
+    assert "hostJoinUrl" in data_of(first.body)
+    again = service(app_record(), [], idempotency=lambda: records).create_call(post("k"))
+    assert again.replayed
+    assert data_of(again.body)["hostLinkWithheld"] is True
+    assert "hostJoinUrl" not in data_of(again.body)
+    assert WIDGET_KEY not in again.body
 
 
-def test_a_replay_from_another_widget_key_of_the_app_gets_the_same_host_link() -> None:
+def test_a_replay_from_another_widget_key_of_the_app_gets_the_same_answer() -> None:
     records = FakeRecords()
     second_key = "second-widget-key"
     app = AppRecord(
@@ -158,7 +167,8 @@ def test_a_replay_from_another_widget_key_of_the_app_gets_the_same_host_link() -
         host_links=HOST_LINKS_HOST_KEY,
     )
     svc = service(app, [], idempotency=lambda: records)
-    first = svc.create_call(post("k"))
+    svc.create_call(post("k"))
+    replay = svc.create_call(post("k"))
     again = svc.create_call(
         CallRequest(
             request_id="req-2",
@@ -166,7 +176,8 @@ def test_a_replay_from_another_widget_key_of_the_app_gets_the_same_host_link() -
             body=b"{}",
         )
     )
-    assert again.body == first.body
+    assert again.body == replay.body
+    assert data_of(again.body)["hostLinkWithheld"] is True
 
 
 # The call view

@@ -481,16 +481,17 @@ def test_credentials_are_security_schemes_in_headers_or_query(document: dict[str
 
 def test_the_success_envelope_has_the_upstream_fields_and_the_additions(document: dict[str, Any]) -> None:
     data = document["components"]["schemas"]["CallData"]
+    # The host links are absent only where a replay in hostKey mode withholds them, and says so.
     assert set(data["required"]) == {
         "callId",
-        "hostJoinUrl",
         "guestJoinUrl",
         "joinUrl",
-        "agentJoinUrl",
         "previewEnabled",
         "createdAt",
         "expiresAt",
     }
+    assert {"hostJoinUrl", "agentJoinUrl"} <= data["properties"].keys()
+    assert data["properties"]["hostLinkWithheld"]["const"] is True
     for echoed in ("title", "description", "metadata", "presetId"):
         assert "anyOf" not in data["properties"][echoed], "echoes are absent, never null"
         assert "default" not in data["properties"][echoed]

@@ -34,13 +34,23 @@ class CallData(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     callId: UUID = Field(description="The call's id (UUID v4)")
-    hostJoinUrl: AnyUrl = Field(
-        description="`{JOIN_BASE_URL}/c/{callId}?role=agent&appId=...&widgetKey=...`: a credential, "
-        "for the host (agent) only"
+    hostJoinUrl: AnyUrl | SkipJsonSchema[None] = Field(
+        default=None,
+        description="A credential, for the host (agent) only: `{JOIN_BASE_URL}/c/{callId}?role=agent&appId=..."
+        "&widgetKey=...`, or for apps in hostKey mode `{JOIN_BASE_URL}/c/{callId}?role=agent&hostKey=...`. "
+        "Absent only when `hostLinkWithheld` is true",
     )
     guestJoinUrl: AnyUrl = Field(description="`{JOIN_BASE_URL}/c/{callId}`, for the guest")
     joinUrl: AnyUrl = Field(description="Alias of `guestJoinUrl`, for older clients")
-    agentJoinUrl: AnyUrl = Field(description="Alias of `hostJoinUrl`, for older clients")
+    agentJoinUrl: AnyUrl | SkipJsonSchema[None] = Field(
+        default=None, description="Alias of `hostJoinUrl`, for older clients; present when it is"
+    )
+    hostLinkWithheld: Literal[True] | SkipJsonSchema[None] = Field(
+        default=None,
+        description="Present (true) only on an `Idempotency-Key` replay for an app in hostKey mode: the "
+        "host link is shown once, on the create that made the call, and a replay, which the widget key "
+        "alone can make, never shows it again",
+    )
     previewEnabled: bool = Field(description="From the preset, else true")
     # Echoes are absent, never null, when the request did not send them: no null in the schema.
     title: str | SkipJsonSchema[None] = Field(default=None, description="Present only when sent")
