@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,10 @@ from calls.request import CallRequest, first_query_value
 
 _NEGATIVE_CACHE_SECONDS = 5.0
 _CACHE_MAX_ENTRIES = 1024
+# The longest appId, widgetKey or hostKey worth a look, in characters. Issued ones are far shorter
+# (app_ + 16 hex, wk_ + 43, 43); DynamoDB refuses a partition key over 2,048 bytes, and a value
+# the caller controls must be refused as a 401 before it reaches the database, not become a 500.
+MAX_CREDENTIAL_LENGTH = 256
 
 
 @dataclass(frozen=True)
@@ -41,9 +46,13 @@ def extract_credentials(request: CallRequest, payload: Mapping[str, Any]) -> Cre
 
     app_id = first("x-app-id", "appId")
     widget_key = first("x-widget-key", "widgetKey")
-    if not app_id or not widget_key:
+    if not app_id or not widget_key or not within_bounds(app_id) or not within_bounds(widget_key):
         raise Unauthorized()
     return Credentials(app_id=app_id, widget_key=widget_key)
+
+
+def within_bounds(credential: str) -> bool:
+    return len(credential) <= MAX_CREDENTIAL_LENGTH
 
 
 def widget_key_digest(widget_key: str) -> str:
@@ -94,8 +103,9 @@ def check_origin(app: AppRecord, origin: str | None) -> None:
 class AppDirectory:
     """Apps by id, through an in-memory cache whose entries live `ttl_seconds` at most.
 
-    Unknown apps are remembered too, more briefly, so that a flood of made-up ids
-    does not become a flood of reads. A ttl of 0 turns the cache off.
+    Unknown apps are remembered too, more briefly and apart, so that a flood of made-up ids
+    neither becomes a flood of reads nor pushes a real app out: each kind has its own
+    `_CACHE_MAX_ENTRIES`, evicted least recently used first. A ttl of 0 turns the cache off.
     """
 
     def __init__(
@@ -108,24 +118,37 @@ class AppDirectory:
         self._ttl = ttl_seconds
         self._negative_ttl = min(ttl_seconds, _NEGATIVE_CACHE_SECONDS)
         self._clock = clock
-        self._entries: dict[str, tuple[float, AppRecord | None]] = {}
+        self._known: OrderedDict[str, tuple[float, AppRecord]] = OrderedDict()
+        self._unknown: OrderedDict[str, float] = OrderedDict()
 
     def get(self, app_id: str) -> AppRecord | None:
         now = self._clock()
-        cached = self._entries.get(app_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        known = self._known.get(app_id)
+        if known is not None and known[0] > now:
+            self._known.move_to_end(app_id)
+            return known[1]
+        unknown_until = self._unknown.get(app_id)
+        if unknown_until is not None and unknown_until > now:
+            self._unknown.move_to_end(app_id)
+            return None
         app = self._load(app_id)
-        ttl = self._ttl if app is not None else self._negative_ttl
-        if ttl > 0:
-            self._entries.pop(app_id, None)
-            if len(self._entries) >= _CACHE_MAX_ENTRIES:
-                self._entries.pop(next(iter(self._entries)))
-            self._entries[app_id] = (now + ttl, app)
+        self._known.pop(app_id, None)
+        self._unknown.pop(app_id, None)
+        if app is not None and self._ttl > 0:
+            _remember(self._known, app_id, (now + self._ttl, app))
+        elif app is None and self._negative_ttl > 0:
+            _remember(self._unknown, app_id, now + self._negative_ttl)
         return app
 
     def clear(self) -> None:
-        self._entries.clear()
+        self._known.clear()
+        self._unknown.clear()
+
+
+def _remember[V](entries: OrderedDict[str, V], app_id: str, value: V) -> None:
+    entries[app_id] = value
+    if len(entries) > _CACHE_MAX_ENTRIES:
+        entries.popitem(last=False)
 
 
 @dataclass(frozen=True)

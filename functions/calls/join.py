@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from calls.access import AppDirectory, authenticate, extract_credentials, host_key_matches
+from calls.access import AppDirectory, authenticate, extract_credentials, host_key_matches, within_bounds
 from calls.body import parse_body
 from calls.errors import (
     AppDisabled,
@@ -127,7 +127,7 @@ class JoinCall:
         """The host key when one is presented (then nothing else); else the app's credentials,
         good only for the call's own app and only while its host links carry the widget key."""
         if host_key is not None:
-            if not host_key_matches(host_key, call.host_key_digest):
+            if not within_bounds(host_key) or not host_key_matches(host_key, call.host_key_digest):
                 raise Unauthorized(_AGENT_REFUSED)
             app = self.apps.get(call.app_id)
             if app is None:

@@ -102,7 +102,13 @@ class Repository:
             "ExpressionAttributeValues": {":app": {"S": app_id}},
         }
         while True:
-            page = _call(self.client.query, request)
+            try:
+                page = self.client.query(**request)
+            except Exception as error:
+                if _error_code(error) == "ValidationException":
+                    # The id is the caller's: one DynamoDB refuses as a key names no app (401).
+                    return None
+                raise _translate(error) from error
             items.extend(page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 break
@@ -347,6 +353,14 @@ def _call(operation: Any, request: dict[str, Any]) -> Any:
         return operation(**request)
     except Exception as error:
         raise _translate(error) from error
+
+
+def _error_code(error: Exception) -> str:
+    from botocore.exceptions import ClientError
+
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return ""
 
 
 def _translate(error: Exception) -> Exception:

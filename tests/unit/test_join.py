@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from calls import access, join
+from calls.access import MAX_CREDENTIAL_LENGTH
 from calls.errors import (
     AppDisabled,
     CallEnded,
@@ -181,6 +182,15 @@ def test_a_wrong_host_key_is_401_and_stamps_nothing(host_key: str) -> None:
     with pytest.raises(Unauthorized):
         joiner(calls)(request({"role": "agent", "hostKey": host_key}), call.call_id)
     assert calls.stamps == []
+
+
+def test_a_host_key_over_the_credential_bound_is_401_even_when_it_would_match() -> None:
+    long_key = "k" * (MAX_CREDENTIAL_LENGTH + 1)
+    call = call_record(host_key_digest=digest(long_key))
+    with pytest.raises(Unauthorized):
+        joiner(Calls(call), app_record(host_links=HOST_LINKS_HOST_KEY))(
+            request({"role": "agent", "hostKey": long_key}), call.call_id
+        )
 
 
 def test_a_call_without_a_host_key_accepts_none() -> None:
