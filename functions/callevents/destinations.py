@@ -68,10 +68,29 @@ def is_loopback_host(host: str) -> bool:
     return address is not None and address.is_loopback
 
 
+# IPv6 prefixes whose last 32 bits are an IPv4 address that stacks and NAT64 gateways route to:
+# IPv4-compatible (::a.b.c.d, deprecated but honoured by some) and NAT64's well-known prefix.
+# Python calls both global whatever the IPv4 address they carry. (IPv4-mapped has its own test;
+# 6to4, Teredo and the local-use NAT64 prefix are not global in Python's eyes already.)
+IPV4_CARRYING_PREFIXES = (ipaddress.ip_network("::/96"), ipaddress.ip_network("64:ff9b::/96"))
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries, where the network would deliver to it."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if any(address in prefix for prefix in IPV4_CARRYING_PREFIXES):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def is_forbidden_address(address: Address) -> bool:
-    """Loopback, private, link-local, metadata, or anything else not on the public internet."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return is_forbidden_address(address.ipv4_mapped)
+    """Loopback, private, link-local, metadata, or anything else not on the public internet,
+    including an IPv6 address that carries such an IPv4 address."""
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = embedded_ipv4(address)
+        if carried is not None and is_forbidden_address(carried):
+            return True
     return address in METADATA_ADDRESSES or not address.is_global or address.is_multicast
 
 

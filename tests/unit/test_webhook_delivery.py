@@ -192,6 +192,17 @@ def test_a_host_that_now_resolves_to_a_private_address_is_refused_at_delivery() 
         "fe80::1",
         "::ffff:127.0.0.1",
         "::ffff:169.254.169.254",
+        # IPv6 addresses that carry an IPv4 address which is not on the public internet:
+        "::ffff:100.100.100.200",  # IPv4-mapped, a cloud metadata address Python calls global
+        "::127.0.0.1",  # IPv4-compatible (deprecated, still routed by some stacks)
+        "::169.254.169.254",
+        "::10.0.0.5",
+        "64:ff9b::7f00:1",  # NAT64's well-known prefix + 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # + 169.254.169.254
+        "64:ff9b::a00:5",  # + 10.0.0.5
+        "64:ff9b:1::a00:5",  # the local-use NAT64 prefix
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
     ],
 )
 def test_loopback_private_link_local_and_metadata_addresses_are_refused(address: str) -> None:
@@ -201,6 +212,12 @@ def test_loopback_private_link_local_and_metadata_addresses_are_refused(address:
     literal = f"[{address}]" if ":" in address else address
     with pytest.raises(RefusedDestination):
         DestinationPolicy().check(f"https://{literal}/")
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "2606:4700::6810:84e5"])
+def test_nat64_of_a_public_address_and_public_ipv6_pass(address: str) -> None:
+    checked = DestinationPolicy(resolve=lambda host, port: [address]).check("https://hooks.example.com/")
+    assert checked.addresses == (address,)
 
 
 def test_one_bad_address_among_good_ones_is_enough_to_refuse() -> None:
