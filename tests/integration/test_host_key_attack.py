@@ -42,7 +42,11 @@ def test_the_widget_key_cannot_rebuild_a_panel_create_into_a_host_link(
     local_api: LocalApi, host_key_app: TestApp
 ) -> None:
     conversation = f"conv-{uuid.uuid4()}"
-    genesys = {"conversationId": conversation, "gcLangTag": "en-us", "gcHostOrigin": "https://apps.mypurecloud.com"}
+    genesys = {
+        "conversationId": conversation,
+        "gcLangTag": "en-us",
+        "gcHostOrigin": "https://apps.mypurecloud.com",
+    }
 
     # The agent's panel starts the conversation's first call; only the agent sees this answer.
     started = local_api.request(
@@ -55,7 +59,9 @@ def test_the_widget_key_cannot_rebuild_a_panel_create_into_a_host_link(
 
     # Step 1: with the widget key alone, list the conversation's calls and read their genesys context.
     listed = assert_ok(
-        local_api.request("GET", "/api/calls", headers=creds(host_key_app), query={"conversationId": conversation})
+        local_api.request(
+            "GET", "/api/calls", headers=creds(host_key_app), query={"conversationId": conversation}
+        )
     )
     (seen,) = listed["calls"]
     assert seen["callId"] == call_id
@@ -80,9 +86,11 @@ def test_the_widget_key_cannot_rebuild_a_panel_create_into_a_host_link(
     assert "hostKey" not in replay.raw.decode()
 
     # Step 3: nothing the replay answered makes its bearer the agent.
-    from_replay = {name: value for name, value in link_query(data["guestJoinUrl"]).items()}
+    from_replay = link_query(data["guestJoinUrl"])
     assert_error(join(local_api, call_id, {**from_replay, "role": "agent"}), 401, "UNAUTHORIZED")
-    assert_error(join(local_api, call_id, {"role": "agent", **creds_query(host_key_app)}), 401, "UNAUTHORIZED")
+    assert_error(
+        join(local_api, call_id, {"role": "agent", **creds_query(host_key_app)}), 401, "UNAUTHORIZED"
+    )
     # The genuine link still works: only its bearer is the agent.
     assert assert_ok(join(local_api, call_id, {"role": "agent", "hostKey": host_key}))["role"] == "agent"
 

@@ -249,7 +249,9 @@ def test_a_replay_in_host_key_mode_withholds_the_host_link(
     assert "hostJoinUrl" not in replayed
     assert link_query(created["hostJoinUrl"])["hostKey"] not in again.raw.decode()
     # The first answer's link still works: only its bearer holds it.
-    assert assert_ok(join(local_api, created["callId"], link_query(created["hostJoinUrl"])))["role"] == "agent"
+    assert (
+        assert_ok(join(local_api, created["callId"], link_query(created["hostJoinUrl"])))["role"] == "agent"
+    )
 
 
 def test_no_table_holds_a_host_key_or_widget_key_in_clear(

@@ -36,8 +36,9 @@ class CallData(BaseModel):
     callId: UUID = Field(description="The call's id (UUID v4)")
     hostJoinUrl: AnyUrl | SkipJsonSchema[None] = Field(
         default=None,
-        description="A credential, for the host (agent) only: `{JOIN_BASE_URL}/c/{callId}?role=agent&appId=..."
-        "&widgetKey=...`, or for apps in hostKey mode `{JOIN_BASE_URL}/c/{callId}?role=agent&hostKey=...`. "
+        description="A credential, for the host (agent) only: `{JOIN_BASE_URL}/c/{callId}?role=agent"
+        "&appId=...&widgetKey=...`, or for apps in hostKey mode `{JOIN_BASE_URL}/c/{callId}?role=agent"
+        "&hostKey=...`. "
         "Absent only when `hostLinkWithheld` is true",
     )
     guestJoinUrl: AnyUrl = Field(description="`{JOIN_BASE_URL}/c/{callId}`, for the guest")
