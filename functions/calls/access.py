@@ -144,6 +144,10 @@ class AppDirectory:
         self._known.clear()
         self._unknown.clear()
 
+    def __len__(self) -> int:
+        """Entries held, known and unknown apps together."""
+        return len(self._known) + len(self._unknown)
+
 
 def _remember[V](entries: OrderedDict[str, V], app_id: str, value: V) -> None:
     entries[app_id] = value

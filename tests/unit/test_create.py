@@ -225,7 +225,7 @@ def test_cache_is_bounded() -> None:
     directory = access.AppDirectory(lambda app_id: None, ttl_seconds=30, clock=FakeClock())
     for number in range(5000):
         directory.get(f"made-up-{number}")
-    assert len(directory._entries) <= 1024
+    assert len(directory) <= 1024
 
 
 # Genesys
