@@ -8,12 +8,13 @@ same events, ids and bodies byte for byte.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from calls.items import call_from_item
 from calls.jsontext import dumps_exact
-from calls.repository import call_from_item
 from calls.view import ENDED, call_view, iso_timestamp
 
 CALL_CREATED = "call.created"
@@ -55,7 +56,7 @@ class Event:
     type: str
     created_at: str
     app_id: str
-    data: dict[str, Any]
+    data: Mapping[str, Any]
 
     def envelope(self) -> dict[str, Any]:
         return {

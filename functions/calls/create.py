@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
@@ -50,6 +50,9 @@ from calls.models import (
 from calls.request import CallRequest, first_query_value
 from calls.service import SERVICE_NAME
 from calls.view import JoinUrls, build_host_key_join_urls, build_join_urls, iso_timestamp, utc_now
+
+if TYPE_CHECKING:
+    from calls.responses import CallData
 
 logger = Logger(service=SERVICE_NAME, child=True)
 
@@ -314,7 +317,7 @@ class CallService:
         return result
 
 
-def response_data(created: CreatedCall) -> dict[str, Any]:
+def response_data(created: CreatedCall) -> CallData:
     """The envelope's `data`: upstream fields, aliases, echoes only of what was sent, and additions."""
     record = created.record
     data: dict[str, Any] = {
@@ -335,4 +338,4 @@ def response_data(created: CreatedCall) -> dict[str, Any]:
         data["presetId"] = record.preset_id
     data["createdAt"] = record.created_at
     data["expiresAt"] = record.expires_at
-    return data
+    return cast("CallData", data)

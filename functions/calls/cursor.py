@@ -17,7 +17,7 @@ from binascii import Error as Base64Error
 from dataclasses import dataclass
 
 from calls.errors import InvalidCursor
-from calls.repository import PageKey
+from calls.models import PageKey
 
 MAX_CURSOR_LENGTH = 1024
 _TAG_BYTES = 16

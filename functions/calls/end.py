@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from calls.access import AppDirectory, admit
 from calls.body import parse_body
@@ -14,6 +14,9 @@ from calls.models import CallRecord
 from calls.read import is_call_id, own_call
 from calls.request import CallRequest
 from calls.view import ENDED, caller_view, iso_timestamp, utc_now
+
+if TYPE_CHECKING:
+    from calls.responses import CallView
 
 
 class EndCallOnce(Protocol):
@@ -42,7 +45,7 @@ class EndCall:
     join_base_url: str
     now: Callable[[], datetime] = utc_now
 
-    def __call__(self, request: CallRequest, call_id: str) -> dict[str, Any]:
+    def __call__(self, request: CallRequest, call_id: str) -> CallView:
         caller = admit(request, parse_body(request.body), self.apps)
         now = self.now()
         # Ended by this request or an earlier one: the same view, the first endedAt.

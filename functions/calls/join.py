@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from pydantic import ValidationError
 
@@ -31,6 +31,9 @@ from calls.models import CallRecord, JoinCallRequest, field_problems
 from calls.read import is_call_id
 from calls.request import CallRequest, first_query_value
 from calls.view import ENDED, EXPIRED, call_status, iso_timestamp, utc_now
+
+if TYPE_CHECKING:
+    from calls.responses import JoinView
 
 AGENT, GUEST = "agent", "guest"
 # The call attribute that records each role's first join.
@@ -73,7 +76,7 @@ def refuse_if_over(call: CallRecord, now: datetime) -> None:
         raise CallExpiredGone()
 
 
-def join_view(call: CallRecord, role: str, now: datetime) -> dict[str, Any]:
+def join_view(call: CallRecord, role: str, now: datetime) -> JoinView:
     settings = call.settings
     view: dict[str, Any] = {
         "callId": call.call_id,
@@ -85,7 +88,7 @@ def join_view(call: CallRecord, role: str, now: datetime) -> dict[str, Any]:
     if call.title is not None:
         view["title"] = call.title
     view["status"] = call_status(call, now)
-    return view
+    return cast("JoinView", view)
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ class JoinCall:
     stamp_join_once: StampJoinOnce
     now: Callable[[], datetime] = utc_now
 
-    def __call__(self, request: CallRequest, call_id: str) -> dict[str, Any]:
+    def __call__(self, request: CallRequest, call_id: str) -> JoinView:
         """Checks in this order: body (400/413), fields (422), the call (404), the agent's
         credential (401/403), then whether the call is still on (410)."""
         payload = parse_body(request.body)

@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import ValidationError
 
 from calls.access import AppDirectory, admit
 from calls.cursor import CursorScope, issue_cursor, open_cursor
 from calls.errors import ValidationFailed
-from calls.models import ListCallsQuery, field_problems
-from calls.repository import CallPage, PageKey
+from calls.models import ListCallsQuery, PageKey, RecordPage, field_problems
 from calls.request import CallRequest, first_query_value
 from calls.view import caller_view, utc_now
+
+if TYPE_CHECKING:
+    from calls.responses import CallPage
 
 
 class ListCallsPage(Protocol):
@@ -28,7 +30,7 @@ class ListCallsPage(Protocol):
         status: str | None = None,
         conversation_id: str | None = None,
         start: PageKey | None = None,
-    ) -> CallPage: ...
+    ) -> RecordPage: ...
 
 
 def validate_list_query(query: Mapping[str, Sequence[str]]) -> ListCallsQuery:
@@ -47,7 +49,7 @@ class ListCalls:
     cursor_key: bytes
     now: Callable[[], datetime] = utc_now
 
-    def __call__(self, request: CallRequest) -> dict[str, Any]:
+    def __call__(self, request: CallRequest) -> CallPage:
         caller = admit(request, {}, self.apps)
         query = validate_list_query(request.query)
         app_id = caller.app.app_id
@@ -62,7 +64,7 @@ class ListCalls:
             conversation_id=query.conversationId,
             start=start,
         )
-        data: dict[str, Any] = {
+        data: CallPage = {
             "calls": [caller_view(call, caller, now=now, base_url=self.join_base_url) for call in page.calls]
         }
         if page.next_key is not None:

@@ -199,3 +199,20 @@ class CallRecord:
     ended_at: str | None = None
     agent_joined_at: str | None = None
     guest_joined_at: str | None = None
+
+
+@dataclass(frozen=True)
+class PageKey:
+    """Where a listing stopped, as far as it is the caller's to carry: the app and the
+    conversation come from the request, never from the caller's cursor."""
+
+    created_at: str
+    call_id: str
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    """One page of a listing: the calls, and where the next page starts (None: the end)."""
+
+    calls: list[CallRecord]
+    next_key: PageKey | None

@@ -6,13 +6,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from calls.access import AppDirectory, admit
 from calls.errors import CallNotFound
 from calls.models import CallRecord
 from calls.request import CallRequest
 from calls.view import caller_view, utc_now
+
+if TYPE_CHECKING:
+    from calls.responses import CallView
 
 # Call ids are issued as str(uuid4()): anything else names no call, and costs no read.
 _CALL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -44,7 +47,7 @@ class ReadCall:
     join_base_url: str
     now: Callable[[], datetime] = utc_now
 
-    def __call__(self, request: CallRequest, call_id: str) -> dict[str, Any]:
+    def __call__(self, request: CallRequest, call_id: str) -> CallView:
         caller = admit(request, {}, self.apps)
         call = read_own_call(self.get_call, caller.app.app_id, call_id)
         return caller_view(call, caller, now=self.now(), base_url=self.join_base_url)

@@ -1,4 +1,5 @@
-"""Every DynamoDB call of the Lambda lives here; nothing above this module sees botocore.
+"""Every DynamoDB call of the API lives here; nothing above this module sees botocore. How the
+records are stored as items is calls.items'.
 
 The client comes from botocore directly: boto3's import pulls in s3transfer, which
 costs a cold start about 0.1 s for nothing this function uses.
@@ -7,22 +8,12 @@ costs a cold start about 0.1 s for nothing this function uses.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from calls import tables
 from calls.errors import InternalError, ServiceUnavailable
-from calls.jsontext import dumps_exact, loads_exact
-from calls.models import (
-    HOST_LINKS_HOST_KEY,
-    HOST_LINKS_WIDGET_KEY,
-    AppRecord,
-    CallRecord,
-    CallSettings,
-    Preset,
-    PreviousAttempt,
-    StoredResponse,
-)
+from calls.items import app_from_items, call_from_item, call_to_item, previous_attempt
+from calls.models import AppRecord, CallRecord, PageKey, PreviousAttempt, RecordPage, StoredResponse
 from calls.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -43,23 +34,6 @@ _RETRYABLE_ERROR_CODES = frozenset(
 
 class CallIdTaken(InternalError):
     """A call with this id exists already; the write refused to overwrite it."""
-
-
-@dataclass(frozen=True)
-class CallPage:
-    """One page of a listing: the calls, and where the next page starts (None: the end)."""
-
-    calls: list[CallRecord]
-    next_key: PageKey | None
-
-
-@dataclass(frozen=True)
-class PageKey:
-    """Where a listing stopped, as far as it is the caller's to carry: the app and the
-    conversation come from the request, never from the caller's cursor."""
-
-    created_at: str
-    call_id: str
 
 
 def create_dynamodb_client(settings: Settings) -> DynamoDBClient:
@@ -147,7 +121,7 @@ class Repository:
         status: str | None = None,
         conversation_id: str | None = None,
         start: PageKey | None = None,
-    ) -> CallPage:
+    ) -> RecordPage:
         """One Query of the app's calls, newest first: by the app index, or by the conversation
         index when a conversation is asked for. The status is a filter on what the Query reads,
         so a page may hold fewer than `limit` calls."""
@@ -177,7 +151,7 @@ class Repository:
         page = _call(self.client.query, request)
         last = page.get("LastEvaluatedKey")
         next_key = PageKey(created_at=last["createdAt"]["S"], call_id=last["callId"]["S"]) if last else None
-        return CallPage(calls=[call_from_item(item) for item in page.get("Items", [])], next_key=next_key)
+        return RecordPage(calls=[call_from_item(item) for item in page.get("Items", [])], next_key=next_key)
 
     def end_call_once(self, app_id: str, call_id: str, *, ended_at: str, now: int) -> CallRecord | None:
         """End a live call of this app in one conditional update. Returns the call as it stands
@@ -304,7 +278,7 @@ class IdempotencyTable:
             except Exception as error:
                 raise _translate(error) from error
             if item is not None:
-                return _previous_attempt(item)
+                return previous_attempt(item)
             # Released between our write and our read: try to take it again.
         raise ServiceUnavailable()
 
@@ -336,16 +310,6 @@ class IdempotencyTable:
         )
         item: dict[str, Any] | None = found.get("Item")
         return item
-
-
-def _previous_attempt(item: dict[str, Any]) -> PreviousAttempt:
-    response = None
-    if item.get("status", {}).get("S") == "COMPLETED":
-        response = StoredResponse(
-            status=int(item["responseStatus"]["N"]),
-            body=item["responseBody"]["S"],
-        )
-    return PreviousAttempt(request_hash=item.get("requestHash", {}).get("S", ""), response=response)
 
 
 def _call(operation: Any, request: dict[str, Any]) -> Any:
@@ -386,117 +350,6 @@ def _translate(error: Exception) -> Exception:
     ):
         return ServiceUnavailable()
     return error
-
-
-# Item <-> record mapping. Attribute values are written by hand: the shapes are few and fixed.
-
-
-def app_from_items(items: list[dict[str, Any]]) -> AppRecord | None:
-    app_item: dict[str, Any] | None = None
-    presets: dict[str, Preset] = {}
-    for item in items:
-        sort_key = item["sk"]["S"]
-        if sort_key == tables.APP_ITEM_SK:
-            app_item = item
-        elif sort_key.startswith(tables.PRESET_SK_PREFIX):
-            preset_id = sort_key[len(tables.PRESET_SK_PREFIX) :]
-            settings = loads_exact(item["settings"]["S"]) if "settings" in item else {}
-            presets[preset_id] = Preset(preset_id=preset_id, settings=settings)
-    if app_item is None:
-        return None
-    widget_keys = app_item.get("widgetKeys", {}).get("M", {})
-    return AppRecord(
-        app_id=app_item["appId"]["S"],
-        status=app_item.get("status", {}).get("S", "disabled"),
-        key_digests=tuple(key["M"]["digest"]["S"] for key in widget_keys.values()),
-        active_preset_id=app_item.get("activePresetId", {}).get("S"),
-        allowed_origins=tuple(value["S"] for value in app_item.get("allowedOrigins", {}).get("L", [])),
-        presets=presets,
-        host_links=(
-            HOST_LINKS_HOST_KEY
-            if app_item.get("hostLinks", {}).get("S") == HOST_LINKS_HOST_KEY
-            else HOST_LINKS_WIDGET_KEY
-        ),
-    )
-
-
-def call_to_item(call: CallRecord) -> dict[str, Any]:
-    settings = call.settings
-    item: dict[str, Any] = {
-        "callId": {"S": call.call_id},
-        "appId": {"S": call.app_id},
-        "status": {"S": "created"},
-        "createdAt": {"S": call.created_at},
-        "expiresAt": {"N": str(call.expires_at)},
-        "requestId": {"S": call.request_id},
-        "hostName": {"S": settings.host_name},
-        "guestName": {"S": settings.guest_name},
-        "recordOnStart": {"BOOL": settings.record_on_start},
-        "previewEnabled": {"BOOL": settings.preview_enabled},
-    }
-    if settings.extra:
-        item["presetSettings"] = {"S": dumps_exact(settings.extra)}
-    if call.preset_id is not None:
-        item["presetId"] = {"S": call.preset_id}
-    if call.host_key_digest is not None:
-        item["hostKeyDigest"] = {"S": call.host_key_digest}
-    if call.title is not None:
-        item["title"] = {"S": call.title}
-    if call.description is not None:
-        item["description"] = {"S": call.description}
-    if call.metadata is not None:
-        item["metadata"] = {"S": dumps_exact(call.metadata)}
-    conversation_id = (call.genesys or {}).get("conversationId")
-    if conversation_id:
-        item[tables.CONVERSATION_KEY_ATTRIBUTE] = {"S": tables.conversation_key(call.app_id, conversation_id)}
-    if call.genesys:
-        item["genesys"] = {
-            "M": {
-                name: {"BOOL": value} if isinstance(value, bool) else {"S": value}
-                for name, value in call.genesys.items()
-            }
-        }
-    return item
-
-
-def call_from_item(item: dict[str, Any]) -> CallRecord:
-    """A stored call item back as the record it was written from, with what happened since."""
-
-    def text(name: str) -> str | None:
-        value = item.get(name)
-        return value["S"] if value else None
-
-    extra = loads_exact(item["presetSettings"]["S"]) if "presetSettings" in item else {}
-    metadata = loads_exact(item["metadata"]["S"]) if "metadata" in item else None
-    genesys = (
-        {name: value.get("S", value.get("BOOL")) for name, value in item["genesys"]["M"].items()}
-        if "genesys" in item
-        else None
-    )
-    return CallRecord(
-        call_id=item["callId"]["S"],
-        app_id=item["appId"]["S"],
-        preset_id=text("presetId"),
-        settings=CallSettings(
-            host_name=item["hostName"]["S"],
-            guest_name=item["guestName"]["S"],
-            record_on_start=item["recordOnStart"]["BOOL"],
-            preview_enabled=item["previewEnabled"]["BOOL"],
-            extra=extra,
-        ),
-        created_at=item["createdAt"]["S"],
-        expires_at=int(item["expiresAt"]["N"]),
-        request_id=text("requestId") or "",
-        title=text("title"),
-        description=text("description"),
-        metadata=metadata,
-        genesys=genesys,
-        host_key_digest=text("hostKeyDigest"),
-        status=text("status") or "created",
-        ended_at=text("endedAt"),
-        agent_joined_at=text("agentJoinedAt"),
-        guest_joined_at=text("guestJoinedAt"),
-    )
 
 
 @functools.cache

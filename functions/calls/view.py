@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from calls.access import Caller, Credentials
 from calls.models import CallRecord
+
+if TYPE_CHECKING:
+    from calls.responses import CallView
 
 CREATED, ENDED, EXPIRED = "created", "ended", "expired"
 STATUSES = (CREATED, ENDED, EXPIRED)
@@ -60,7 +63,7 @@ def call_status(call: CallRecord, now: datetime) -> str:
 
 def call_view(
     call: CallRecord, *, now: datetime, base_url: str, host_links: JoinUrls | None = None
-) -> dict[str, Any]:
+) -> CallView:
     """Section 5's call view. Optional facts appear only when the call has them; host links
     only when given (they are built from the caller's credentials, never stored)."""
     settings = call.settings
@@ -97,10 +100,10 @@ def call_view(
     if host_links is not None:
         view["hostJoinUrl"] = host_links.host
         view["agentJoinUrl"] = host_links.host
-    return view
+    return cast("CallView", view)
 
 
-def caller_view(call: CallRecord, caller: Caller, *, now: datetime, base_url: str) -> dict[str, Any]:
+def caller_view(call: CallRecord, caller: Caller, *, now: datetime, base_url: str) -> CallView:
     """The view a caller of the app reads: host links rebuilt from the credentials it presented
     when the app's host links carry its widget key. In hostKey mode there are none: the host
     key is not stored, so the link is shown once, on create."""

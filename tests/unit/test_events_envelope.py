@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from callevents import envelope
 from callevents.envelope import change_from_stream_record, events_from_change
+from calls.items import call_to_item
 from calls.models import CallRecord, CallSettings
-from calls.repository import call_to_item
 
 BASE_URL = "https://video.example.com"
 CALL_ID = "5b0c6f5e-4a55-4b8e-9a4e-0d3f1a2b3c4d"

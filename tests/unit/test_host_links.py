@@ -12,8 +12,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from calls import access, create, view
+from calls.items import app_from_items, call_from_item, call_to_item
 from calls.models import HOST_LINKS_HOST_KEY, AppRecord, CallRecord, StoredResponse
-from calls.repository import app_from_items, call_from_item, call_to_item
 from calls.request import CallRequest
 
 from tests.unit.test_create import FakeRecords

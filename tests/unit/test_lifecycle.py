@@ -13,9 +13,8 @@ from calls.cursor import CursorScope, issue_cursor, open_cursor
 from calls.end import EndCall
 from calls.errors import CallExpired, CallNotFound, InvalidCursor, ValidationFailed
 from calls.listing import validate_list_query
-from calls.models import DEFAULT_SETTINGS, AppRecord, CallRecord
+from calls.models import DEFAULT_SETTINGS, AppRecord, CallRecord, PageKey
 from calls.read import ReadCall, is_call_id
-from calls.repository import PageKey
 from calls.request import CallRequest
 from calls.view import call_status
 

@@ -8,14 +8,17 @@ Exit status: 0 success, 1 failure (not found, conflict, unreachable), 2 wrong us
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from calls.models import HOST_LINKS_HOST_KEY, HOST_LINKS_WIDGET_KEY, CallRecord
 from calls.view import STATUSES, call_view, utc_now
+
+if TYPE_CHECKING:
+    from calls.responses import CallView
 
 from callsctl import inputs, output
 from callsctl.store import AdminStore, AppInfo, KeyInfo, NewApp, NewKey, PresetInfo, StoreError
@@ -606,13 +609,13 @@ def calls() -> None:
     """Calls created through the API: show, list, end (kept until their TTL)."""
 
 
-def _call_view(store: AdminStore, call: CallRecord, now: datetime) -> dict[str, Any]:
+def _call_view(store: AdminStore, call: CallRecord, now: datetime) -> CallView:
     """The API's call view (contract section 5) without host links: those carry a widget key,
     which an operator does not have."""
     return call_view(call, now=now, base_url=store.join_base_url)
 
 
-def _call_text(view: dict[str, Any]) -> str:
+def _call_text(view: Mapping[str, Any]) -> str:
     return output.record({name: value for name, value in view.items() if name != "joinUrl"})
 
 

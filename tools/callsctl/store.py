@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from calls import tables
+from calls import items, tables
 from calls.access import widget_key_digest
-from calls.jsontext import dumps_exact, loads_exact
-from calls.models import HOST_LINK_MODES, HOST_LINKS_HOST_KEY, HOST_LINKS_WIDGET_KEY, CallRecord
+from calls.models import HOST_LINK_MODES, HOST_LINKS_WIDGET_KEY, CallRecord, PageKey
 from calls.settings import DEFAULT_JOIN_BASE_URL
 
 if TYPE_CHECKING:
-    from calls.repository import PageKey, Repository
+    from calls.repository import Repository
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 # The Lambda's own digest, so a stored key and a presented key can only ever hash alike.
@@ -271,8 +270,12 @@ class AdminStore:
             widget_key=widget_key or new_widget_key(),
             created_at=utc_timestamp(),
         )
-        item = _app_item(app_id, name=name, status="active", allowed_origins=allowed_origins)
-        item["widgetKeys"]["M"][key.key_id] = _key_value(key.widget_key, key.created_at)
+        item = items.new_app_item(
+            app_id, name=name, status="active", allowed_origins=allowed_origins, created_at=utc_timestamp()
+        )
+        item[items.WIDGET_KEYS]["M"][key.key_id] = items.widget_key_value(
+            key_digest(key.widget_key), key.created_at
+        )
         self._put_new(item)
         return NewApp(app_id, name, "active", allowed_origins, key)
 
@@ -286,9 +289,11 @@ class AdminStore:
         allowed_origins: tuple[str, ...] = (),
     ) -> None:
         """Create the app item without keys (tests build odd apps with it); refuses to replace an app."""
-        item = _app_item(app_id, name=name, status=status, allowed_origins=allowed_origins)
+        item = items.new_app_item(
+            app_id, name=name, status=status, allowed_origins=allowed_origins, created_at=utc_timestamp()
+        )
         if active_preset_id:
-            item["activePresetId"] = {"S": active_preset_id}
+            item[items.ACTIVE_PRESET_ID] = {"S": active_preset_id}
         self._put_new(item)
 
     def app_exists(self, app_id: str) -> bool:
@@ -321,7 +326,7 @@ class AdminStore:
         try:
             result = self.client.update_item(
                 TableName=self.names.apps,
-                Key=_app_key(app_id),
+                Key=items.app_key(app_id),
                 UpdateExpression="SET #status = :status",
                 ConditionExpression="attribute_exists(appId)",
                 ExpressionAttributeNames={"#status": "status"},
@@ -337,8 +342,8 @@ class AdminStore:
         try:
             self.client.update_item(
                 TableName=self.names.apps,
-                Key=_app_key(app_id),
-                UpdateExpression="SET allowedOrigins = :origins",
+                Key=items.app_key(app_id),
+                UpdateExpression=f"SET {items.ALLOWED_ORIGINS} = :origins",
                 ConditionExpression="attribute_exists(appId)",
                 ExpressionAttributeValues={":origins": {"L": [{"S": origin} for origin in origins]}},
             )
@@ -354,15 +359,15 @@ class AdminStore:
         try:
             result = self.client.update_item(
                 TableName=self.names.apps,
-                Key=_app_key(app_id),
-                UpdateExpression="SET hostLinks = :mode",
+                Key=items.app_key(app_id),
+                UpdateExpression=f"SET {items.HOST_LINKS} = :mode",
                 ConditionExpression="attribute_exists(appId)",
                 ExpressionAttributeValues={":mode": {"S": mode}},
                 ReturnValues="UPDATED_OLD",
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             raise NotFound(f"app {app_id!r} not found") from None
-        before = result.get("Attributes", {}).get("hostLinks", {}).get("S", HOST_LINKS_WIDGET_KEY)
+        before = result.get("Attributes", {}).get(items.HOST_LINKS, {}).get("S", HOST_LINKS_WIDGET_KEY)
         return before != mode
 
     def set_active_preset(self, app_id: str, preset_id: str) -> None:
@@ -373,15 +378,15 @@ class AdminStore:
                     {
                         "ConditionCheck": {
                             "TableName": self.names.apps,
-                            "Key": _preset_key(app_id, preset_id),
+                            "Key": items.preset_key(app_id, preset_id),
                             "ConditionExpression": "attribute_exists(sk)",
                         }
                     },
                     {
                         "Update": {
                             "TableName": self.names.apps,
-                            "Key": _app_key(app_id),
-                            "UpdateExpression": "SET activePresetId = :preset",
+                            "Key": items.app_key(app_id),
+                            "UpdateExpression": f"SET {items.ACTIVE_PRESET_ID} = :preset",
                             "ConditionExpression": "attribute_exists(appId)",
                             "ExpressionAttributeValues": {":preset": {"S": preset_id}},
                         }
@@ -398,8 +403,8 @@ class AdminStore:
         try:
             self.client.update_item(
                 TableName=self.names.apps,
-                Key=_app_key(app_id),
-                UpdateExpression="REMOVE activePresetId",
+                Key=items.app_key(app_id),
+                UpdateExpression=f"REMOVE {items.ACTIVE_PRESET_ID}",
                 ConditionExpression="attribute_exists(appId)",
             )
         except self.client.exceptions.ConditionalCheckFailedException:
@@ -418,7 +423,7 @@ class AdminStore:
         try:
             self.client.delete_item(
                 TableName=self.names.apps,
-                Key=_app_key(app_id),
+                Key=items.app_key(app_id),
                 ConditionExpression="attribute_exists(appId)",
             )
         except self.client.exceptions.ConditionalCheckFailedException:
@@ -426,7 +431,7 @@ class AdminStore:
         return removed + self._delete_presets(app_id)
 
     def _delete_presets(self, app_id: str) -> int:
-        presets = [item for item in self._partition(app_id) if _is_preset(item)]
+        presets = [item for item in self._partition(app_id) if items.is_preset_item(item)]
         for item in presets:
             self.client.delete_item(TableName=self.names.apps, Key={"appId": item["appId"], "sk": item["sk"]})
         return len(presets)
@@ -442,11 +447,15 @@ class AdminStore:
         try:
             self.client.update_item(
                 TableName=self.names.apps,
-                Key=_app_key(app_id),
-                UpdateExpression="SET widgetKeys.#kid = :key",
-                ConditionExpression="attribute_exists(appId) AND attribute_not_exists(widgetKeys.#kid)",
+                Key=items.app_key(app_id),
+                UpdateExpression=f"SET {items.WIDGET_KEYS}.#kid = :key",
+                ConditionExpression=(
+                    f"attribute_exists(appId) AND attribute_not_exists({items.WIDGET_KEYS}.#kid)"
+                ),
                 ExpressionAttributeNames={"#kid": key_id},
-                ExpressionAttributeValues={":key": _key_value(widget_key, created_at)},
+                ExpressionAttributeValues={
+                    ":key": items.widget_key_value(key_digest(widget_key), created_at)
+                },
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             self.get_app(app_id)
@@ -467,16 +476,16 @@ class AdminStore:
         try:
             result = self.client.update_item(
                 TableName=self.names.apps,
-                Key=_app_key(app_id),
-                UpdateExpression="REMOVE widgetKeys.#kid",
-                ConditionExpression="attribute_exists(widgetKeys.#kid)",
+                Key=items.app_key(app_id),
+                UpdateExpression=f"REMOVE {items.WIDGET_KEYS}.#kid",
+                ConditionExpression=f"attribute_exists({items.WIDGET_KEYS}.#kid)",
                 ExpressionAttributeNames={"#kid": key_id},
                 ReturnValues="ALL_NEW",
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             self.get_app(app_id)
             raise NotFound(f"app {app_id!r} has no key {key_id!r}") from None
-        return len(result.get("Attributes", {}).get("widgetKeys", {}).get("M", {}))
+        return len(result.get("Attributes", {}).get(items.WIDGET_KEYS, {}).get("M", {}))
 
     # Presets
 
@@ -488,19 +497,14 @@ class AdminStore:
                     {
                         "ConditionCheck": {
                             "TableName": self.names.apps,
-                            "Key": _app_key(app_id),
+                            "Key": items.app_key(app_id),
                             "ConditionExpression": "attribute_exists(appId)",
                         }
                     },
                     {
                         "Put": {
                             "TableName": self.names.apps,
-                            "Item": {
-                                **_preset_key(app_id, preset_id),
-                                "presetId": {"S": preset_id},
-                                "settings": {"S": dumps_exact(settings)},
-                                "updatedAt": {"S": utc_timestamp()},
-                            },
+                            "Item": items.preset_item(app_id, preset_id, settings, utc_timestamp()),
                         }
                     },
                 ]
@@ -511,13 +515,13 @@ class AdminStore:
 
     def preset_exists(self, app_id: str, preset_id: str) -> bool:
         found = self.client.get_item(
-            TableName=self.names.apps, Key=_preset_key(app_id, preset_id), ConsistentRead=True
+            TableName=self.names.apps, Key=items.preset_key(app_id, preset_id), ConsistentRead=True
         )
         return "Item" in found
 
     def get_preset(self, app_id: str, preset_id: str) -> PresetInfo:
         found = self.client.get_item(
-            TableName=self.names.apps, Key=_preset_key(app_id, preset_id), ConsistentRead=True
+            TableName=self.names.apps, Key=items.preset_key(app_id, preset_id), ConsistentRead=True
         )
         if "Item" not in found:
             self.get_app(app_id)
@@ -525,10 +529,13 @@ class AdminStore:
         return _preset_info(found["Item"])
 
     def list_presets(self, app_id: str) -> list[PresetInfo]:
-        items = self._partition(app_id)
-        if not any(item["sk"]["S"] == tables.APP_ITEM_SK for item in items):
+        partition = self._partition(app_id)
+        if not any(items.is_app_item(item) for item in partition):
             raise NotFound(f"app {app_id!r} not found")
-        return sorted((_preset_info(item) for item in items if _is_preset(item)), key=lambda p: p.preset_id)
+        return sorted(
+            (_preset_info(item) for item in partition if items.is_preset_item(item)),
+            key=lambda p: p.preset_id,
+        )
 
     def delete_preset(self, app_id: str, preset_id: str) -> None:
         """Delete a preset, unless it is the app's active one (that would change calls silently)."""
@@ -538,16 +545,17 @@ class AdminStore:
                     {
                         "Delete": {
                             "TableName": self.names.apps,
-                            "Key": _preset_key(app_id, preset_id),
+                            "Key": items.preset_key(app_id, preset_id),
                             "ConditionExpression": "attribute_exists(sk)",
                         }
                     },
                     {
                         "ConditionCheck": {
                             "TableName": self.names.apps,
-                            "Key": _app_key(app_id),
+                            "Key": items.app_key(app_id),
                             "ConditionExpression": (
-                                "attribute_not_exists(activePresetId) OR activePresetId <> :preset"
+                                f"attribute_not_exists({items.ACTIVE_PRESET_ID}) "
+                                f"OR {items.ACTIVE_PRESET_ID} <> :preset"
                             ),
                             "ExpressionAttributeValues": {":preset": {"S": preset_id}},
                         }
@@ -653,7 +661,9 @@ class AdminStore:
     # Helpers
 
     def _get_app_item(self, app_id: str) -> dict[str, Any] | None:
-        found = self.client.get_item(TableName=self.names.apps, Key=_app_key(app_id), ConsistentRead=True)
+        found = self.client.get_item(
+            TableName=self.names.apps, Key=items.app_key(app_id), ConsistentRead=True
+        )
         item: dict[str, Any] | None = found.get("Item")
         return item
 
@@ -691,66 +701,23 @@ def _raise_if_contended(response: Any) -> None:
         raise Conflict("another change to this app was in progress; try again")
 
 
-def _app_key(app_id: str) -> dict[str, Any]:
-    return {"appId": {"S": app_id}, "sk": {"S": tables.APP_ITEM_SK}}
-
-
-def _preset_key(app_id: str, preset_id: str) -> dict[str, Any]:
-    return {"appId": {"S": app_id}, "sk": {"S": tables.preset_sort_key(preset_id)}}
-
-
-def _is_preset(item: dict[str, Any]) -> bool:
-    sort_key: str = item["sk"]["S"]
-    return sort_key.startswith(tables.PRESET_SK_PREFIX)
-
-
-def _app_item(app_id: str, *, name: str, status: str, allowed_origins: tuple[str, ...]) -> dict[str, Any]:
-    return {
-        "appId": {"S": app_id},
-        "sk": {"S": tables.APP_ITEM_SK},
-        "name": {"S": name},
-        "status": {"S": status},
-        "widgetKeys": {"M": {}},
-        "allowedOrigins": {"L": [{"S": origin} for origin in allowed_origins]},
-        "createdAt": {"S": utc_timestamp()},
-    }
-
-
-def _key_value(widget_key: str, created_at: str) -> dict[str, Any]:
-    return {"M": {"digest": {"S": key_digest(widget_key)}, "createdAt": {"S": created_at}}}
-
-
 def _app_info(item: dict[str, Any]) -> AppInfo:
-    keys = tuple(
-        KeyInfo(
-            key_id=key_id,
-            digest_prefix=value["M"].get("digest", {}).get("S", "")[:DIGEST_PREFIX_LENGTH],
-            created_at=value["M"].get("createdAt", {}).get("S"),
-        )
-        for key_id, value in item.get("widgetKeys", {}).get("M", {}).items()
-    )
+    """The app item as the API reads it (calls.items), for an operator's eyes."""
+    app = items.stored_app(item)
     return AppInfo(
-        app_id=item["appId"]["S"],
-        name=item.get("name", {}).get("S", ""),
-        status=item.get("status", {}).get("S", "disabled"),
-        created_at=item.get("createdAt", {}).get("S"),
-        active_preset_id=item.get("activePresetId", {}).get("S"),
-        allowed_origins=tuple(value["S"] for value in item.get("allowedOrigins", {}).get("L", [])),
-        keys=tuple(sorted(keys, key=lambda key: (key.created_at or "", key.key_id))),
-        # As the API reads it (calls.repository.app_from_items): anything but hostKey is widgetKey.
-        host_links=(
-            HOST_LINKS_HOST_KEY
-            if item.get("hostLinks", {}).get("S") == HOST_LINKS_HOST_KEY
-            else HOST_LINKS_WIDGET_KEY
+        app_id=app.app_id,
+        name=app.name,
+        status=app.status,
+        created_at=app.created_at,
+        active_preset_id=app.active_preset_id,
+        allowed_origins=app.allowed_origins,
+        keys=tuple(
+            KeyInfo(key.key_id, key.digest[:DIGEST_PREFIX_LENGTH], key.created_at) for key in app.widget_keys
         ),
+        host_links=app.host_links,
     )
 
 
 def _preset_info(item: dict[str, Any]) -> PresetInfo:
-    settings = loads_exact(item["settings"]["S"]) if "settings" in item else {}
-    return PresetInfo(
-        app_id=item["appId"]["S"],
-        preset_id=item["sk"]["S"][len(tables.PRESET_SK_PREFIX) :],
-        settings=settings,
-        updated_at=item.get("updatedAt", {}).get("S"),
-    )
+    preset = items.stored_preset(item)
+    return PresetInfo(preset.app_id, preset.preset_id, preset.settings, preset.updated_at)

@@ -1,0 +1,209 @@
+"""The response bodies, as the types the code builds them with: typed dicts, so a response costs
+nothing more than the dict it is, and the OpenAPI document is generated from these same types
+(tools/openapi_spec), never from a copy.
+
+Optional facts are `NotRequired`: absent, never null, until the call has them. Clients must
+ignore fields they do not know: more may be added.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
+
+from pydantic import ConfigDict, Field, with_config
+
+from calls.models import GenesysContext
+
+CallStatus = Literal["created", "ended", "expired"]
+JoinRole = Literal["agent", "guest"]
+
+# Strings with a documented format: what a generated client may parse them as.
+Uuid = Annotated[str, Field(json_schema_extra={"format": "uuid"})]
+Url = Annotated[str, Field(json_schema_extra={"format": "uri", "minLength": 1})]
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+CALL_ID = "The call's id (UUID v4)"
+CREATED_AT = "ISO 8601, UTC, milliseconds"
+EXPIRES_AT = "Epoch seconds after which the call record is deleted"
+PRESET_ID = "The preset the call uses; absent when it uses the built-in defaults"
+GUEST_JOIN_URL = "`{JOIN_BASE_URL}/c/{callId}`, for the guest"
+JOIN_URL = "Alias of `guestJoinUrl`, for older clients"
+AGENT_JOIN_URL = "Alias of `hostJoinUrl`, for older clients; present when it is"
+
+
+@with_config(ConfigDict(extra="allow"))
+class CallData(TypedDict):
+    """The new call. Clients must ignore fields they do not know: more may be added."""
+
+    callId: Annotated[Uuid, Field(description=CALL_ID)]
+    hostJoinUrl: NotRequired[
+        Annotated[
+            Url,
+            Field(
+                description="A credential, for the host (agent) only: `{JOIN_BASE_URL}/c/{callId}"
+                "?role=agent&appId=...&widgetKey=...`, or for apps in hostKey mode `{JOIN_BASE_URL}/c/"
+                "{callId}?role=agent&hostKey=...`. Absent only when `hostLinkWithheld` is true"
+            ),
+        ]
+    ]
+    guestJoinUrl: Annotated[Url, Field(description=GUEST_JOIN_URL)]
+    joinUrl: Annotated[Url, Field(description=JOIN_URL)]
+    agentJoinUrl: NotRequired[Annotated[Url, Field(description=AGENT_JOIN_URL)]]
+    hostLinkWithheld: NotRequired[
+        Annotated[
+            Literal[True],
+            Field(
+                description="Present (true) only on an `Idempotency-Key` replay for an app in hostKey mode: "
+                "the host link is shown once, on the create that made the call, and a replay, which the "
+                "widget key alone can make, never shows it again"
+            ),
+        ]
+    ]
+    previewEnabled: Annotated[bool, Field(description="From the preset, else true")]
+    title: NotRequired[Annotated[str, Field(description="Present only when sent")]]
+    description: NotRequired[Annotated[str, Field(description="Present only when sent")]]
+    metadata: NotRequired[
+        Annotated[dict[str, Any], Field(description="Present only when sent; the same JSON that was sent")]
+    ]
+    presetId: NotRequired[Annotated[str, Field(description=PRESET_ID)]]
+    createdAt: Annotated[Timestamp, Field(description=CREATED_AT)]
+    expiresAt: Annotated[int, Field(description=EXPIRES_AT)]
+
+
+class CallCreated(TypedDict):
+    ok: Literal[True]
+    data: CallData
+
+
+@with_config(ConfigDict(extra="allow"))
+class CallView(TypedDict):
+    """A call as it stands: the `data` of GET and end, and each element of a list. Optional facts are
+    absent, never null, until the call has them. Clients must ignore fields they do not know."""
+
+    callId: Annotated[Uuid, Field(description=CALL_ID)]
+    status: Annotated[
+        CallStatus,
+        Field(description="`ended` once ended; else `expired` once `expiresAt` has passed; else `created`"),
+    ]
+    createdAt: Annotated[Timestamp, Field(description=CREATED_AT)]
+    expiresAt: Annotated[int, Field(description=EXPIRES_AT)]
+    endedAt: NotRequired[
+        Annotated[Timestamp, Field(description="When the call was ended; present only once it was")]
+    ]
+    presetId: NotRequired[Annotated[str, Field(description=PRESET_ID)]]
+    hostName: Annotated[str, Field(description="The host's display name")]
+    guestName: Annotated[str, Field(description="The guest's display name")]
+    recordOnStart: bool
+    previewEnabled: bool
+    title: NotRequired[Annotated[str, Field(description="Present only when the call has one")]]
+    description: NotRequired[Annotated[str, Field(description="Present only when the call has one")]]
+    metadata: NotRequired[
+        Annotated[
+            dict[str, Any],
+            Field(description="Present only when the call has it; exactly the JSON that was sent"),
+        ]
+    ]
+    genesys: NotRequired[
+        Annotated[
+            GenesysContext,
+            Field(
+                title="Genesys", description="The Genesys context the call was created with, when it had one"
+            ),
+        ]
+    ]
+    agentJoinedAt: NotRequired[
+        Annotated[Timestamp, Field(description="When the host first joined; present only once that happened")]
+    ]
+    guestJoinedAt: NotRequired[
+        Annotated[
+            Timestamp, Field(description="When the guest first joined; present only once that happened")
+        ]
+    ]
+    guestJoinUrl: Annotated[Url, Field(description=GUEST_JOIN_URL)]
+    joinUrl: Annotated[Url, Field(description=JOIN_URL)]
+    hostJoinUrl: NotRequired[
+        Annotated[
+            Url,
+            Field(
+                description="The host link, built from the credentials of this request as on create: a "
+                "credential, for the host only. Absent for apps whose host links do not carry the widget key"
+            ),
+        ]
+    ]
+    agentJoinUrl: NotRequired[Annotated[Url, Field(description=AGENT_JOIN_URL)]]
+
+
+class CallViewResponse(TypedDict):
+    ok: Literal[True]
+    data: CallView
+
+
+class CallPage(TypedDict):
+    calls: Annotated[
+        list[CallView],
+        Field(description="Newest first; may hold fewer than `limit` calls when filters apply"),
+    ]
+    nextCursor: NotRequired[
+        Annotated[
+            str,
+            Field(
+                description="Send it as `cursor`, with the same filters, for the next page; absent on the "
+                "last page (only its absence means the end)"
+            ),
+        ]
+    ]
+
+
+class CallPageResponse(TypedDict):
+    ok: Literal[True]
+    data: CallPage
+
+
+@with_config(ConfigDict(extra="allow"))
+class JoinView(TypedDict):
+    """Who joins, as what, and what the join page needs. Clients must ignore fields they do not know."""
+
+    callId: Annotated[Uuid, Field(description="The call's id")]
+    role: Annotated[JoinRole, Field(description="`agent` with a host credential, else `guest`")]
+    displayName: Annotated[
+        str, Field(description="The call's `hostName` for the agent, its `guestName` for the guest")
+    ]
+    recordOnStart: bool
+    previewEnabled: bool
+    title: NotRequired[Annotated[str, Field(description="Present only when the call has one")]]
+    status: Annotated[
+        CallStatus, Field(description="The call's status; a call that is over answers 410 instead")
+    ]
+
+
+class JoinResponse(TypedDict):
+    ok: Literal[True]
+    data: JoinView
+
+
+class FieldProblem(TypedDict):
+    field: Annotated[str, Field(description="Dotted path of the offending field, e.g. `genesys.gcLangTag`")]
+    message: str
+
+
+class ErrorBody(TypedDict):
+    code: Annotated[
+        str, Field(description="Stable machine-readable code; branch on this, never on `message`")
+    ]
+    message: Annotated[str, Field(description="Human-readable; may change")]
+    requestId: Annotated[
+        str, Field(description="Equal to the `X-Request-Id` header and to the id in the logs")
+    ]
+    details: NotRequired[
+        Annotated[
+            list[FieldProblem],
+            Field(description="One entry per offending field (422 VALIDATION_ERROR only)"),
+        ]
+    ]
+
+
+class ErrorEnvelope(TypedDict):
+    """Every error the function answers, whatever the status."""
+
+    ok: Literal[False]
+    error: ErrorBody
