@@ -20,12 +20,9 @@ def load_event(name: str) -> dict[str, Any]:
 
 def clear_cached_state() -> None:
     """Forget configuration, clients and the app cache, so each test starts as a cold container."""
-    from calls import handler, repository, settings
+    from calls import wiring
 
-    settings.get_settings.cache_clear()
-    repository.get_repository.cache_clear()
-    repository.get_idempotency_table.cache_clear()
-    handler.clear_services()
+    wiring.reset()
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from calls.service import SERVICE_NAME
+from calls.telemetry import SERVICE_NAME
 
 from callevents.delivery import DELIVERED, Courier, DeliveryFailed, deliver
 from callevents.messages import Delivery

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from calls.service import SERVICE_NAME
+from calls.telemetry import SERVICE_NAME
 
 from callevents.envelope import change_from_stream_record
 from callevents.fanout import Outbox, publish_change

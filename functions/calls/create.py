@@ -48,7 +48,7 @@ from calls.models import (
     field_problems,
 )
 from calls.request import CallRequest, first_query_value
-from calls.service import SERVICE_NAME
+from calls.telemetry import SERVICE_NAME
 from calls.view import JoinUrls, build_host_key_join_urls, build_join_urls, iso_timestamp, utc_now
 
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ class CallResult:
 
 
 @dataclass(frozen=True)
-class CallService:
+class CreateCall:
     """POST /api/calls from start to end, with its collaborators passed in."""
 
     apps: AppDirectory
@@ -231,7 +231,7 @@ class CallService:
     idempotency: Callable[[], IdempotencyRecords] | None = None
     now: Callable[[], datetime] = utc_now
 
-    def create_call(self, request: CallRequest) -> CallResult:
+    def __call__(self, request: CallRequest) -> CallResult:
         """Checks in the contract's order: size, JSON, credentials, validation, then preset."""
         payload = parse_body(request.body)
         caller = admit(request, payload, self.apps)

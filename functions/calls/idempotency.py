@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 from calls.access import Credentials
 from calls.jsontext import dumps_exact, loads_exact
 from calls.models import CreateCallRequest, PreviousAttempt, StoredResponse
-from calls.service import SERVICE_NAME
+from calls.telemetry import SERVICE_NAME
 
 logger = Logger(service=SERVICE_NAME, child=True)
 

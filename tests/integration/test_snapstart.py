@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import snapshot_restore_py
-from calls import handler, repository, snapstart
+from calls import handler, repository, snapstart, wiring
 from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY
 from localrun.server import LocalLambdaContext, build_event
 
@@ -21,7 +21,7 @@ def snapshotted(db_environment: str, monkeypatch: pytest.MonkeyPatch) -> list[st
     log of DynamoDB clients created from then on."""
     monkeypatch.setattr(snapshot_restore_py, "_before_snapshot_registry", [])
     monkeypatch.setattr(snapshot_restore_py, "_after_restore_registry", [])
-    assert snapstart.register_hooks(handler.build_every_service)
+    assert snapstart.register_hooks(wiring.build_every_service)
     run(snapshot_restore_py.get_before_snapshot())
 
     created: list[str] = []
@@ -75,11 +75,11 @@ def test_after_a_restore_the_client_is_kept_and_its_pooled_connections_closed(
 
 def test_the_handler_registers_every_service_for_the_snapshot() -> None:
     registered = [args for _function, args, _kwargs in snapshot_restore_py.get_before_snapshot()]
-    assert (handler.build_every_service,) in registered
+    assert (wiring.build_every_service,) in registered
 
 
 def test_before_the_snapshot_every_route_service_is_built(snapshotted: list[str]) -> None:
-    assert all(factory.cache_info().currsize == 1 for factory in handler.SERVICE_FACTORIES)
+    assert all(factory.cache_info().currsize == 1 for factory in wiring.SERVICE_FACTORIES)
 
 
 def test_before_the_snapshot_the_deferred_request_models_are_built(
@@ -95,5 +95,5 @@ def test_before_the_snapshot_the_deferred_request_models_are_built(
 
     for model in (CreateCallRequest, ListCallsQuery, JoinCallRequest):
         monkeypatch.setattr(model, "model_rebuild", classmethod(recording))
-    handler.build_every_service()
+    wiring.build_every_service()
     assert set(rebuilt) == {CreateCallRequest, ListCallsQuery, JoinCallRequest}

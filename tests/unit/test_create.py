@@ -329,7 +329,7 @@ def test_join_urls_encode_every_value() -> None:
     )
 
 
-def service(put: list[CallRecord], **kwargs: Any) -> create.CallService:
+def service(put: list[CallRecord], **kwargs: Any) -> create.CreateCall:
     app = make_app(presets=PRESETS, active_preset_id="default")
     values: dict[str, Any] = {
         "apps": access.AppDirectory(lambda app_id: app if app_id == "app-1" else None, ttl_seconds=0),
@@ -339,12 +339,12 @@ def service(put: list[CallRecord], **kwargs: Any) -> create.CallService:
         "now": lambda: datetime(2026, 11, 23, 12, 0, 0, 123456, tzinfo=UTC),
     }
     values.update(kwargs)
-    return create.CallService(**values)
+    return create.CreateCall(**values)
 
 
 def test_create_call_writes_once_and_answers_with_links() -> None:
     written: list[CallRecord] = []
-    result = service(written).create_call(
+    result = service(written)(
         request(
             headers={"x-app-id": "app-1", "x-widget-key": KEY},
             body=b'{"title": "T", "metadata": {"n": 1.0}}',
@@ -372,11 +372,11 @@ def test_checks_run_in_contract_order() -> None:
     svc = service(written)
     # Without credentials, an invalid body is still only a 400 and a field error a 401.
     with pytest.raises(InvalidJson):
-        svc.create_call(request(body=b"{"))
+        svc(request(body=b"{"))
     with pytest.raises(Unauthorized):
-        svc.create_call(request(body=b'{"title": 5}'))
+        svc(request(body=b'{"title": 5}'))
     with pytest.raises(ValidationFailed):
-        svc.create_call(
+        svc(
             request(headers={"x-app-id": "app-1", "x-widget-key": KEY}, body=b'{"title": 5, "presetId": "x"}')
         )
     assert written == []
@@ -384,11 +384,9 @@ def test_checks_run_in_contract_order() -> None:
 
 def test_response_echoes_only_what_was_sent() -> None:
     written: list[CallRecord] = []
-    created = (
-        service(written)
-        .create_call(request(headers={"x-app-id": "app-1", "x-widget-key": KEY}, body=b'{"title": null}'))
-        .created
-    )
+    created = service(written)(
+        request(headers={"x-app-id": "app-1", "x-widget-key": KEY}, body=b'{"title": null}')
+    ).created
     assert created is not None
     data = create.response_data(created)
     assert not {"title", "description", "metadata"} & data.keys()
@@ -442,8 +440,8 @@ def test_replay_returns_the_first_body_without_storing_the_widget_key() -> None:
     written: list[CallRecord] = []
     svc = service(written, idempotency=lambda: records)
 
-    first = svc.create_call(keyed("k"))
-    again = svc.create_call(keyed("k"))
+    first = svc(keyed("k"))
+    again = svc(keyed("k"))
 
     assert not first.replayed
     assert again.replayed
@@ -458,14 +456,14 @@ def test_failed_attempt_releases_its_key() -> None:
     records = FakeRecords()
     svc = service([], idempotency=lambda: records)
     with pytest.raises(PresetNotFound):
-        svc.create_call(keyed("k", b'{"presetId": "nope"}'))
+        svc(keyed("k", b'{"presetId": "nope"}'))
     assert records.released
     assert records.items == {}
 
 
 def test_call_is_answered_even_if_its_response_cannot_be_stored() -> None:
     written: list[CallRecord] = []
-    result = service(written, idempotency=lambda: FakeRecords(fail_complete=True)).create_call(keyed("k"))
+    result = service(written, idempotency=lambda: FakeRecords(fail_complete=True))(keyed("k"))
     assert result.status == 201
     assert len(written) == 1
 

@@ -31,8 +31,8 @@ def app_record(host_links: str = HOST_LINKS_HOST_KEY) -> AppRecord:
     )
 
 
-def service(app: AppRecord, written: list[CallRecord], **kwargs: Any) -> create.CallService:
-    return create.CallService(
+def service(app: AppRecord, written: list[CallRecord], **kwargs: Any) -> create.CreateCall:
+    return create.CreateCall(
         apps=access.AppDirectory(lambda app_id: app if app_id == app.app_id else None, ttl_seconds=0),
         put_call_once=written.append,
         join_base_url="https://video.example",
@@ -89,7 +89,7 @@ def test_a_host_key_matches_only_its_own_digest() -> None:
 def test_host_key_mode_links_carry_a_per_call_key_and_the_call_its_digest() -> None:
     written: list[CallRecord] = []
     svc = service(app_record(), written)
-    first, second = (data_of(svc.create_call(post()).body) for _ in range(2))
+    first, second = (data_of(svc(post()).body) for _ in range(2))
     for data, record in zip((first, second), written, strict=True):
         assert data["hostJoinUrl"] == data["agentJoinUrl"]
         assert data["hostJoinUrl"].startswith(f"https://video.example/c/{record.call_id}?role=agent&hostKey=")
@@ -103,7 +103,7 @@ def test_host_key_mode_links_carry_a_per_call_key_and_the_call_its_digest() -> N
 
 def test_widget_key_mode_is_unchanged_and_stores_no_digest() -> None:
     written: list[CallRecord] = []
-    data = data_of(service(app_record("widgetKey"), written).create_call(post()).body)
+    data = data_of(service(app_record("widgetKey"), written)(post()).body)
     assert data["hostJoinUrl"].endswith("?role=agent&appId=app-1&widgetKey=the-widget-key")
     assert written[0].host_key_digest is None
     assert "hostKeyDigest" not in call_to_item(written[0])
@@ -111,7 +111,7 @@ def test_widget_key_mode_is_unchanged_and_stores_no_digest() -> None:
 
 def test_the_digest_is_stored_on_the_call_item_and_read_back() -> None:
     written: list[CallRecord] = []
-    service(app_record(), written).create_call(post())
+    service(app_record(), written)(post())
     item = call_to_item(written[0])
     assert item["hostKeyDigest"] == {"S": written[0].host_key_digest}
     assert call_from_item(item).host_key_digest == written[0].host_key_digest
@@ -124,8 +124,8 @@ def test_a_replay_withholds_the_host_link_and_the_record_holds_no_key() -> None:
     records = FakeRecords()
     written: list[CallRecord] = []
     svc = service(app_record(), written, idempotency=lambda: records)
-    first = svc.create_call(post("order-42"))
-    again = svc.create_call(post("order-42"))
+    first = svc(post("order-42"))
+    again = svc(post("order-42"))
     assert again.replayed
     assert len(written) == 1
     first_data, replayed_data = data_of(first.body), data_of(again.body)
@@ -148,9 +148,9 @@ def test_a_record_stored_before_the_app_switched_to_host_keys_replays_without_th
     shows no host link either."""
     records = FakeRecords()
     svc = service(app_record("widgetKey"), [], idempotency=lambda: records)
-    first = svc.create_call(post("k"))
+    first = svc(post("k"))
     assert "hostJoinUrl" in data_of(first.body)
-    again = service(app_record(), [], idempotency=lambda: records).create_call(post("k"))
+    again = service(app_record(), [], idempotency=lambda: records)(post("k"))
     assert again.replayed
     assert data_of(again.body)["hostLinkWithheld"] is True
     assert "hostJoinUrl" not in data_of(again.body)
@@ -167,9 +167,9 @@ def test_a_replay_from_another_widget_key_of_the_app_gets_the_same_answer() -> N
         host_links=HOST_LINKS_HOST_KEY,
     )
     svc = service(app, [], idempotency=lambda: records)
-    svc.create_call(post("k"))
-    replay = svc.create_call(post("k"))
-    again = svc.create_call(
+    svc(post("k"))
+    replay = svc(post("k"))
+    again = svc(
         CallRequest(
             request_id="req-2",
             headers={"x-app-id": "app-1", "x-widget-key": second_key, "idempotency-key": "k"},
@@ -185,7 +185,7 @@ def test_a_replay_from_another_widget_key_of_the_app_gets_the_same_answer() -> N
 
 def test_the_call_view_has_host_links_only_in_widget_key_mode() -> None:
     written: list[CallRecord] = []
-    service(app_record(), written).create_call(post())
+    service(app_record(), written)(post())
     credentials = access.Credentials("app-1", WIDGET_KEY)
     host_key_caller = access.Caller(credentials, app_record())
     shown = view.caller_view(written[0], host_key_caller, now=NOW, base_url="https://video.example")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from calls import errors, handler, join, responses, view
+from calls import errors, join, responses, routes, view
 from calls.access import Caller, Credentials
 from calls.listing import validate_list_query
 from calls.models import (
@@ -170,7 +170,7 @@ def test_the_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
 def test_paths_and_methods_are_the_handlers_routes(document: dict[str, Any]) -> None:
     expected = {
         spec.openapi_path(path): {method.lower() for method in (*methods, "OPTIONS")}
-        for path, methods in handler.PATH_METHODS.items()
+        for path, methods in routes.ROUTES.items()
     }
     assert set(document["paths"]) == {
         "/api/calls",
@@ -712,8 +712,8 @@ def test_every_body_is_json_and_those_without_one_are_named_and_true(document: d
         "the `204` of `OPTIONS` on every path (CORS preflight) has no body and no `Content-Type`"
         in description
     )
-    for route in handler.PATH_METHODS:
-        result = invoke("OPTIONS", route.replace("<call_id>", "any-id"))
+    for route in routes.ROUTES:
+        result = invoke("OPTIONS", route.replace("{callId}", "any-id"))
         assert result["statusCode"] == 204
         assert not result.get("body")
         assert "content-type" not in headers_of(result)
@@ -729,7 +729,7 @@ def test_the_lambda_does_not_serve_the_document(path: str) -> None:
 
 REFUSED = [
     (method, path)
-    for path, methods in handler.PATH_METHODS.items()
+    for path, methods in routes.ROUTES.items()
     for method in spec.FORWARDED_METHODS
     if method not in methods and method != "HEAD"  # a HEAD answer has no body to read
 ]
@@ -740,7 +740,7 @@ def test_a_405_carries_every_header_the_document_requires(
     document: dict[str, Any], method: str, route: str
 ) -> None:
     """RFC 9110 section 15.5.6: a 405 response must name the allowed methods in `Allow`."""
-    result = invoke(method, route.replace("<call_id>", "2b7a9f1e-3c4d-4e5f-8a6b-7c8d9e0f1a2b"))
+    result = invoke(method, route.replace("{callId}", "2b7a9f1e-3c4d-4e5f-8a6b-7c8d9e0f1a2b"))
     headers = headers_of(result)
 
     assert result["statusCode"] == 405
@@ -754,7 +754,7 @@ def test_a_405_carries_every_header_the_document_requires(
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")  # a preflight counts nothing
-@pytest.mark.parametrize("route", list(handler.PATH_METHODS))
+@pytest.mark.parametrize("route", list(routes.ROUTES))
 def test_each_preflight_answers_the_methods_its_operation_documents(
     document: dict[str, Any], route: str
 ) -> None:
@@ -762,7 +762,7 @@ def test_each_preflight_answers_the_methods_its_operation_documents(
     documented = document["paths"][path]["options"]["responses"]["204"]["headers"]
     result = invoke(
         "OPTIONS",
-        route.replace("<call_id>", "any-id"),
+        route.replace("{callId}", "any-id"),
         [("Origin", "https://site.example"), ("Access-Control-Request-Method", "GET")],
     )
     headers = headers_of(result)

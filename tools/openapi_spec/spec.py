@@ -2,7 +2,7 @@
 
 - Paths and methods: the routes registered on `calls.handler.app` (Powertools' resolver). A route
   whose function this module does not know makes the build fail, so a new route cannot go
-  undocumented. Each path's other methods (405 with `Allow`) come from `handler.PATH_METHODS`.
+  undocumented. Each path's other methods (405 with `Allow`) come from `calls.routes.ROUTES`.
 - The request body and the genesys query parameters: `CreateCallRequest` and `GenesysContext`; the
   list's query parameters: `ListCallsQuery`; the join's: `JoinCallRequest`. The limits declared in
   the models are the limits in the document.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from calls import errors, handler
+from calls import errors, handler, rest, routes
 from calls.models import (
     IDEMPOTENCY_KEY_PATTERN,
     MAX_BODY_BYTES,
@@ -214,7 +214,7 @@ def component_headers() -> dict[str, Schema]:
         ),
         "Access-Control-Expose-Headers": _header(
             "Headers a browser script may read, when the request sent an `Origin`.",
-            {"type": "string", "examples": [handler.CORS_EXPOSE_HEADERS]},
+            {"type": "string", "examples": [rest.CORS_EXPOSE_HEADERS]},
         ),
         "Vary": _header("`Origin`, when the request sent one.", {"type": "string"}),
         "Allow": _header(
@@ -675,18 +675,18 @@ def _join_call(path: str) -> Schema:
 
 # One preflight function serves every path; each path's preflight is an operation of its own.
 PREFLIGHT_OPERATION_IDS = {
-    handler.CALLS_PATH: "preflightCalls",
-    handler.CALL_PATH: "preflightCall",
-    handler.END_PATH: "preflightEndCall",
-    handler.JOIN_PATH: "preflightJoinCall",
+    routes.CALLS: "preflightCalls",
+    routes.CALL: "preflightCall",
+    routes.END: "preflightEndCall",
+    routes.JOIN: "preflightJoinCall",
 }
 
 
 def _preflight(path: str) -> Schema:
-    operation_id = PREFLIGHT_OPERATION_IDS.get(path)
+    operation_id = PREFLIGHT_OPERATION_IDS.get(openapi_path(path))
     if operation_id is None:
         raise LookupError(f"the preflight of {path} has no operationId; add one to PREFLIGHT_OPERATION_IDS")
-    allowed = handler._allowed_methods(path)
+    allowed = rest.allowed_methods(openapi_path(path))
     # Any value: a preflight cannot look anything up.
     parameters: list[Schema] = [
         {"name": _camel_case(name), "in": "path", "required": True, "schema": {"type": "string"}}
@@ -725,12 +725,12 @@ def _preflight(path: str) -> Schema:
                     ),
                     "Access-Control-Allow-Headers": _header(
                         "The request headers a browser may send.",
-                        {"type": "string", "const": handler.CORS_ALLOW_HEADERS},
+                        {"type": "string", "const": rest.CORS_ALLOW_HEADERS},
                         required=True,
                     ),
                     "Access-Control-Max-Age": _header(
                         "Seconds a browser may cache this answer.",
-                        {"type": "integer", "minimum": 0, "examples": [int(handler.CORS_MAX_AGE_SECONDS)]},
+                        {"type": "integer", "minimum": 0, "examples": [int(rest.CORS_MAX_AGE_SECONDS)]},
                         required=True,
                     ),
                 },
@@ -772,10 +772,11 @@ def _camel_case(name: str) -> str:
 
 
 def _refused_methods_note(route_path: str) -> str:
-    refused = [method for method in FORWARDED_METHODS if method not in handler.PATH_METHODS[route_path]]
+    path = openapi_path(route_path)
+    refused = [method for method in FORWARDED_METHODS if method not in routes.ROUTES[path]]
     return (
         f"Any other method ({', '.join(refused)}) answers 405 `METHOD_NOT_ALLOWED` with "
-        f"`Allow: {handler._allowed_methods(route_path)}` (`#/components/responses/MethodNotAllowed`)."
+        f"`Allow: {rest.allowed_methods(path)}` (`#/components/responses/MethodNotAllowed`)."
     )
 
 

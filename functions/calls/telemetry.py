@@ -1,4 +1,4 @@
-"""The service's name in logs and metrics; Powertools reads the same variables in Lambda."""
+"""The functions' name in logs and metrics: Powertools' own variables, read the same way in Lambda."""
 
 import os
 
