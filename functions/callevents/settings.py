@@ -6,9 +6,9 @@ import functools
 import os
 from dataclasses import dataclass
 
+from calls import tables
 from calls.settings import ConfigurationError
 
-DEFAULT_WEBHOOKS_TABLE_NAME = "video-calls-webhooks"
 DELIVERY_TIMEOUT_SECONDS = 10.0
 # How much of a receiver's answer a log line may carry.
 RESPONSE_EXCERPT_CHARACTERS = 200
@@ -20,10 +20,6 @@ class EventSettings:
     event_bus_name: str
     delivery_queue_url: str
     delivery_timeout_seconds: float
-
-
-def webhooks_table_name() -> str:
-    return os.environ.get("WEBHOOKS_TABLE_NAME", "").strip() or DEFAULT_WEBHOOKS_TABLE_NAME
 
 
 @functools.cache
@@ -38,7 +34,7 @@ def get_event_settings() -> EventSettings:
             f"WEBHOOK_TIMEOUT_SECONDS must be above 0 and at most {DELIVERY_TIMEOUT_SECONDS:g}"
         )
     return EventSettings(
-        webhooks_table_name=webhooks_table_name(),
+        webhooks_table_name=tables.table_name(tables.WEBHOOKS),
         event_bus_name=os.environ.get("EVENT_BUS_NAME", "").strip(),
         delivery_queue_url=os.environ.get("DELIVERY_QUEUE_URL", "").strip(),
         delivery_timeout_seconds=timeout,

@@ -6,6 +6,8 @@ import functools
 import os
 from dataclasses import dataclass
 
+from calls import tables
+
 DEFAULT_JOIN_BASE_URL = "https://video.apifycloud.io"
 
 # The longest chain of DynamoDB calls one request makes, one after the other: read the app,
@@ -60,11 +62,9 @@ def get_settings() -> Settings:
     if not join_base_url.startswith(("https://", "http://")):
         raise ConfigurationError(f"JOIN_BASE_URL must be an http(s) URL, got {join_base_url!r}")
     return Settings(
-        apps_table_name=os.environ.get("APPS_TABLE_NAME", "").strip() or "video-calls-apps",
-        calls_table_name=os.environ.get("CALLS_TABLE_NAME", "").strip() or "video-calls-calls",
-        idempotency_table_name=(
-            os.environ.get("IDEMPOTENCY_TABLE_NAME", "").strip() or "video-calls-idempotency"
-        ),
+        apps_table_name=tables.table_name(tables.APPS),
+        calls_table_name=tables.table_name(tables.CALLS),
+        idempotency_table_name=tables.table_name(tables.IDEMPOTENCY),
         join_base_url=join_base_url.rstrip("/"),
         call_ttl_seconds=int(_number("CALL_TTL_SECONDS", 86_400, minimum=60, integer=True)),
         cache_ttl_seconds=_number("CACHE_TTL_SECONDS", 30, minimum=0),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,9 +23,13 @@ class GlobalIndex:
 
 @dataclass(frozen=True)
 class TableSchema:
-    """Keys, TTL and indexes of one table; names of deployed tables come from configuration."""
+    """Keys, TTL and indexes of one table, and where its name comes from: the environment
+    variable the functions read it from (the stack sets it to the deployed table's name), else a
+    default for the local run and the tools."""
 
     purpose: str
+    name_variable: str
+    default_name: str
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None = None
     ttl_attribute: str | None = None
@@ -35,6 +41,8 @@ class TableSchema:
 # One partition per app: the app item and its presets, so one Query returns all of them.
 APPS = TableSchema(
     purpose="apps",
+    name_variable="APPS_TABLE_NAME",
+    default_name="video-calls-apps",
     partition_key=KeyAttribute("appId"),
     sort_key=KeyAttribute("sk"),
 )
@@ -47,6 +55,8 @@ CALLS_BY_CONVERSATION_INDEX = "byAppConversation"
 CONVERSATION_KEY_ATTRIBUTE = "appConversation"
 CALLS = TableSchema(
     purpose="calls",
+    name_variable="CALLS_TABLE_NAME",
+    default_name="video-calls-calls",
     partition_key=KeyAttribute("callId"),
     ttl_attribute="expiresAt",
     # The outbox of contract section 7: every committed change, both images, becomes an event.
@@ -68,6 +78,8 @@ CALLS = TableSchema(
 # Idempotency-Key records (contract section 3): one per app and key, gone after their TTL.
 IDEMPOTENCY = TableSchema(
     purpose="idempotency",
+    name_variable="IDEMPOTENCY_TABLE_NAME",
+    default_name="video-calls-idempotency",
     partition_key=KeyAttribute("id"),
     ttl_attribute="expiration",
 )
@@ -77,11 +89,18 @@ IDEMPOTENCY = TableSchema(
 # condition. A table of its own: the create path's Query of the apps table never sees them.
 WEBHOOKS = TableSchema(
     purpose="webhooks",
+    name_variable="WEBHOOKS_TABLE_NAME",
+    default_name="video-calls-webhooks",
     partition_key=KeyAttribute("appId"),
 )
 WEBHOOK_ENDPOINTS_ATTRIBUTE = "endpoints"
 
 ALL_TABLES = (APPS, CALLS, IDEMPOTENCY, WEBHOOKS)
+
+
+def table_name(schema: TableSchema, environ: Mapping[str, str] = os.environ) -> str:
+    """The table's name as the environment gives it, else its default."""
+    return environ.get(schema.name_variable, "").strip() or schema.default_name
 
 
 def conversation_key(app_id: str, conversation_id: str) -> str:

@@ -7,9 +7,10 @@ Each method is one operator action; failures the operator can act on are `StoreE
 from __future__ import annotations
 
 import functools
+import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -35,8 +36,12 @@ class TableNames:
     apps: str
     calls: str
     idempotency: str
-    # callevents.settings.DEFAULT_WEBHOOKS_TABLE_NAME, as the functions name it unless told.
-    webhooks: str = "video-calls-webhooks"
+    webhooks: str = tables.WEBHOOKS.default_name
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> TableNames:
+        """The names the functions read from the same environment (calls.tables.table_name)."""
+        return cls(**{schema.purpose: tables.table_name(schema, environ) for schema in tables.ALL_TABLES})
 
     def for_schema(self, schema: tables.TableSchema) -> str:
         name: str = getattr(self, schema.purpose)

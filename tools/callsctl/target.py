@@ -114,15 +114,7 @@ def environment_settings() -> Settings:
 
 
 def table_names_from_environment() -> TableNames:
-    from callevents.settings import webhooks_table_name
-
-    settings = environment_settings()
-    return TableNames(
-        apps=settings.apps_table_name,
-        calls=settings.calls_table_name,
-        idempotency=settings.idempotency_table_name,
-        webhooks=webhooks_table_name(),
-    )
+    return TableNames.from_environment()
 
 
 def table_names_from_stack(cloudformation: Any, stack: str) -> TableNames:

@@ -9,19 +9,12 @@ from localrun.demo import seed_demo_data
 
 def admin_store(endpoint_url: str | None, names: TableNames | None = None) -> AdminStore:
     import boto3
-    from callevents.settings import webhooks_table_name
     from calls.settings import get_settings
 
     # Read afresh, not through the cache: a test building its store before setting the
     # handler's configuration must not fix that configuration for the handler.
     settings = get_settings.__wrapped__()
-    if names is None:
-        names = TableNames(
-            apps=settings.apps_table_name,
-            calls=settings.calls_table_name,
-            idempotency=settings.idempotency_table_name,
-            webhooks=webhooks_table_name(),
-        )
+    names = names or TableNames.from_environment()
     client = boto3.client("dynamodb", endpoint_url=endpoint_url)
     return AdminStore(client, names, settings.join_base_url)
 
