@@ -1,4 +1,5 @@
-"""Every AWS call of the events and delivery functions: the webhooks table, the bus, the queue.
+"""The AWS adapters of the events and delivery functions, behind callevents.ports: the webhooks
+table, the event bus and the delivery queue. Every AWS call of these functions is here.
 
 Clients come from botocore directly, with short timeouts and bounded retries, as the API's do.
 """
@@ -12,11 +13,10 @@ from typing import Any
 from calls.settings import get_settings
 
 from callevents.endpoints import ENDPOINTS, Endpoint, endpoint_from_value, endpoints_from_item
-from callevents.envelope import Event
+from callevents.envelope import EVENT_SOURCE, Event
 from callevents.messages import Delivery
 from callevents.settings import get_event_settings
 
-EVENT_SOURCE = "video-calls"
 PUT_EVENTS_BATCH = 10
 SEND_MESSAGE_BATCH = 10
 

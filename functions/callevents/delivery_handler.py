@@ -30,8 +30,8 @@ logger = Logger(service=SERVICE_NAME)
 
 @functools.cache
 def get_courier() -> Courier:
+    from callevents.adapters import get_delivery_queue, get_webhook_directory
     from callevents.destinations import DestinationPolicy
-    from callevents.repository import get_delivery_queue, get_webhook_directory
     from callevents.settings import RESPONSE_EXCERPT_CHARACTERS, get_event_settings
 
     return Courier(

@@ -17,6 +17,9 @@ from calls.items import call_from_item
 from calls.jsontext import dumps_exact
 from calls.view import ENDED, call_view, iso_timestamp
 
+# The events' source on the EventBridge bus (what a rule matches on); the stack's rules read it here.
+EVENT_SOURCE = "video-calls"
+
 CALL_CREATED = "call.created"
 CALL_ENDED = "call.ended"
 CALL_EXPIRED = "call.expired"

@@ -1,5 +1,5 @@
 """What the events and delivery code needs from the outside world. The functions get the AWS
-implementations (callevents.repository); the local run passes its in-process ones."""
+implementations (callevents.adapters); the local run passes its in-process ones."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ logger = Logger(service=SERVICE_NAME)
 def get_outbox() -> Outbox:
     from calls.settings import get_settings
 
-    from callevents.repository import get_delivery_queue, get_event_bus, get_webhook_directory
+    from callevents.adapters import get_delivery_queue, get_event_bus, get_webhook_directory
 
     return Outbox(
         bus=get_event_bus(),

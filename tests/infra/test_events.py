@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from callevents import repository, retry
+from callevents import envelope, retry
 from calls import tables
 
 from infra import call_events
@@ -134,7 +134,7 @@ def test_every_queue_is_encrypted_and_refuses_plain_http(synth: Synth) -> None:
 def test_a_custom_bus_and_the_source_name(synth: Synth) -> None:
     (bus,) = synth.resources("AWS::Events::EventBus").values()
     assert bus["Properties"]["Name"]
-    assert call_events.EVENT_SOURCE == repository.EVENT_SOURCE == "video-calls"
+    assert call_events.EVENT_SOURCE == envelope.EVENT_SOURCE == "video-calls"
 
 
 def statements(synth: Synth, role: Any) -> set[tuple[frozenset[str], str]]:

@@ -175,10 +175,10 @@ class LocalEvents:
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        from callevents.adapters import get_webhook_directory
         from callevents.delivery import Courier
         from callevents.destinations import DestinationPolicy
         from callevents.fanout import Outbox
-        from callevents.repository import get_webhook_directory
         from callevents.settings import get_event_settings
         from calls.settings import get_settings
 
