@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,42 +20,12 @@ if TYPE_CHECKING:
     from calls.responses import CallView
 
 from callsctl import inputs, output
+from callsctl.state import APP_ARGUMENT, State, pass_state
 from callsctl.store import AdminStore, AppInfo, KeyInfo, NewApp, NewKey, PresetInfo, StoreError
-from callsctl.target import (
-    ConflictingTargets,
-    Target,
-    TargetOptions,
-    TargetUsageError,
-    choose_target,
-    open_store,
-)
+from callsctl.target import ConflictingTargets, Target, TargetOptions, TargetUsageError, choose_target
+from callsctl.webhooks_cli import webhooks
 
 KEY_SHOWN_ONCE = "Save the widget key now: only its digest is stored, it cannot be shown again."
-
-
-@dataclass
-class State:
-    """The global options, and the store they lead to, opened on first use."""
-
-    target_options: TargetOptions
-    json_output: bool
-    target: Target | None = None
-    _store: AdminStore | None = field(default=None, repr=False)
-
-    def store(self) -> AdminStore:
-        if self._store is None:
-            try:
-                self.target = choose_target(self.target_options, os.environ)
-            except TargetUsageError as error:
-                raise click.UsageError(str(error)) from None
-            self._store = open_store(self.target)
-        return self._store
-
-    def emit(self, data: Any, text: str) -> None:
-        click.echo(output.as_json(data) if self.json_output else text)
-
-
-pass_state = click.make_pass_decorator(State)
 
 
 class CallsctlGroup(click.Group):
@@ -125,7 +94,6 @@ def checked[T](validate: Callable[[str], T]) -> Callable[[click.Context, click.P
     return callback
 
 
-APP_ARGUMENT = click.argument("app_id", metavar="APP")
 PRESET_ARGUMENT = click.argument("preset_id", metavar="PRESET_ID", callback=checked(inputs.preset_id))
 
 
@@ -707,8 +675,6 @@ def calls_end(state: State, app_id: str, call_id: str) -> None:
 
 
 # webhooks: their own module (callsctl.webhooks_cli), registered here.
-from callsctl.webhooks_cli import webhooks  # noqa: E402
-
 cli.add_command(webhooks)
 
 

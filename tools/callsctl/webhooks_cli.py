@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from callsctl import output
+from callsctl.state import APP_ARGUMENT, State, pass_state
 from callsctl.webhooks import WebhookInfo, WebhookStore
-
-if TYPE_CHECKING:
-    from callsctl.cli import State
-
-# cli.py registers this group, so the global options' State arrives as the context object.
-APP_ARGUMENT = click.argument("app_id", metavar="APP")
-pass_state = click.pass_obj
 
 SECRET_SHOWN_ONCE = "Save the secret now: it is shown this once (rotate-secret makes a new one)."  # noqa: S105
 # The delivery function's timeout, so a test answers as a real delivery would.
