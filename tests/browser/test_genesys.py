@@ -28,7 +28,17 @@ from callsctl.store import AdminStore
 from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY, DISABLED_APP_ID, DISABLED_WIDGET_KEY
 from localrun.dynamodb_local import free_port
 from localrun.static import GENESYS_DIR, GENESYS_PAGE_PATH, GENESYS_SCRIPT_PATH
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, Request, Response, Route, expect
+from playwright.sync_api import (
+    APIResponse,
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Request,
+    Response,
+    Route,
+    expect,
+)
 
 from tests.browser.conftest import WAIT_MS, BrowserTab, StaticSite, wait_until
 from tests.integration.conftest import LocalApi, TestApp
@@ -302,6 +312,57 @@ def test_two_pages_starting_at_once_make_one_call(
     for page in (first, second):
         expect(page.get_by_label(GUEST_LINK)).to_have_value(re.compile(re.escape(call["callId"]) + "$"))
         expect(page.get_by_role("link", name=JOIN)).to_be_visible()
+
+
+def test_a_page_that_looked_just_before_another_started_shows_that_call(
+    tab: BrowserTab,
+    panel: Page,
+    hosted_page: str,
+    local_api: LocalApi,
+    app: TestApp,
+    conversation_id: str,
+) -> None:
+    # Two panels of one conversation click within a second: B's look for a live call is answered
+    # before A's create lands, B's look at the newest call after it. B must show A's call, not
+    # take it for "the previous call" and start another after it.
+    url = panel_url(hosted_page, app, conversation_id)
+    first, second = panel, tab.context.new_page()
+    second.set_viewport_size(PANEL)
+    for page in (first, second):
+        open_panel(page, url)
+        expect(state(page)).to_have_attribute("data-state", "none")
+    held: list[tuple[Route, APIResponse]] = []
+    creates: list[Request] = []
+
+    def answer_the_live_call_lookup_now_deliver_it_later(route: Route) -> None:
+        if route.request.method == "GET" and "status=created" in route.request.url and not held:
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    second.route(list_and_create_requests(local_api), answer_the_live_call_lookup_now_deliver_it_later)
+    second.on("request", lambda request: creates.append(request) if is_create(request) else None)
+
+    second.get_by_role("button", name=START).click()
+    wait_until(second, lambda: len(held) == 1, "panel B's look for a live call")
+    [(lookup, answer)] = held
+    assert answer.json()["data"]["calls"] == [], "B looked before any call existed"
+    data = start(first, local_api).json()["data"]
+    lookup.fulfill(response=answer)
+
+    expect(state(second)).to_have_attribute("data-state", "call")
+    expect(message(second)).to_have_text("This conversation already has a video call.")
+    live = local_api.request(
+        "GET",
+        "/api/calls",
+        headers={"X-App-Id": app.app_id, "X-Widget-Key": app.widget_key},
+        query={"conversationId": conversation_id, "status": "created"},
+    )
+    assert live.status == 200
+    assert [call["callId"] for call in live.body["data"]["calls"]] == [data["callId"]]
+    for page in (first, second):
+        expect(page.get_by_label(GUEST_LINK)).to_have_value(data["guestJoinUrl"])
+    assert creates == []
 
 
 def test_a_page_that_loaded_before_another_started_shows_that_call(

@@ -563,7 +563,8 @@
 
   /**
    * The Idempotency-Key of "start this conversation's next call": the conversation, and the call
-   * it follows (its newest call, whatever that call's status; "none" for the first). Every page
+   * it follows (its newest call, which has ended or expired; "none" for the first). A newest call
+   * that is live is shown instead: following it would make a second live call. Every page
    * of the conversation that starts at the same moment sees the same newest call, so all of them
    * send one key and the API makes one call. Once that call has ended, it is the newest call, so
    * the next start sends a new key and makes a new call. No key is kept in the browser: a
@@ -600,6 +601,9 @@
       const live = await findLiveCall();
       if (live) return showCall(live, t("found"));
       const newest = await newestCall();
+      // A live newest call was started by another page after the look above (two panels whose
+      // clicks fall within a second): it is the call to show, never one to follow with another.
+      if (newest && newest.status === "created") return showCall(newest, t("found"));
       let previousCallId = newest ? newest.callId : null;
       for (let round = 0; round < MAX_START_ROUNDS; round += 1) {
         const created = await createOnce(await idempotencyKeyFor(previousCallId));
