@@ -1,6 +1,7 @@
 """The Genesys Cloud agent panel (widget/genesys/) in headless Chromium.
 
-The page is a hosted copy on the test site's origin, opened with the query string Genesys Cloud
+The page is a hosted copy on the test site's origin whose script tag names the local API
+(data-api-base, as its host sets it when deploying it), opened with the query string Genesys Cloud
 builds from an Interaction Widget's URL template, so every call to the local API is cross-origin.
 Every page is 320 px wide, the width of the Genesys side panel, so a failing test's screenshot
 in test-artifacts/browser/ shows what an agent would see. Each test has an app of its own, so
