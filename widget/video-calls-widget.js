@@ -95,6 +95,11 @@
       case "INVALID_JSON":
       case "INVALID_BODY":
         return "The video call service could not read the request. The site owner needs to check the widget's settings.";
+      case "UNEXPECTED_ANSWER":
+        return (
+          "The video call service answered in a way this button doesn't understand. " +
+          "Please try again later; if it keeps happening, contact the site owner."
+        );
       default:
         break;
     }
@@ -123,6 +128,17 @@
     if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
     const bytes = crypto.getRandomValues(new Uint8Array(16)); // also on plain-http pages, unlike randomUUID
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  /** An http(s) link, or null: nothing else may become an href or be opened (javascript:, data:, ...). */
+  function safeLink(value) {
+    if (typeof value !== "string") return null;
+    try {
+      const url = new URL(value);
+      return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+    } catch (error) {
+      return null;
+    }
   }
 
   function apiBaseUrl(configured) {
@@ -211,10 +227,10 @@
     // 409, 429), so that a retry replays the call already created instead of making a second one.
     let idempotencyKey = null;
 
-    function created(data) {
+    function created(data, guestJoinUrl) {
       idempotencyKey = null;
       // The host link carries the widget key: the widget never shows, opens or forwards it.
-      const call = { callId: data.callId, guestJoinUrl: data.guestJoinUrl || data.joinUrl };
+      const call = { callId: data.callId, guestJoinUrl };
       show(
         "created",
         openInNewTab
@@ -272,8 +288,22 @@
         global.clearTimeout(timer);
       }
       const data = payload && payload.ok ? payload.data : null;
-      if (response.ok && data && (data.guestJoinUrl || data.joinUrl)) {
-        created(data);
+      const link = data ? data.guestJoinUrl || data.joinUrl : null;
+      if (response.ok && data && link) {
+        // A forged or broken answer's link (javascript:, data:, ...) would run in this site's page.
+        const guestJoinUrl = safeLink(link);
+        if (guestJoinUrl) {
+          created(data, guestJoinUrl);
+        } else {
+          idempotencyKey = null; // the API answered: a retry is a new request, not this answer again
+          failed({
+            status: response.status,
+            code: "UNEXPECTED_ANSWER",
+            requestId: response.headers.get("X-Request-Id"),
+            details: null,
+            retryAfter: null,
+          });
+        }
         return;
       }
       const error = (payload && payload.error) || {};

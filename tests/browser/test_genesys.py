@@ -1,6 +1,7 @@
 """The Genesys Cloud agent panel (widget/genesys/) in headless Chromium.
 
-The page is a hosted copy on the test site's origin, opened with the query string Genesys Cloud
+The page is a hosted copy on the test site's origin whose script tag names the local API
+(data-api-base, as its host sets it when deploying it), opened with the query string Genesys Cloud
 builds from an Interaction Widget's URL template, so every call to the local API is cross-origin.
 Every page is 320 px wide, the width of the Genesys side panel, so a failing test's screenshot
 in test-artifacts/browser/ shows what an agent would see. Each test has an app of its own, so
@@ -12,9 +13,14 @@ Playwright answers CORS preflights itself.
 
 from __future__ import annotations
 
+import html
+import json
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -23,7 +29,17 @@ from callsctl.store import AdminStore
 from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY, DISABLED_APP_ID, DISABLED_WIDGET_KEY
 from localrun.dynamodb_local import free_port
 from localrun.static import GENESYS_DIR, GENESYS_PAGE_PATH, GENESYS_SCRIPT_PATH
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, Request, Response, Route, expect
+from playwright.sync_api import (
+    APIResponse,
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Request,
+    Response,
+    Route,
+    expect,
+)
 
 from tests.browser.conftest import WAIT_MS, BrowserTab, StaticSite, wait_until
 from tests.integration.conftest import LocalApi, TestApp
@@ -47,11 +63,24 @@ HOSTED_PATH = "/hosted/genesys/"
 # Fixtures and helpers
 
 
+def hosted_copy(site: StaticSite, path: str, **attributes: str) -> str:
+    """index.html and genesys.js side by side at `path` on the site's origin, as a customer would
+    host them, the script tag carrying `attributes` as data attributes (api_base: data-api-base)."""
+    index = (GENESYS_DIR / "index.html").read_text(encoding="utf-8")
+    tag = '<script src="genesys.js" defer>'
+    assert tag in index
+    data = "".join(
+        f' data-{name.replace("_", "-")}="{html.escape(value)}"' for name, value in attributes.items()
+    )
+    site.publish_file(path + "genesys.js", (GENESYS_DIR / "genesys.js").read_bytes())
+    return site.publish_file(path, index.replace(tag, f'<script src="genesys.js" defer{data}>').encode())
+
+
 @pytest.fixture
-def hosted_page(site: StaticSite) -> str:
-    """index.html and genesys.js side by side on the site's origin, as a customer would host them."""
-    site.publish_file(HOSTED_PATH + "genesys.js", (GENESYS_DIR / "genesys.js").read_bytes())
-    return site.publish_file(HOSTED_PATH, (GENESYS_DIR / "index.html").read_bytes())
+def hosted_page(site: StaticSite, local_api: LocalApi) -> str:
+    """A hosted copy on another origin than the API: the API's address is set where it is
+    deployed (data-api-base), never in the link."""
+    return hosted_copy(site, HOSTED_PATH, api_base=local_api.base_url)
 
 
 @pytest.fixture
@@ -79,14 +108,13 @@ def other_browser(chromium: Browser) -> Iterator[BrowserContext]:
     context.close()
 
 
-def panel_url(page_url: str, local_api: LocalApi, app: TestApp, conversation_id: str, **changes: Any) -> str:
+def panel_url(page_url: str, app: TestApp, conversation_id: str, **changes: Any) -> str:
     """The page's address as Genesys Cloud fills the template in; a change of None leaves a parameter out."""
     parameters: dict[str, Any] = {
         "conversationId": conversation_id,
         **GENESYS_CONTEXT,
         "appId": app.app_id,
         "widgetKey": app.widget_key,
-        "apiBase": local_api.base_url,
         **changes,
     }
     return (
@@ -152,7 +180,7 @@ def test_start_creates_the_call_with_the_conversations_context(
 ) -> None:
     page = panel
     with page.expect_request(lambda request: request.url.startswith(calls_url(local_api) + "?")) as lookup:
-        open_panel(page, panel_url(hosted_page, local_api, app, conversation_id))
+        open_panel(page, panel_url(hosted_page, app, conversation_id))
     assert lookup.value.method == "GET"
     assert f"conversationId={conversation_id}" in lookup.value.url
     assert "status=created" in lookup.value.url
@@ -196,7 +224,7 @@ def test_start_creates_the_call_with_the_conversations_context(
 def test_join_as_agent_opens_the_host_link(
     tab: BrowserTab, panel: Page, hosted_page: str, local_api: LocalApi, app: TestApp, conversation_id: str
 ) -> None:
-    open_panel(panel, panel_url(hosted_page, local_api, app, conversation_id))
+    open_panel(panel, panel_url(hosted_page, app, conversation_id))
     host_link = start(panel, local_api).json()["data"]["hostJoinUrl"]
 
     def opens_the_host_link(request: Request) -> bool:
@@ -216,7 +244,7 @@ def test_a_reload_shows_the_same_call_and_creates_none(
     conversation_id: str,
     other_browser: BrowserContext,
 ) -> None:
-    url = panel_url(hosted_page, local_api, app, conversation_id)
+    url = panel_url(hosted_page, app, conversation_id)
     open_panel(panel, url)
     data = start(panel, local_api).json()["data"]
     creates: list[Request] = []
@@ -263,7 +291,7 @@ def test_two_pages_starting_at_once_make_one_call(
             route.continue_()
 
     tab.context.route(list_and_create_requests(local_api), hold_creates)
-    url = panel_url(hosted_page, local_api, app, conversation_id)
+    url = panel_url(hosted_page, app, conversation_id)
     first, second = panel, tab.context.new_page()
     second.set_viewport_size(PANEL)
     for page in (first, second):
@@ -287,6 +315,57 @@ def test_two_pages_starting_at_once_make_one_call(
         expect(page.get_by_role("link", name=JOIN)).to_be_visible()
 
 
+def test_a_page_that_looked_just_before_another_started_shows_that_call(
+    tab: BrowserTab,
+    panel: Page,
+    hosted_page: str,
+    local_api: LocalApi,
+    app: TestApp,
+    conversation_id: str,
+) -> None:
+    # Two panels of one conversation click within a second: B's look for a live call is answered
+    # before A's create lands, B's look at the newest call after it. B must show A's call, not
+    # take it for "the previous call" and start another after it.
+    url = panel_url(hosted_page, app, conversation_id)
+    first, second = panel, tab.context.new_page()
+    second.set_viewport_size(PANEL)
+    for page in (first, second):
+        open_panel(page, url)
+        expect(state(page)).to_have_attribute("data-state", "none")
+    held: list[tuple[Route, APIResponse]] = []
+    creates: list[Request] = []
+
+    def answer_the_live_call_lookup_now_deliver_it_later(route: Route) -> None:
+        if route.request.method == "GET" and "status=created" in route.request.url and not held:
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    second.route(list_and_create_requests(local_api), answer_the_live_call_lookup_now_deliver_it_later)
+    second.on("request", lambda request: creates.append(request) if is_create(request) else None)
+
+    second.get_by_role("button", name=START).click()
+    wait_until(second, lambda: len(held) == 1, "panel B's look for a live call")
+    [(lookup, answer)] = held
+    assert answer.json()["data"]["calls"] == [], "B looked before any call existed"
+    data = start(first, local_api).json()["data"]
+    lookup.fulfill(response=answer)
+
+    expect(state(second)).to_have_attribute("data-state", "call")
+    expect(message(second)).to_have_text("This conversation already has a video call.")
+    live = local_api.request(
+        "GET",
+        "/api/calls",
+        headers={"X-App-Id": app.app_id, "X-Widget-Key": app.widget_key},
+        query={"conversationId": conversation_id, "status": "created"},
+    )
+    assert live.status == 200
+    assert [call["callId"] for call in live.body["data"]["calls"]] == [data["callId"]]
+    for page in (first, second):
+        expect(page.get_by_label(GUEST_LINK)).to_have_value(data["guestJoinUrl"])
+    assert creates == []
+
+
 def test_a_page_that_loaded_before_another_started_shows_that_call(
     tab: BrowserTab,
     panel: Page,
@@ -296,7 +375,7 @@ def test_a_page_that_loaded_before_another_started_shows_that_call(
     app: TestApp,
     conversation_id: str,
 ) -> None:
-    url = panel_url(hosted_page, local_api, app, conversation_id)
+    url = panel_url(hosted_page, app, conversation_id)
     stale = tab.context.new_page()
     stale.set_viewport_size(PANEL)
     open_panel(stale, url)
@@ -317,7 +396,7 @@ def test_end_then_start_makes_a_second_call(
     panel: Page, hosted_page: str, local_api: LocalApi, admin: AdminStore, app: TestApp, conversation_id: str
 ) -> None:
     page = panel
-    open_panel(page, panel_url(hosted_page, local_api, app, conversation_id))
+    open_panel(page, panel_url(hosted_page, app, conversation_id))
     first = start(page, local_api).json()["data"]
 
     page.get_by_role("button", name="End call").click()
@@ -355,7 +434,7 @@ def test_a_conversation_id_too_long_for_the_key_is_hashed_into_it(
     panel: Page, hosted_page: str, local_api: LocalApi, admin: AdminStore, app: TestApp
 ) -> None:
     conversation_id = "conversation-" + "x" * 240  # genesys strings may have 256 characters
-    url = panel_url(hosted_page, local_api, app, conversation_id)
+    url = panel_url(hosted_page, app, conversation_id)
     open_panel(panel, url)
 
     created = start(panel, local_api)
@@ -378,16 +457,9 @@ def test_a_hosted_copy_takes_its_settings_from_its_script_tag(
     app: TestApp,
     conversation_id: str,
 ) -> None:
-    index = (GENESYS_DIR / "index.html").read_text(encoding="utf-8")
-    tag = '<script src="genesys.js" defer>'
-    assert tag in index
-    configured = index.replace(
-        tag,
-        f'<script src="genesys.js" defer data-app-id="{app.app_id}" data-widget-key="{app.widget_key}" '
-        f'data-api-base="{local_api.base_url}">',
+    page_url = hosted_copy(
+        site, "/configured/", app_id=app.app_id, widget_key=app.widget_key, api_base=local_api.base_url
     )
-    site.publish_file("/configured/genesys.js", (GENESYS_DIR / "genesys.js").read_bytes())
-    page_url = site.publish_file("/configured/", configured.encode("utf-8"))
     elsewhere = f"http://127.0.0.1:{free_port()}"
     requests: list[str] = []
     tab.context.on("request", lambda request: requests.append(request.url))
@@ -401,6 +473,101 @@ def test_a_hosted_copy_takes_its_settings_from_its_script_tag(
     [call] = app_calls(admin, app)
     assert call["genesys"]["conversationId"] == conversation_id
     assert [url for url in requests if url.startswith(elsewhere)] == []
+
+
+# The API's address is the page's own origin or its script tag's data-api-base, never the link's
+
+
+@dataclass
+class RecordingServer:
+    """Another server, as a crafted link's apiBase would name it, and every request it got."""
+
+    origin: str
+    requests: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+
+def _recording_handler(requests: list[tuple[str, str, str | None]]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        """Records (method, path, X-Widget-Key) and answers like an API with no call yet, so that a
+        page that did talk to it would carry on, send it the key and show its answers."""
+
+        def record(self) -> None:
+            requests.append((self.command, self.path, self.headers.get("X-Widget-Key")))
+
+        def answer(self, status: int, body: dict[str, Any] | None) -> None:
+            raw = json.dumps(body).encode() if body is not None else b""
+            self.send_response(status)
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Access-Control-Allow-Methods", "GET, POST")
+            self.send_header("Access-Control-Allow-Headers", "*")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def do_OPTIONS(self) -> None:
+            self.record()
+            self.answer(204, None)
+
+        def do_GET(self) -> None:
+            self.record()
+            self.answer(200, {"ok": True, "data": {"calls": [], "nextCursor": None}})
+
+        def do_POST(self) -> None:
+            self.record()
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            call = {"callId": "evil", "status": "created", "guestJoinUrl": "https://evil.example/c/evil"}
+            self.answer(201, {"ok": True, "data": call})
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Handler
+
+
+@pytest.fixture
+def recorder() -> Iterator[RecordingServer]:
+    requests: list[tuple[str, str, str | None]] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _recording_handler(requests))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield RecordingServer(f"http://127.0.0.1:{server.server_address[1]}", requests)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("served", ["own-origin", "hosted-with-data-api-base"])
+def test_an_api_base_in_the_link_is_never_used(
+    tab: BrowserTab,
+    panel: Page,
+    hosted_page: str,
+    local_api: LocalApi,
+    admin: AdminStore,
+    app: TestApp,
+    conversation_id: str,
+    recorder: RecordingServer,
+    served: str,
+) -> None:
+    # The real page (the local run's, whose API is its own origin, or a hosted copy whose script
+    # tag names the API), opened from a crafted link: the credentials and an apiBase in the query.
+    page_url = local_api.base_url + GENESYS_PAGE_PATH if served == "own-origin" else hosted_page
+    requests: list[str] = []
+    tab.context.on("request", lambda request: requests.append(request.url))
+
+    def assert_only_the_configured_api_was_asked() -> None:
+        assert recorder.requests == [], "the link's server got requests (and the widget key)"
+        assert [url for url in requests if not url.startswith((page_url, calls_url(local_api)))] == []
+
+    open_panel(panel, panel_url(page_url, app, conversation_id, apiBase=recorder.origin))
+    expect(state(panel)).to_have_attribute("data-state", "none")
+    assert_only_the_configured_api_was_asked()
+    created = start(panel, local_api)
+
+    assert_only_the_configured_api_was_asked()
+    assert created.status == 201
+    [call] = app_calls(admin, app)
+    assert call["genesys"]["conversationId"] == conversation_id
+    expect(panel.get_by_label(GUEST_LINK)).to_have_value(created.json()["data"]["guestJoinUrl"])
 
 
 # Host-key mode (contract section 6): the host link appears in the create answer only
@@ -432,7 +599,7 @@ def test_host_key_mode_keeps_the_host_link_for_the_tab_and_says_when_it_is_gone(
     one_call = re.compile("^" + re.escape(calls_url(local_api)) + r"(/[^/?]+)?(\?.*)?$")
     tab.context.route(one_call, views_without_host_links)
     other_browser.route(one_call, views_without_host_links)
-    url = panel_url(hosted_page, local_api, app, conversation_id)
+    url = panel_url(hosted_page, app, conversation_id)
     open_panel(panel, url)
     data = start(panel, local_api).json()["data"]
     join = panel.get_by_role("link", name=JOIN)
@@ -499,7 +666,7 @@ def test_texts_follow_the_genesys_language_with_english_as_the_fallback(
     start_text: str,
     note: str,
 ) -> None:
-    open_panel(panel, panel_url(hosted_page, local_api, app, conversation_id, gcLangTag=lang_tag))
+    open_panel(panel, panel_url(hosted_page, app, conversation_id, gcLangTag=lang_tag))
 
     expect(panel.locator("html")).to_have_attribute("lang", html_lang)
     expect(panel.get_by_role("button", name=start_text, exact=True)).to_be_visible()
@@ -512,7 +679,7 @@ def test_texts_follow_the_genesys_language_with_english_as_the_fallback(
 def test_german_covers_the_call_panel(
     panel: Page, hosted_page: str, local_api: LocalApi, app: TestApp, conversation_id: str
 ) -> None:
-    open_panel(panel, panel_url(hosted_page, local_api, app, conversation_id, gcLangTag="de-de"))
+    open_panel(panel, panel_url(hosted_page, app, conversation_id, gcLangTag="de-de"))
     start(panel, local_api, name="Videoanruf starten")
 
     expect(message(panel)).to_have_text("Der Videoanruf ist bereit.")
@@ -590,7 +757,7 @@ def test_a_refused_lookup_says_why_in_plain_words(
     with panel.expect_response(
         lambda response: response.url.startswith(calls_url(local_api) + "?")
     ) as lookup:
-        open_panel(panel, panel_url(hosted_page, local_api, app, conversation_id, gcLangTag=lang_tag))
+        open_panel(panel, panel_url(hosted_page, app, conversation_id, gcLangTag=lang_tag))
 
     assert lookup.value.status == http_status
     request_id = lookup.value.json()["error"]["requestId"]
@@ -603,23 +770,36 @@ def test_a_refused_lookup_says_why_in_plain_words(
 
 
 @pytest.mark.parametrize(
-    ("changes", "missing"),
+    ("changes", "api_base", "missing"),
     [
-        pytest.param({"conversationId": None}, "the conversation (conversationId)", id="no-conversation"),
+        pytest.param(
+            {"conversationId": None},
+            None,
+            "Missing from this page's address: the conversation (conversationId).",
+            id="no-conversation",
+        ),
         pytest.param(
             {"conversationId": "{{gcConversationId}}"},
-            "the conversation (conversationId)",
+            None,
+            "Missing from this page's address: the conversation (conversationId).",
             id="placeholder-not-filled-in",
         ),
         pytest.param(
             {"appId": None, "widgetKey": None},
-            "the app ID (appId), the widget key (widgetKey)",
+            None,
+            "Missing from this page's address: the app ID (appId), the widget key (widgetKey).",
             id="no-credentials",
         ),
-        pytest.param({"widgetKey": ""}, "the widget key (widgetKey)", id="empty-key"),
         pytest.param(
-            {"apiBase": "javascript:alert(1)"},
-            "a valid API address (apiBase must be an http or https URL)",
+            {"widgetKey": ""},
+            None,
+            "Missing from this page's address: the widget key (widgetKey).",
+            id="empty-key",
+        ),
+        pytest.param(
+            {},
+            "javascript:alert(1)",
+            "The data-api-base attribute of this page's script tag is not an http or https address.",
             id="bad-api-base",
         ),
     ],
@@ -627,26 +807,30 @@ def test_a_refused_lookup_says_why_in_plain_words(
 def test_a_page_opened_outside_genesys_explains_itself_and_calls_nothing(
     tab: BrowserTab,
     panel: Page,
+    site: StaticSite,
     hosted_page: str,
-    local_api: LocalApi,
     app: TestApp,
     conversation_id: str,
     changes: dict[str, str | None],
+    api_base: str | None,
     missing: str,
 ) -> None:
     requests: list[str] = []
     tab.context.on("request", lambda request: requests.append(request.url))
+    # A copy hosted with a broken API address, or the usual one.
+    page_url = hosted_copy(site, "/bad-api-base/genesys/", api_base=api_base) if api_base else hosted_page
 
-    panel.goto(panel_url(hosted_page, local_api, app, conversation_id, **changes))
+    panel.goto(panel_url(page_url, app, conversation_id, **changes))
     panel.wait_for_load_state("networkidle")
 
     expect(state(panel)).to_have_attribute("data-state", "setup")
     expect(panel.get_by_role("heading", level=1)).to_have_text("Open this page from Genesys Cloud")
-    expect(panel.locator(".vcg-missing")).to_have_text(f"Missing from this page's address: {missing}.")
+    expect(panel.locator(".vcg-missing")).to_have_text(missing)
     expect(panel.get_by_text("adds an Interaction Widget integration")).to_be_visible()
     expect(panel.locator(".vcg-template")).to_contain_text("conversationId={{gcConversationId}}")
+    expect(panel.locator(".vcg-template")).not_to_contain_text("apiBase")
     expect(panel.get_by_role("button")).to_have_count(0)
-    assert [url for url in requests if not url.startswith(hosted_page)] == []
+    assert [url for url in requests if not url.startswith(page_url)] == []
 
 
 # The agent's hands: keyboard, clipboard, the side panel's width (point 5)
@@ -656,7 +840,7 @@ def test_the_keyboard_alone_starts_copies_and_ends(
     panel: Page, hosted_page: str, local_api: LocalApi, app: TestApp, conversation_id: str
 ) -> None:
     page = panel
-    open_panel(page, panel_url(hosted_page, local_api, app, conversation_id))
+    open_panel(page, panel_url(hosted_page, app, conversation_id))
     expect(state(page)).to_have_attribute("data-state", "none")
     expect(page.get_by_role("button", name=START)).not_to_be_focused()  # no focus taken on load
 
@@ -697,7 +881,7 @@ def test_copy_link_puts_the_guest_link_on_the_clipboard(
     conversation_id: str,
 ) -> None:
     tab.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.origin)
-    open_panel(panel, panel_url(hosted_page, local_api, app, conversation_id))
+    open_panel(panel, panel_url(hosted_page, app, conversation_id))
     guest_link = start(panel, local_api).json()["data"]["guestJoinUrl"]
 
     panel.get_by_role("button", name="Copy link").click()
@@ -719,13 +903,13 @@ def test_every_state_fits_the_320_px_side_panel(
             assert box["x"] + box["width"] <= PANEL["width"], f"{what}: {control} sticks out"
             assert box["height"] >= 44, f"{what}: {control} is a small target"
 
-    open_panel(panel, panel_url(hosted_page, local_api, app, conversation_id, gcLangTag="de-de"))
+    open_panel(panel, panel_url(hosted_page, app, conversation_id, gcLangTag="de-de"))
     assert_fits("no call")
     start(panel, local_api, name="Videoanruf starten")
     assert_fits("the call")
     panel.get_by_role("button", name="Anruf beenden").click()
     assert_fits("ending")
-    panel.goto(panel_url(hosted_page, local_api, app, conversation_id, conversationId=None))
+    panel.goto(panel_url(hosted_page, app, conversation_id, conversationId=None))
     assert_fits("setup")
 
 

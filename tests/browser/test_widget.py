@@ -1,8 +1,8 @@
 """The embeddable widget in headless Chromium, on a page of another origin than the API.
 
-Only the tests of API Gateway's own answers and of network faults use Playwright's request
-routing: while a route is set, Playwright answers CORS preflights itself, so the tests of the
-real API's CORS behaviour must not set any.
+Only the tests of API Gateway's own answers, of forged answers and of network faults use
+Playwright's request routing: while a route is set, Playwright answers CORS preflights itself,
+so the tests of the real API's CORS behaviour must not set any.
 """
 
 from __future__ import annotations
@@ -363,6 +363,77 @@ def test_gateway_answers_show_a_clear_message(
 
     expect(click_start(page)).to_contain_text(expected)
     assert len(tab.context.pages) == 1
+
+
+# Links the widget must refuse (routed: a forged answer)
+
+
+# Records every window.open and every videocalls:created event, before the widget runs.
+RECORD_OPENS_AND_EVENTS = """
+window.__opened = [];
+window.open = (...args) => { window.__opened.push(String(args[0])); return null; };
+window.__created = [];
+document.addEventListener("videocalls:created", (event) => window.__created.push(event.detail));
+"""
+
+
+@pytest.mark.parametrize(
+    ("data", "link"),
+    [
+        pytest.param(
+            {"guestJoinUrl": "javascript:alert(document.cookie)"},
+            "javascript:alert(document.cookie)",
+            id="javascript",
+        ),
+        pytest.param(
+            {"guestJoinUrl": "data:text/html,<script>alert(document.cookie)</script>"},
+            "data:text/html,<script>alert(document.cookie)</script>",
+            id="data",
+        ),
+        pytest.param(
+            {"joinUrl": " JavaScript:alert(document.cookie)"},
+            " JavaScript:alert(document.cookie)",
+            id="joinUrl-mixed-case",
+        ),
+    ],
+)
+def test_a_link_that_is_not_http_is_refused_and_never_opened(
+    tab: BrowserTab, site: StaticSite, local_api: LocalApi, data: dict[str, str], link: str
+) -> None:
+    page = tab.page
+
+    def forged(route: Route) -> None:
+        route.fulfill(
+            status=201,
+            headers={
+                "Content-Type": "application/json",
+                "Access-Control-Allow-Origin": site.origin,
+                "Access-Control-Expose-Headers": "X-Request-Id",
+                "X-Request-Id": "req-forged",
+                "Vary": "Origin",
+            },
+            body=json.dumps({"ok": True, "data": {"callId": "c-forged", "status": "created", **data}}),
+        )
+
+    page.add_init_script(RECORD_OPENS_AND_EVENTS)
+    page.route(calls_url(local_api), forged)
+    page.goto(widget_page(site, local_api))
+
+    status = click_start(page)
+
+    expect(page.locator(".vcw")).to_have_attribute("data-state", "error")
+    expect(page.locator(".vcw")).to_have_attribute("data-error-code", "UNEXPECTED_ANSWER")
+    expect(status).to_have_text(
+        "The video call service answered in a way this button doesn't understand. Please try again "
+        "later; if it keeps happening, contact the site owner. (Reference: req-forged)"
+    )
+    hrefs = page.eval_on_selector_all("a", "links => links.map(link => link.getAttribute('href'))")
+    assert link not in hrefs
+    expect(page.get_by_role("link", name="Join the video call")).to_have_count(0)
+    assert page.evaluate("window.__opened") == []
+    assert page.evaluate("window.__created") == []
+    assert len(tab.context.pages) == 1
+    expect(page.get_by_role("button", name=BUTTON)).to_be_enabled()
 
 
 def test_a_retry_after_a_network_failure_reuses_the_idempotency_key(

@@ -5,10 +5,12 @@
  *
  *   https://HOST/genesys/?conversationId={{gcConversationId}}&gcHostOrigin={{gcHostOrigin}}
  *     &gcTargetEnv={{gcTargetEnv}}&gcLangTag={{gcLangTag}}&gcUsePopupAuth={{gcUsePopupAuth}}
- *     &appId=YOUR_APP_ID&widgetKey=YOUR_WIDGET_KEY&apiBase=https://YOUR_API/prod
+ *     &appId=YOUR_APP_ID&widgetKey=YOUR_WIDGET_KEY
  *
- * or a hosted copy of index.html whose script tag carries data-app-id, data-widget-key and
- * data-api-base. Genesys reloads the page whenever the agent switches interactions or reloads,
+ * The API is this page's own origin, or what the script tag of a hosted copy of index.html names
+ * in data-api-base; never the address's query string, so that a crafted link cannot send the
+ * credentials to another server. A hosted copy's script tag may also carry data-app-id and
+ * data-widget-key. Genesys reloads the page whenever the agent switches interactions or reloads,
  * so the page never creates a call on load: it looks the conversation's call up, and creates
  * one only on a click, with an Idempotency-Key derived from the conversation. See docs/genesys.md.
  */
@@ -19,7 +21,6 @@
   const CALLS_PATH = "/api/calls";
   const TIMEOUT_MS = 20000;
   const GENESYS_FIELDS = ["conversationId", "gcHostOrigin", "gcTargetEnv", "gcLangTag", "gcUsePopupAuth"];
-  const CONFIG_FIELDS = ["appId", "widgetKey", "apiBase"];
   const IDEMPOTENCY_KEY_MAX_LENGTH = 255;
   // A filtered list page may be empty while more pages follow; a conversation has few calls.
   const MAX_LOOKUP_PAGES = 50;
@@ -78,11 +79,14 @@
       setupHow:
         "To set it up, a Genesys Cloud administrator adds an Interaction Widget integration " +
         "(Admin > Integrations) with this Application URL, filled in with the app's ID and widget key:",
+      setupApiBase:
+        "The page uses the video call API at its own address. A copy hosted elsewhere names the API " +
+        "in the data-api-base attribute of its script tag, never in the Application URL.",
       setupDocs: "The full guide is docs/genesys.md in the Video Calls API repository.",
       missing_conversationId: "the conversation (conversationId)",
       missing_appId: "the app ID (appId)",
       missing_widgetKey: "the widget key (widgetKey)",
-      missing_apiBase: "a valid API address (apiBase must be an http or https URL)",
+      setupBadApiBase: "The data-api-base attribute of this page's script tag is not an http or https address.",
       inSeconds: "in {n} seconds",
       inOneSecond: "in 1 second",
       inAFewSeconds: "in a few seconds",
@@ -118,11 +122,11 @@
         "The video call service could not read this page's request. Ask your administrator.",
       error_WRONG_ADDRESS:
         "The video call service was not found at the configured address. Ask your administrator to " +
-        "check the integration's apiBase.",
+        "check this page's API address (data-api-base).",
       error_GATEWAY: "The video call service didn't answer in time. Please try again in a moment.",
       error_UNEXPECTED_ANSWER:
         "The video call service answered in a way this page doesn't understand. Ask your " +
-        "administrator to check the integration's apiBase.",
+        "administrator to check this page's API address (data-api-base).",
       error_NEEDS_HTTPS:
         "This conversation's ID is too long to start a call from a page that is not served over " +
         "HTTPS. Ask your administrator to host this page on HTTPS.",
@@ -177,11 +181,14 @@
         "Zur Einrichtung legt ein Genesys-Cloud-Administrator eine Integration vom Typ „Interaction " +
         "Widget“ an (Admin > Integrations), mit dieser Application URL, ergänzt um die App-ID und den " +
         "Widget-Schlüssel der App:",
+      setupApiBase:
+        "Die Seite nutzt die Videoanruf-API unter ihrer eigenen Adresse. Eine anderswo gehostete Kopie " +
+        "nennt die API im Attribut data-api-base ihres Skript-Tags, nie in der Application URL.",
       setupDocs: "Die vollständige Anleitung steht in docs/genesys.md im Repository der Video Calls API.",
       missing_conversationId: "die Konversation (conversationId)",
       missing_appId: "die App-ID (appId)",
       missing_widgetKey: "der Widget-Schlüssel (widgetKey)",
-      missing_apiBase: "eine gültige API-Adresse (apiBase muss eine http- oder https-URL sein)",
+      setupBadApiBase: "Das Attribut data-api-base im Skript-Tag dieser Seite ist keine http- oder https-Adresse.",
       inSeconds: "in {n} Sekunden",
       inOneSecond: "in 1 Sekunde",
       inAFewSeconds: "in einigen Sekunden",
@@ -220,12 +227,12 @@
         "Der Videoanruf-Dienst konnte die Anfrage dieser Seite nicht lesen. Wenden Sie sich an Ihren Administrator.",
       error_WRONG_ADDRESS:
         "Unter der eingestellten Adresse wurde kein Videoanruf-Dienst gefunden. Bitten Sie Ihren " +
-        "Administrator, den apiBase-Wert der Integration zu prüfen.",
+        "Administrator, die API-Adresse dieser Seite (data-api-base) zu prüfen.",
       error_GATEWAY:
         "Der Videoanruf-Dienst hat nicht rechtzeitig geantwortet. Bitte versuchen Sie es gleich noch einmal.",
       error_UNEXPECTED_ANSWER:
         "Die Antwort des Videoanruf-Dienstes ist für diese Seite unverständlich. Bitten Sie Ihren " +
-        "Administrator, den apiBase-Wert der Integration zu prüfen.",
+        "Administrator, die API-Adresse dieser Seite (data-api-base) zu prüfen.",
       error_NEEDS_HTTPS:
         "Die ID dieser Konversation ist zu lang, um einen Anruf von einer Seite ohne HTTPS zu starten. " +
         "Bitten Sie Ihren Administrator, diese Seite über HTTPS bereitzustellen.",
@@ -236,7 +243,7 @@
   const SETUP_URL_TEMPLATE =
     "https://YOUR_HOST/genesys/?conversationId={{gcConversationId}}&gcHostOrigin={{gcHostOrigin}}" +
     "&gcTargetEnv={{gcTargetEnv}}&gcLangTag={{gcLangTag}}&gcUsePopupAuth={{gcUsePopupAuth}}" +
-    "&appId=YOUR_APP_ID&widgetKey=YOUR_WIDGET_KEY&apiBase=https://YOUR_API/prod";
+    "&appId=YOUR_APP_ID&widgetKey=YOUR_WIDGET_KEY";
 
   // Captured now: document.currentScript is only set while this file first runs.
   const currentScript = doc.currentScript;
@@ -269,8 +276,9 @@
 
   /**
    * A data attribute of a hosted copy wins over the query string: it is what the copy's owner
-   * fixed. A hosted copy that carries the credentials also takes its API address only from its
-   * own attributes (or its own origin), so that a crafted link cannot send them elsewhere.
+   * fixed. The API address is never read from the query string: it is the copy's data-api-base,
+   * else this page's own origin, so that a crafted link cannot send the credentials elsewhere
+   * (nor show another server's answers and links inside Genesys Cloud).
    */
   function readConfiguration() {
     const query = new URLSearchParams(global.location.search);
@@ -290,14 +298,12 @@
     config.conversationId = config.genesys.conversationId || null;
     config.appId = value("appId");
     config.widgetKey = value("widgetKey");
-    const credentialsFixed = Boolean(given(attributes.appId) || given(attributes.widgetKey));
-    const apiBase = given(attributes.apiBase) || (credentialsFixed ? null : given(query.get("apiBase")));
+    const apiBase = given(attributes.apiBase);
     config.apiBase = apiBase ? httpBase(apiBase) : httpBase(global.location.origin);
     config.missing = [];
     if (!config.conversationId) config.missing.push("conversationId");
     if (!config.appId) config.missing.push("appId");
     if (!config.widgetKey) config.missing.push("widgetKey");
-    if (!config.apiBase) config.missing.push("apiBase");
     return config;
   }
 
@@ -557,7 +563,8 @@
 
   /**
    * The Idempotency-Key of "start this conversation's next call": the conversation, and the call
-   * it follows (its newest call, whatever that call's status; "none" for the first). Every page
+   * it follows (its newest call, which has ended or expired; "none" for the first). A newest call
+   * that is live is shown instead: following it would make a second live call. Every page
    * of the conversation that starts at the same moment sees the same newest call, so all of them
    * send one key and the API makes one call. Once that call has ended, it is the newest call, so
    * the next start sends a new key and makes a new call. No key is kept in the browser: a
@@ -594,6 +601,9 @@
       const live = await findLiveCall();
       if (live) return showCall(live, t("found"));
       const newest = await newestCall();
+      // A live newest call was started by another page after the look above (two panels whose
+      // clicks fall within a second): it is the call to show, never one to follow with another.
+      if (newest && newest.status === "created") return showCall(newest, t("found"));
       let previousCallId = newest ? newest.callId : null;
       for (let round = 0; round < MAX_START_ROUNDS; round += 1) {
         const created = await createOnce(await idempotencyKeyFor(previousCallId));
@@ -856,21 +866,25 @@
     root.setAttribute("data-state", "setup");
     heading.textContent = t("setupTitle");
     const names = config.missing.map((name) => t("missing_" + name)).join(", ");
+    const problems = [];
+    if (names) problems.push(t("setupMissing", { names }));
+    if (!config.apiBase) problems.push(t("setupBadApiBase"));
     const template = element("code", "vcg-template", SETUP_URL_TEMPLATE);
     const templateBlock = element("pre", "vcg-pre");
     templateBlock.append(template);
     panel.replaceChildren(
       element("p", "", t("setupIntro")),
-      element("p", "vcg-missing", t("setupMissing", { names })),
+      element("p", "vcg-missing", problems.join(" ")),
       element("p", "", t("setupHow")),
       templateBlock,
+      element("p", "", t("setupApiBase")),
       element("p", "", t("setupDocs")),
     );
     say("");
   }
 
   // Opened outside Genesys Cloud, or set up wrong: explain, and call nothing.
-  if (config.missing.length > 0) {
+  if (config.missing.length > 0 || !config.apiBase) {
     showSetup();
   } else {
     lookUp();
