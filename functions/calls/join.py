@@ -24,6 +24,7 @@ from calls.errors import (
     CallEnded,
     CallExpiredGone,
     CallNotFound,
+    FieldProblem,
     Unauthorized,
     ValidationFailed,
 )
@@ -50,18 +51,29 @@ class StampJoinOnce(Protocol):
 
 def validate_join_request(payload: Mapping[str, Any], query: Mapping[str, Sequence[str]]) -> JoinCallRequest:
     """Each field from the query string (what the link carries), else the body; `role` must be
-    agent or guest (422), and an empty value counts as absent."""
-    fields: dict[str, Any] = {}
-    for name in JoinCallRequest.model_fields:
-        value = first_query_value(query, name)
-        if value is None and payload.get(name) not in (None, ""):
-            value = payload[name]
-        if value is not None:
-            fields[name] = value
+    agent or guest (422), and an empty value counts as absent. Every body field is held to the
+    schema too, even where the query's value wins."""
+    from_body = {
+        name: payload[name] for name in JoinCallRequest.model_fields if payload.get(name) not in (None, "")
+    }
+    from_query = {
+        name: value
+        for name in JoinCallRequest.model_fields
+        if (value := first_query_value(query, name)) is not None
+    }
+    problems: dict[str, FieldProblem] = {}
+    asked = None
     try:
-        return JoinCallRequest.model_validate(fields)
+        JoinCallRequest.model_validate(from_body)
     except ValidationError as error:
-        raise ValidationFailed(details=list(field_problems(error).values())) from None
+        problems.update(field_problems(error))
+    try:
+        asked = JoinCallRequest.model_validate({**from_body, **from_query})
+    except ValidationError as error:
+        problems.update(field_problems(error))
+    if problems or asked is None:
+        raise ValidationFailed(details=list(problems.values()))
+    return asked
 
 
 def joined_at(call: CallRecord, role: str) -> str | None:

@@ -493,3 +493,13 @@ def test_a_warm_join_is_at_most_two_requests_and_a_create_one(
         assert counted.take() == Counter({"GetItem": 1, "UpdateItem": 1}), path
         assert invoke("POST", path)["statusCode"] == 200
         assert counted.take() == Counter({"GetItem": 1}), path
+
+
+def test_a_body_field_of_the_wrong_type_is_422_even_beside_the_same_query_field(
+    local_api: LocalApi, host_key_app: TestApp
+) -> None:
+    created = create(local_api, host_key_app)
+    query = link_query(created["hostJoinUrl"])
+    result = join(local_api, created["callId"], query, body={"role": {}, "hostKey": query["hostKey"]})
+    error = assert_error(result, 422, "VALIDATION_ERROR")
+    assert [detail["field"] for detail in error["details"]] == ["role"]

@@ -295,10 +295,27 @@ def test_a_bad_field_is_422_with_details_before_the_lookup(query: dict[str, str]
 def test_the_query_wins_over_the_body_and_empty_means_absent() -> None:
     call = call_record()
     assert (
-        joiner(Calls(call))(request({"role": "guest"}, b'{"role": "boss"}'), call.call_id)["role"] == "guest"
+        joiner(Calls(call))(request({"role": "guest"}, b'{"role": "agent"}'), call.call_id)["role"] == "guest"
     )
     assert joiner(Calls(call))(request({"role": ""}), call.call_id)["role"] == "guest"
     assert joiner(Calls(call))(request(body=b'{"role": null}'), call.call_id)["role"] == "guest"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"role": {}, "hostKey": "K"}', b'{"role": "boss"}', b'{"hostKey": 42}', b'{"hostKey": ["K"]}'],
+)
+def test_a_bad_body_field_is_422_even_when_the_query_carries_the_same_field(body: bytes) -> None:
+    """The query wins over the body, but never hides a body field the document's schema refuses."""
+    call = host_key_call()
+    calls = Calls(call)
+    with pytest.raises(ValidationFailed) as caught:
+        joiner(calls, app_record(host_links=HOST_LINKS_HOST_KEY))(
+            request({"role": "agent", "hostKey": HOST_KEY}, body), call.call_id
+        )
+    assert {problem.field for problem in caught.value.details} <= {"role", "hostKey"}
+    assert caught.value.details
+    assert calls.stamps == []
 
 
 def test_an_unreadable_body_is_400() -> None:
