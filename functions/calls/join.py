@@ -10,6 +10,7 @@ that stamps it; the app is read (through the cache) for the agent only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +29,15 @@ from calls.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from calls.models import CallRecord, JoinCallRequest, field_problems
+from calls.models import (
+    ACCENT_COLOR_PATTERN,
+    LANGUAGE_TAG_PATTERN,
+    LOGO_URL_MAX_LENGTH,
+    LOGO_URL_PATTERN,
+    CallRecord,
+    JoinCallRequest,
+    field_problems,
+)
 from calls.read import is_call_id
 from calls.request import CallRequest, first_query_value
 from calls.view import ENDED, EXPIRED, call_status, iso_timestamp, utc_now
@@ -88,6 +97,31 @@ def refuse_if_over(call: CallRecord, now: datetime) -> None:
         raise CallExpiredGone()
 
 
+_LANGUAGE_TAG = re.compile(LANGUAGE_TAG_PATTERN)
+_ACCENT_COLOR = re.compile(ACCENT_COLOR_PATTERN)
+_LOGO_URL = re.compile(LOGO_URL_PATTERN)
+
+
+def page_settings(preset_settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The preset's `language` and `branding` for the call page, as far as they are well formed
+    (the page treats them as untrusted all the same)."""
+    found: dict[str, Any] = {}
+    language = preset_settings.get("language")
+    if isinstance(language, str) and _LANGUAGE_TAG.fullmatch(language):
+        found["language"] = language
+    branding = preset_settings.get("branding")
+    if isinstance(branding, dict):
+        logo, color = branding.get("logoUrl"), branding.get("accentColor")
+        kept = {}
+        if isinstance(logo, str) and len(logo) <= LOGO_URL_MAX_LENGTH and _LOGO_URL.fullmatch(logo):
+            kept["logoUrl"] = logo
+        if isinstance(color, str) and _ACCENT_COLOR.fullmatch(color):
+            kept["accentColor"] = color
+        if kept:
+            found["branding"] = kept
+    return found
+
+
 def join_view(call: CallRecord, role: str, now: datetime) -> JoinView:
     settings = call.settings
     view: dict[str, Any] = {
@@ -100,6 +134,7 @@ def join_view(call: CallRecord, role: str, now: datetime) -> JoinView:
     if call.title is not None:
         view["title"] = call.title
     view["status"] = call_status(call, now)
+    view.update(page_settings(settings.extra))
     return cast("JoinView", view)
 
 

@@ -26,6 +26,14 @@ MAX_BODY_BYTES = 32 * 1024
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]{1,255}$"  # 1-255 printable ASCII characters
 
+# A preset's settings for the call page, returned in the join answer: the page's language (a BCP 47
+# tag; the browser's language otherwise) and its branding. callsctl holds presets to these on write;
+# the join returns only what still matches them.
+LANGUAGE_TAG_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$"
+ACCENT_COLOR_PATTERN = r"^#[0-9A-Fa-f]{6}$"
+LOGO_URL_PATTERN = r"^https://[^\s\"'<>]+$"
+LOGO_URL_MAX_LENGTH = 2048
+
 # An app's host-link mode (contract section 6): its host links carry the app's widget key
 # (upstream's shape, the default) or a per-call host key.
 HOST_LINKS_WIDGET_KEY = "widgetKey"

@@ -12,7 +12,13 @@ from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from pydantic import ConfigDict, Field, with_config
 
-from calls.models import GenesysContext
+from calls.models import (
+    ACCENT_COLOR_PATTERN,
+    LANGUAGE_TAG_PATTERN,
+    LOGO_URL_MAX_LENGTH,
+    LOGO_URL_PATTERN,
+    GenesysContext,
+)
 
 CallStatus = Literal["created", "ended", "expired"]
 JoinRole = Literal["agent", "guest"]
@@ -159,6 +165,24 @@ class CallPageResponse(TypedDict):
     data: CallPage
 
 
+class Branding(TypedDict):
+    """The preset's branding for the call page; each field only when the preset has a valid one."""
+
+    logoUrl: NotRequired[
+        Annotated[
+            str,
+            Field(
+                description="An https URL of the logo the page shows",
+                pattern=LOGO_URL_PATTERN,
+                max_length=LOGO_URL_MAX_LENGTH,
+            ),
+        ]
+    ]
+    accentColor: NotRequired[
+        Annotated[str, Field(description="The page's accent colour, `#rrggbb`", pattern=ACCENT_COLOR_PATTERN)]
+    ]
+
+
 @with_config(ConfigDict(extra="allow"))
 class JoinView(TypedDict):
     """Who joins, as what, and what the join page needs. Clients must ignore fields they do not know."""
@@ -174,6 +198,16 @@ class JoinView(TypedDict):
     status: Annotated[
         CallStatus, Field(description="The call's status; a call that is over answers 410 instead")
     ]
+    language: NotRequired[
+        Annotated[
+            str,
+            Field(
+                description="The preset's language for the page (a BCP 47 tag); absent: the browser's",
+                pattern=LANGUAGE_TAG_PATTERN,
+            ),
+        ]
+    ]
+    branding: NotRequired[Annotated[Branding, Field(description="The preset's branding for the page")]]
 
 
 class JoinResponse(TypedDict):

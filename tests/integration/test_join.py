@@ -503,3 +503,19 @@ def test_a_body_field_of_the_wrong_type_is_422_even_beside_the_same_query_field(
     result = join(local_api, created["callId"], query, body={"role": {}, "hostKey": query["hostKey"]})
     error = assert_error(result, 422, "VALIDATION_ERROR")
     assert [detail["field"] for detail in error["details"]] == ["role"]
+
+
+def test_the_presets_language_and_branding_reach_the_join_answer(
+    local_api: LocalApi, make_app: Callable[..., TestApp]
+) -> None:
+    from tests.conftest import ROOT
+
+    branded = json.loads((ROOT / "docs/examples/branded-preset.json").read_text())
+    app = make_app(presets={"branded": branded}, active_preset_id="branded")
+    created = create(local_api, app)
+    for link in (created["hostJoinUrl"], created["guestJoinUrl"]):
+        joined = assert_ok(join(local_api, created["callId"], link_query(link)))
+        assert joined["language"] == "en-US"
+        assert joined["branding"] == branded["branding"]
+    view = assert_ok(local_api.request("GET", f"/api/calls/{created['callId']}", headers=creds(app)))
+    assert "branding" not in view  # the page's settings are the join's business only

@@ -146,12 +146,27 @@ def test_preset_settings_keep_further_settings_exactly_and_drop_nulls() -> None:
         ({"previewEnabled": 1}, "previewEnabled"),
         ({"hostName": 5}, "hostName"),
         ({"guestName": "x" * 101}, "guestName"),
+        ({"language": "english please"}, "language"),
+        ({"branding": {"logoUrl": "javascript:alert(1)"}}, "branding.logoUrl"),
+        ({"branding": {"accentColor": "blue"}}, "branding.accentColor"),
+        ({"branding": {"logoURL": "https://x.example/l.svg"}}, "branding.logoURL"),
     ],
 )
 def test_wrong_preset_settings_are_refused_naming_the_field(settings: dict[str, Any], mentioned: str) -> None:
     with pytest.raises(inputs.InvalidInput, match=mentioned) as refused:
         inputs.preset_settings(settings)
     assert "\n" not in str(refused.value)
+
+
+def test_the_example_branded_preset_is_accepted_as_the_join_answer_returns_it() -> None:
+    from tests.conftest import ROOT
+
+    settings = inputs.settings_from_json((ROOT / "docs/examples/branded-preset.json").read_text())
+    assert settings["branding"] == {"logoUrl": "https://www.example.com/logo.svg", "accentColor": "#0b5fff"}
+    assert settings["language"] == "en-US"
+    assert inputs.preset_settings({"branding": {"accentColor": "#000000"}}) == {
+        "branding": {"accentColor": "#000000"}
+    }
 
 
 @pytest.mark.parametrize("text", ["[1, 2]", '"x"', "{not json", '{"a": NaN}'])

@@ -381,3 +381,45 @@ def test_a_racing_join_that_stamped_first_is_answered_with_success() -> None:
         request(), call.call_id
     )
     assert view["status"] == "created"
+
+
+# The preset's settings for the page
+
+
+def test_the_join_answer_carries_the_presets_language_and_branding() -> None:
+    branded = CallSettings(
+        host_name="Acme Support",
+        guest_name="Customer",
+        record_on_start=False,
+        preview_enabled=True,
+        extra={
+            "language": "de-DE",
+            "branding": {"logoUrl": "https://www.example.com/logo.svg", "accentColor": "#0b5fff"},
+            "other": 1,
+        },
+    )
+    call = call_record(settings=branded)
+    view = joiner(Calls(call))(request(), call.call_id)
+    assert view["language"] == "de-DE"
+    assert view["branding"] == {"logoUrl": "https://www.example.com/logo.svg", "accentColor": "#0b5fff"}
+    assert "other" not in view
+
+
+@pytest.mark.parametrize(
+    ("extra", "kept"),
+    [
+        ({"language": "de"}, {"language": "de"}),
+        ({"language": "de DE"}, {}),
+        ({"language": "<script>"}, {}),
+        ({"language": 7}, {}),
+        ({"branding": {"logoUrl": "javascript:alert(1)"}}, {}),
+        ({"branding": {"logoUrl": "http://www.example.com/logo.svg"}}, {}),
+        ({"branding": {"logoUrl": 'https://x.example/"onerror="x'}}, {}),
+        ({"branding": {"logoUrl": "https://x.example/" + "a" * 2048}}, {}),
+        ({"branding": {"accentColor": "red; background:url(x)"}}, {}),
+        ({"branding": {"accentColor": "#0B5FFF", "logoUrl": 3}}, {"branding": {"accentColor": "#0B5FFF"}}),
+        ({"branding": "https://x.example/logo.svg"}, {}),
+    ],
+)
+def test_only_well_formed_page_settings_reach_the_page(extra: dict[str, Any], kept: dict[str, Any]) -> None:
+    assert join.page_settings(extra) == kept

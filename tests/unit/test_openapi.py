@@ -549,7 +549,14 @@ def _every_fact_call() -> CallRecord:
         app_id="app-1",
         preset_id="support",
         settings=CallSettings(
-            host_name="Sarah", guest_name="John", record_on_start=True, preview_enabled=False
+            host_name="Sarah",
+            guest_name="John",
+            record_on_start=True,
+            preview_enabled=False,
+            extra={
+                "language": "de-DE",
+                "branding": {"logoUrl": "https://www.example.com/logo.svg", "accentColor": "#0b5fff"},
+            },
         ),
         created_at="2026-01-02T03:04:05.678Z",
         expires_at=1_900_000_000,
@@ -658,7 +665,11 @@ def test_the_documented_join_answer_is_what_the_code_builds(document: dict[str, 
         TypeAdapter(responses.JoinView).validate_python(built)
     assert set(responses.JoinRole.__args__) == {join.AGENT, join.GUEST}
     schema = document["components"]["schemas"]["JoinView"]
-    assert set(schema["required"]) == set(responses.JoinView.__annotations__) - {"title"}
+    assert set(schema["required"]) == set(responses.JoinView.__annotations__) - {
+        "title",
+        "language",
+        "branding",
+    }
     ok = operations(document)["joinCall"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert resolve(document, ok)["properties"]["data"] == {"$ref": "#/components/schemas/JoinView"}
 

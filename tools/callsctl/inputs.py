@@ -8,8 +8,25 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from calls.jsontext import JsonTooDeep, dumps_exact, loads_exact, nesting_depth
-from calls.models import METADATA_MAX_BYTES, METADATA_MAX_DEPTH, DisplayName, PresetId
-from pydantic import AfterValidator, BaseModel, ConfigDict, StrictBool, TypeAdapter, ValidationError
+from calls.models import (
+    ACCENT_COLOR_PATTERN,
+    LANGUAGE_TAG_PATTERN,
+    LOGO_URL_MAX_LENGTH,
+    LOGO_URL_PATTERN,
+    METADATA_MAX_BYTES,
+    METADATA_MAX_DEPTH,
+    DisplayName,
+    PresetId,
+)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    StrictBool,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _HOST_NAME = re.compile(
@@ -56,8 +73,23 @@ def normalize_origin(value: str) -> str:
 AllowedOrigin = Annotated[str, AfterValidator(normalize_origin)]
 
 
+class Branding(BaseModel):
+    """The call page's branding, as the join answer returns it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    logoUrl: (
+        Annotated[
+            str, StringConstraints(strict=True, pattern=LOGO_URL_PATTERN, max_length=LOGO_URL_MAX_LENGTH)
+        ]
+        | None
+    ) = None
+    accentColor: Annotated[str, StringConstraints(strict=True, pattern=ACCENT_COLOR_PATTERN)] | None = None
+
+
 class PresetSettings(BaseModel):
-    """A preset's settings: the four the API knows, with the request's limits, and any further ones."""
+    """A preset's settings: the four the API knows, with the request's limits, the call page's
+    language and branding, and any further ones."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -65,6 +97,8 @@ class PresetSettings(BaseModel):
     guestName: DisplayName | None = None
     recordOnStart: StrictBool | None = None
     previewEnabled: StrictBool | None = None
+    language: Annotated[str, StringConstraints(strict=True, pattern=LANGUAGE_TAG_PATTERN)] | None = None
+    branding: Branding | None = None
 
 
 _PRESET_ID = TypeAdapter(PresetId)
@@ -116,6 +150,8 @@ def preset_settings(settings: Any) -> dict[str, Any]:
     except ValidationError as error:
         raise InvalidInput(_one_line(error, "invalid preset settings")) from None
     validated = {name: value for name, value in model.model_dump().items() if value is not None}
+    if model.branding is not None:
+        validated["branding"] = model.branding.model_dump(exclude_none=True)
     if nesting_depth(validated) > METADATA_MAX_DEPTH:
         raise InvalidInput(f"preset settings are nested more than {METADATA_MAX_DEPTH} levels deep")
     if len(dumps_exact(validated).encode("utf-8")) > METADATA_MAX_BYTES:
