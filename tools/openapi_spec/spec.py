@@ -832,6 +832,28 @@ def info_description(items: dict[str, Schema]) -> str:
     return INFO_DESCRIPTION.format(credentials=CREDENTIALS_NOTE, bodiless=exceptions)
 
 
+# Where the API answers: the local run, and a deployed stage (the stack's output ApiUrl).
+SERVERS: list[Schema] = [
+    {"url": "http://127.0.0.1:3000", "description": "The local run (`make run`; `PORT` moves it)"},
+    {
+        "url": "https://{apiId}.execute-api.{region}.amazonaws.com/{stage}",
+        "description": "A deployed stage: the stack's output `ApiUrl`",
+        "variables": {
+            "apiId": {
+                "default": "abc123defg",
+                "description": "The REST API's id, the first label of `ApiUrl`",
+            },
+            "region": {"default": "eu-central-1", "description": "The stack's region"},
+            "stage": {
+                "default": "prod",
+                "enum": ["dev", "prod"],
+                "description": "The stage (`make deploy STAGE=`)",
+            },
+        },
+    },
+]
+
+
 def build_spec() -> Schema:
     items = paths()
     return {
@@ -841,6 +863,7 @@ def build_spec() -> Schema:
             "version": API_VERSION,
             "description": info_description(items),
         },
+        "servers": SERVERS,
         "tags": TAGS,
         "paths": items,
         "components": {
