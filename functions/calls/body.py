@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from binascii import Error as Base64Error
+from json import JSONDecodeError
 from typing import Any
 
 from calls.errors import InvalidBody, InvalidJson, PayloadTooLarge
@@ -19,10 +20,19 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     if not raw.strip(_JSON_WHITESPACE):
         return {}
     try:
-        payload = loads_exact(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidJson(f"The request body is not valid UTF-8 (at byte {error.start + 1}).") from None
+    try:
+        payload = loads_exact(text)
     except JsonTooDeep:
         raise InvalidJson("The request body is nested too deeply.") from None
-    except (UnicodeDecodeError, ValueError):
+    except JSONDecodeError as error:
+        # Where the JSON broke, as an editor counts: the parser's own words and position.
+        raise InvalidJson(
+            f"The request body is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
+        ) from None
+    except ValueError:
         raise InvalidJson() from None
     if not isinstance(payload, dict):
         raise InvalidBody()

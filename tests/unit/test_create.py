@@ -493,3 +493,28 @@ def test_query_genesys_values_keep_their_limits_even_where_the_body_wins() -> No
         "genesys.gcLangTag",
         "genesys.gcUsePopupAuth",
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (b'{"title": "x",}', "line 1, column 14"),
+        (b'{\n  "title": "x"\n  "hostName": "y"\n}', "line 3, column 3"),
+        (b"{", "line 1, column 2"),
+    ],
+)
+def test_invalid_json_says_where_it_broke(body: bytes, where: str) -> None:
+    from calls.body import parse_body
+
+    with pytest.raises(InvalidJson) as caught:
+        parse_body(body)
+    assert where in caught.value.message
+    assert caught.value.message.startswith("The request body is not valid JSON: ")
+
+
+def test_a_body_that_is_not_utf8_says_where() -> None:
+    from calls.body import parse_body
+
+    with pytest.raises(InvalidJson) as caught:
+        parse_body(b'{"title": "\xff"}')
+    assert "not valid UTF-8 (at byte 12)" in caught.value.message
