@@ -45,6 +45,8 @@ def get_courier() -> Courier:
 
 def deliver_record(record: SQSRecord, courier: Courier) -> None:
     delivery = Delivery.from_message(record.body)
+    # Each delivery's lines correlate with its event; per thread, as deliveries run side by side.
+    logger.thread_safe_append_keys(correlation_id=delivery.event_id)
     attempt = int(record.attributes.approximate_receive_count or "1")
     try:
         outcome = deliver(delivery, attempt=attempt, receipt_handle=record.receipt_handle, courier=courier)

@@ -39,8 +39,11 @@ def handle(
     """The whole batch with `outbox`: the function's AWS one, or the local run's in-process one."""
 
     def record_handler(record: DynamoDBRecord) -> None:
-        published = publish_change(change_from_stream_record(record.raw_event), outbox)
+        change = change_from_stream_record(record.raw_event)
+        published = publish_change(change, outbox)
         for sent in published.events:
+            # Each line correlates with its event (per thread: other work shares this process locally).
+            logger.thread_safe_append_keys(correlation_id=sent.id)
             logger.info(
                 "event published",
                 extra={

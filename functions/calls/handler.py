@@ -123,5 +123,6 @@ def refuse(error: ApiError) -> Response[str]:
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The API Gateway request id correlates the logs; read directly, not by a JMESPath query per call.
-    logger.set_correlation_id(rest.request_id_of(event, context))
+    # Kept per thread: the local run drives the events code in other threads of this process.
+    logger.thread_safe_append_keys(correlation_id=rest.request_id_of(event, context))
     return app.resolve(event, context)

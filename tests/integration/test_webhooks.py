@@ -367,3 +367,28 @@ def test_add_refuses_what_section_7_refuses(
     assert too_many.exit_code == 1
     assert "10" in too_many.stderr
     assert len(ctl.json("webhooks", "list", app.app_id)) == 10
+
+
+def test_event_log_lines_carry_their_own_correlation_id_not_a_requests(
+    local_api: LocalApi, make_app: Callable[..., TestApp]
+) -> None:
+    """The local run drives the events code in threads beside the API's; each log line must name
+    the work it is about: a request's id on the API's lines, the stream record's on the events'."""
+    app = make_app()
+    created = local_api.request(headers={"X-App-Id": app.app_id, "X-Widget-Key": app.widget_key})
+    assert created.status == 201
+    call_id = created.body["data"]["callId"]
+    request_id = created.header("X-Request-Id")
+    deadline = time.monotonic() + 20
+    published: list[dict[str, Any]] = []
+    while not published and time.monotonic() < deadline:
+        published = [
+            json.loads(line)
+            for line in local_api.logs().splitlines()
+            if line.startswith("{") and '"event published"' in line and call_id in line
+        ]
+        time.sleep(0.2)
+    assert published, "the call.created event was not logged"
+    for line in published:
+        assert line.get("correlation_id") != request_id
+        assert line.get("correlation_id") == line["eventId"]

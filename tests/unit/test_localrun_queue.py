@@ -52,6 +52,8 @@ def test_failed_messages_come_back_per_the_schedule_then_dead_letter() -> None:
     assert queue.pending() == 0
     assert queue.dead_letters == [DELIVERY]
     assert any("dead-lettered" in line for line in said)
+    # Each retry line says which event failed for which endpoint.
+    assert any(line.startswith("[webhooks] call.created evt_1 to wh_1: attempt 1 failed") for line in said)
 
 
 def test_a_delivered_message_is_deleted() -> None:

@@ -97,8 +97,10 @@ class InProcessQueue:
             for message in self._messages.values():
                 if message.receipt_handle == receipt_handle:
                     message.visible_at = self.clock() + delay_seconds * self.scale
+                    delivery = Delivery.from_message(message.body)
                     self.say(
-                        f"[webhooks] attempt {message.receive_count} failed; next in "
+                        f"[webhooks] {delivery.event_type} {delivery.event_id} to {delivery.webhook_id}: "
+                        f"attempt {message.receive_count} failed; next in "
                         f"{delay_seconds} s, {delay_seconds * self.scale:.2f} s locally"
                     )
             self._lock.notify_all()
