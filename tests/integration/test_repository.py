@@ -120,3 +120,66 @@ def test_racing_ends_in_their_own_threads_record_one_ended_at(db_environment: st
         outcomes = list(pool.map(end, range(8)))
     assert all(outcome is not None and outcome.status == "ended" for outcome in outcomes)
     assert len({outcome.ended_at for outcome in outcomes if outcome}) == 1
+
+
+# The conditions of the conditional writes, at their boundaries (a mutation probe showed them untested)
+
+
+def live_call(call_id: str, *, expires_at: int) -> CallRecord:
+    return CallRecord(
+        call_id=call_id,
+        app_id=DEMO_APP_ID,
+        preset_id=None,
+        settings=DEFAULT_SETTINGS,
+        created_at="2026-11-23T12:00:00.000Z",
+        expires_at=expires_at,
+        request_id="r-1",
+    )
+
+
+@pytest.mark.parametrize("attribute", ["agentJoinedAt", "guestJoinedAt"])
+def test_a_join_stamp_never_lands_on_an_ended_call(db_environment: str, attribute: str) -> None:
+    """An end racing a join: the stamp's condition keeps the ended call unstamped, so no
+    call.*_joined event can follow call.ended."""
+    repository = get_repository()
+    call_id = str(uuid.uuid4())
+    now = 1_800_000_000 - 3600
+    repository.put_call_once(live_call(call_id, expires_at=1_800_000_000))
+    repository.end_call_once(DEMO_APP_ID, call_id, ended_at="2026-11-23T12:05:00.000Z", now=now)
+    after = repository.stamp_join_once(call_id, attribute, joined_at="2026-11-23T12:06:00.000Z", now=now)
+    assert after is not None
+    assert after.status == "ended"
+    assert (after.agent_joined_at, after.guest_joined_at) == (None, None)
+
+
+def test_at_exactly_expires_at_a_call_is_expired_to_end_join_and_list(db_environment: str) -> None:
+    """The view calls a call expired once now >= expiresAt; the conditions must agree to the second."""
+    repository = get_repository()
+    expires_at = 1_800_000_000
+    call_id = str(uuid.uuid4())
+    repository.put_call_once(live_call(call_id, expires_at=expires_at))
+
+    ended = repository.end_call_once(DEMO_APP_ID, call_id, ended_at="x", now=expires_at)
+    assert ended is not None
+    assert ended.status == "created"  # refused: expired, not ended
+    stamped = repository.stamp_join_once(call_id, "guestJoinedAt", joined_at="x", now=expires_at)
+    assert stamped is not None
+    assert stamped.guest_joined_at is None
+
+    def listed(status: str, now: int) -> set[str]:
+        page = repository.list_calls(DEMO_APP_ID, limit=100, now=now, status=status)
+        found = {call.call_id for call in page.calls}
+        while page.next_key is not None:
+            page = repository.list_calls(DEMO_APP_ID, limit=100, now=now, status=status, start=page.next_key)
+            found |= {call.call_id for call in page.calls}
+        return found
+
+    assert call_id not in listed("created", expires_at)
+    assert call_id in listed("expired", expires_at)
+    assert call_id in listed("created", expires_at - 1)
+    assert call_id not in listed("expired", expires_at - 1)
+    # One second earlier, the same writes go through.
+    assert repository.stamp_join_once(call_id, "guestJoinedAt", joined_at="y", now=expires_at - 1) is not None
+    again = repository.end_call_once(DEMO_APP_ID, call_id, ended_at="z", now=expires_at - 1)
+    assert again is not None
+    assert again.status == "ended"

@@ -89,6 +89,17 @@ def test_malformed_cursors_are_refused(bad: str) -> None:
         open_cursor(KEY, bad, SCOPE)
 
 
+def test_a_stray_character_anywhere_is_refused() -> None:
+    """base64's decoder skips what it does not know and stops at padding: only the exact
+    spelling issued may open, so every insertion of '=', '.', a space or a letter is refused."""
+    cursor = issue_cursor(KEY, POSITION, SCOPE)
+    for index in range(len(cursor) + 1):
+        for stray in ("=", "==", ".", " ", "+", "/", "A"):
+            inserted = cursor[:index] + stray + cursor[index:]
+            with pytest.raises(InvalidCursor):
+                open_cursor(KEY, inserted, SCOPE)
+
+
 def test_truncations_are_refused() -> None:
     cursor = issue_cursor(KEY, POSITION, SCOPE)
     for length in range(len(cursor)):

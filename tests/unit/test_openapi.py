@@ -799,7 +799,12 @@ def test_redoclys_recommended_rules_pass_on_the_committed_document() -> None:
     redocly = ROOT / "node_modules" / ".bin" / "redocly"
     assert redocly.exists(), "npm ci installs @redocly/cli (package.json); make test runs it"
     done = subprocess.run(
-        [str(redocly), "lint", "docs/openapi.json"], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [str(redocly), "lint", "docs/openapi.json"],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     report = done.stdout + done.stderr
     assert done.returncode == 0, report

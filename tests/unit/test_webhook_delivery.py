@@ -137,6 +137,17 @@ def test_the_last_attempt_sets_no_delay_so_the_queue_dead_letters_it() -> None:
     assert queue.delays == []
 
 
+def test_the_schedule_is_the_documented_one() -> None:
+    """Eight attempts: at once, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h later (about
+    27.6 h in all), then the dead-letter queue. Pinned to the numbers, not to the constant."""
+    delays = [retry.delay_after_attempt(attempt) for attempt in range(1, 9)]
+    assert delays == [5, 300, 1800, 7200, 18000, 36000, 36000, None]
+    assert retry.MAX_ATTEMPTS == 8
+    assert retry.delay_after_attempt(0) is None
+    assert retry.schedule_span_seconds() == 99_305
+    assert all(delay <= retry.SQS_MAX_VISIBILITY_SECONDS for delay in delays if delay is not None)
+
+
 def test_the_schedule_is_at_least_five_attempts_over_at_least_an_hour() -> None:
     assert retry.MAX_ATTEMPTS >= 5
     assert retry.schedule_span_seconds() >= 3600
@@ -240,6 +251,15 @@ def test_one_bad_address_among_good_ones_is_enough_to_refuse() -> None:
 def test_the_url_rules_of_section_7(url: str) -> None:
     with pytest.raises(RefusedDestination):
         check_url(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://10.0.0.5/h", "http://192.168.1.20:8080/h", "http://hooks.example.com/"]
+)
+def test_plain_http_beyond_loopback_is_refused_even_where_private_networks_are_allowed(url: str) -> None:
+    local = DestinationPolicy(private_networks_allowed=True, resolve=lambda h, p: ["10.0.0.5"])
+    with pytest.raises(RefusedDestination, match="loopback"):
+        local.check(url)
 
 
 def test_http_to_loopback_passes_only_where_private_networks_are_allowed() -> None:
@@ -381,3 +401,31 @@ def test_an_answer_dripped_past_the_timeout_ends_the_attempt_at_its_deadline() -
     assert answer.status is None
     assert answer.error == "no answer within 1 s"
     assert elapsed < 2.0
+
+
+def test_fan_out_queues_only_the_endpoints_subscribed_to_the_event_type() -> None:
+    """Filtered at fan-out, not only again at delivery: an unsubscribed endpoint costs no message."""
+    from callevents.envelope import change_from_stream_record
+    from callevents.fanout import publish_change
+
+    from tests.unit.test_events_envelope import call_item, stream_record
+
+    def hook(webhook_id: str, events: tuple[str, ...]) -> Endpoint:
+        return Endpoint(webhook_id, "https://hooks.example.com/", events, "2026-01-01T00:00:00.000Z", SECRET)
+
+    queue = FakeQueue()
+    directory = FakeDirectory(
+        {
+            "wh_all": hook("wh_all", ()),
+            "wh_created": hook("wh_created", ("call.created",)),
+            "wh_ended": hook("wh_ended", ("call.ended", "call.expired")),
+        }
+    )
+
+    class Bus:
+        def publish(self, events: Sequence[Event]) -> None:
+            return None
+
+    outbox = Outbox(bus=Bus(), webhooks=directory, queue=queue, base_url="https://v.example")
+    publish_change(change_from_stream_record(stream_record("INSERT", new=call_item(), event_id="x")), outbox)
+    assert sorted(delivery.webhook_id for delivery in queue.sent) == ["wh_all", "wh_created"]
