@@ -51,6 +51,11 @@ JOINED_AT_ATTRIBUTES = {AGENT: "agentJoinedAt", GUEST: "guestJoinedAt"}
 
 # One message for every refused agent, whichever credential was missing or wrong.
 _AGENT_REFUSED = "Joining as the agent needs the call's hostKey, or the appId and widgetKey of its app."
+# To a caller whose appId and widgetKey are right: its app's calls take the host key only.
+_HOST_KEY_ONLY = (
+    "This app's calls take their host key only (hostKey mode): open the agent link (hostJoinUrl) that "
+    "creating the call answered; the appId and widgetKey do not make an agent."
+)
 
 
 class StampJoinOnce(Protocol):
@@ -193,4 +198,4 @@ class JoinCall:
         except Unauthorized:
             raise Unauthorized(_AGENT_REFUSED) from None
         if not app.host_links_carry_widget_key:
-            raise Unauthorized(_AGENT_REFUSED)
+            raise Unauthorized(_HOST_KEY_ONLY)

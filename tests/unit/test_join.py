@@ -229,10 +229,23 @@ def test_in_widget_key_mode_the_apps_credentials_admit_the_agent() -> None:
 def test_in_host_key_mode_the_apps_credentials_do_not_admit_the_agent() -> None:
     call = host_key_call()
     app = app_record(host_links=HOST_LINKS_HOST_KEY)
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized) as caught:
         joiner(Calls(call), app)(
             request({"role": "agent", "appId": "app-1", "widgetKey": WIDGET_KEY}), call.call_id
         )
+    # The caller's credentials are right: say what this app's calls take, not what was sent.
+    assert "host key only" in caught.value.message
+    assert "or the appId and widgetKey" not in caught.value.message
+
+
+def test_wrong_app_credentials_get_the_one_message_that_reveals_nothing() -> None:
+    call = host_key_call()
+    app = app_record(host_links=HOST_LINKS_HOST_KEY)
+    with pytest.raises(Unauthorized) as caught:
+        joiner(Calls(call), app)(
+            request({"role": "agent", "appId": "app-1", "widgetKey": "wrong"}), call.call_id
+        )
+    assert "host key only" not in caught.value.message
 
 
 def test_another_apps_credentials_are_401_even_when_valid_for_it() -> None:
