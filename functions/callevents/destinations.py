@@ -94,6 +94,21 @@ def is_forbidden_address(address: Address) -> bool:
     return address in METADATA_ADDRESSES or not address.is_global or address.is_multicast
 
 
+def is_never_a_receiver(address: Address) -> bool:
+    """Addresses no webhook may reach, even from the local run: link-local and metadata services,
+    multicast, and the unspecified address (alone or carried inside an IPv6 address)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = embedded_ipv4(address)
+        if carried is not None and is_never_a_receiver(carried):
+            return True
+    return (
+        address in METADATA_ADDRESSES
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_unspecified
+    )
+
+
 def resolve_with_dns(host: str, port: int) -> Sequence[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
@@ -102,7 +117,9 @@ def resolve_with_dns(host: str, port: int) -> Sequence[str]:
 @dataclass(frozen=True)
 class DestinationPolicy:
     """Which addresses deliveries may reach. The deployed functions use the strict policy; the
-    local run, whose receivers are on loopback, passes private_networks_allowed=True."""
+    local run, whose receivers are on this machine or its network, passes
+    private_networks_allowed=True, which admits loopback and private addresses, never
+    link-local or metadata ones."""
 
     private_networks_allowed: bool = False
     resolve: Resolver = resolve_with_dns
@@ -119,13 +136,16 @@ class DestinationPolicy:
                 raise RefusedDestination(f"the host {host} does not resolve") from None
             if not addresses:
                 raise RefusedDestination(f"the host {host} does not resolve")
-        if not self.private_networks_allowed:
-            for address in addresses:
-                if is_forbidden_address(ipaddress.ip_address(address.split("%")[0])):
-                    raise RefusedDestination(
-                        f"the host {host} is or resolves to a loopback, private, link-local or "
-                        "metadata address"
-                    )
+        for address in addresses:
+            parsed = ipaddress.ip_address(address.split("%")[0])
+            if is_never_a_receiver(parsed):
+                raise RefusedDestination(
+                    f"the host {host} is or resolves to a link-local, metadata, multicast or unspecified address"
+                )
+            if not self.private_networks_allowed and is_forbidden_address(parsed):
+                raise RefusedDestination(
+                    f"the host {host} is or resolves to a loopback, private, link-local or metadata address"
+                )
         return Destination(url, scheme, host, port, target, tuple(addresses))
 
 

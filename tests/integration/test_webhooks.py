@@ -392,3 +392,34 @@ def test_event_log_lines_carry_their_own_correlation_id_not_a_requests(
     for line in published:
         assert line.get("correlation_id") != request_id
         assert line.get("correlation_id") == line["eventId"]
+
+
+def test_the_local_run_refuses_metadata_and_link_local_and_says_what_only_it_allows(
+    make_app: Callable[..., TestApp], ctl: Ctl
+) -> None:
+    app = make_app()
+    for url in (
+        "https://169.254.169.254/latest",
+        "https://[fe80::1]/h",
+        "https://[::ffff:169.254.169.254]/h",
+    ):
+        refused = ctl("webhooks", "add", app.app_id, url)
+        assert refused.exit_code == 1, url
+        assert "metadata" in refused.stderr, url
+    private = ctl("webhooks", "add", app.app_id, "https://10.0.0.5/h")
+    assert private.exit_code == 0, private.output
+    assert "only the local run delivers to" in private.stderr
+    public = ctl("webhooks", "add", app.app_id, "https://93.184.216.34/h")
+    assert public.exit_code == 0, public.output
+    assert "only the local run" not in public.stderr
+
+
+def test_the_same_url_cannot_be_added_twice(
+    make_app: Callable[..., TestApp], ctl: Ctl, receiver: Receiver
+) -> None:
+    app = make_app()
+    first, _ = add_webhook(ctl, app, receiver, "/same")
+    again = ctl("webhooks", "add", app.app_id, receiver.url("/same"))
+    assert again.exit_code == 1
+    assert first in again.stderr
+    assert len(ctl.json("webhooks", "list", app.app_id)) == 1

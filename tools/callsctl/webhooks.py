@@ -72,8 +72,26 @@ class WebhookStore:
         except RefusedDestination as refused:
             raise InvalidWebhook(f"refused URL: {refused}") from None
 
+    def local_only(self, url: str) -> bool:
+        """Whether `url` passes only because this store's policy admits private networks (the
+        local run's): a deployed stack would refuse it."""
+        if not self.policy.private_networks_allowed:
+            return False
+        strict = DestinationPolicy(private_networks_allowed=False, resolve=self.policy.resolve)
+        try:
+            strict.check(url)
+        except RefusedDestination:
+            return True
+        return False
+
     def add(self, app_id: str, url: str, event_types: tuple[str, ...] = ()) -> tuple[WebhookInfo, NewSecret]:
         self.check_destination(url)
+        same = next((found for found in self._endpoints(app_id) if found.url == url), None)
+        if same is not None:
+            raise Conflict(
+                f"app {app_id!r} has a webhook for this URL already ({same.webhook_id}); "
+                "remove it first, or rotate its secret"
+            )
         endpoint = Endpoint(
             webhook_id=new_webhook_id(),
             url=url,

@@ -10,6 +10,10 @@ from callsctl import output
 from callsctl.state import APP_ARGUMENT, State, pass_state
 from callsctl.webhooks import WebhookInfo, WebhookStore
 
+LOCAL_ONLY_NOTE = (
+    "Note: this URL is on a loopback or private address, which only the local run delivers to; "
+    "a deployed stack refuses it on add and at every delivery."
+)
 SECRET_SHOWN_ONCE = "Save the secret now: it is shown this once (rotate-secret makes a new one)."  # noqa: S105
 # The delivery function's timeout, so a test answers as a real delivery would.
 TEST_TIMEOUT_SECONDS = 10.0
@@ -17,7 +21,8 @@ TEST_TIMEOUT_SECONDS = 10.0
 
 def webhook_store(state: State) -> WebhookStore:
     """The webhooks table of the target. Loopback and private addresses are refused on add unless
-    the target is a local endpoint (the local run delivers to receivers on this machine)."""
+    the target is a local endpoint (the local run delivers to receivers on this machine and its
+    network); link-local and metadata addresses are refused everywhere."""
     from callevents.destinations import DestinationPolicy
 
     store = state.store()
@@ -57,7 +62,10 @@ def webhooks_add(state: State, app_id: str, url: str, event_types: tuple[str, ..
     URL is https://...; plain http only to loopback, on the local run.
     """
     state.store().get_app(app_id)  # an unknown app is an error, not a silent new item
-    info, secret = webhook_store(state).add(app_id, url, event_types)
+    store = webhook_store(state)
+    info, secret = store.add(app_id, url, event_types)
+    if store.local_only(url):
+        click.echo(LOCAL_ONLY_NOTE, err=True)
     state.emit(
         {**_json(info), "secret": secret.secret},
         output.record(
