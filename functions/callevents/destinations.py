@@ -140,7 +140,8 @@ class DestinationPolicy:
             parsed = ipaddress.ip_address(address.split("%")[0])
             if is_never_a_receiver(parsed):
                 raise RefusedDestination(
-                    f"the host {host} is or resolves to a link-local, metadata, multicast or unspecified address"
+                    f"the host {host} is or resolves to a link-local, metadata, multicast or "
+                    "unspecified address"
                 )
             if not self.private_networks_allowed and is_forbidden_address(parsed):
                 raise RefusedDestination(
