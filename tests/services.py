@@ -122,7 +122,7 @@ class HttpResult:
 
 
 def assert_error(result: HttpResult, status: int, code: str) -> dict[str, Any]:
-    """The contract's error envelope with its headers; returns the error object."""
+    """The API's error envelope with its headers; returns the error object."""
     assert result.status == status, result.raw
     assert result.header("Content-Type") == "application/json"
     assert result.header("Cache-Control") == "no-store"

@@ -1,4 +1,4 @@
-"""Contract section 7's events, decided from the calls table's stream: which committed change is
+"""The events of docs/behaviour.md section 7, decided from the calls table's stream: which committed change is
 which event, and the envelope each one is sent in.
 
 Everything here is a pure function of the stream record, so a redelivered record yields the

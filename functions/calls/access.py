@@ -1,7 +1,7 @@
 """Who is calling: credentials from the request, the app they open, and the browser origin.
 
-Every app route admits its caller the same way, in the contract's order: credentials
-(401/403), then origin (403).
+Every app route admits its caller the same way, in the specified order (docs/behaviour.md
+section 5.1): credentials (401/403), then origin (403).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def widget_key_digest(widget_key: str) -> str:
     return hashlib.sha256(widget_key.encode("utf-8")).hexdigest()
 
 
-# A host key is 256 random bits, URL-safe (secrets.token_urlsafe); the contract asks for 128 at least.
+# A host key is 256 random bits, URL-safe (secrets.token_urlsafe); the specification asks for 128 at least.
 HOST_KEY_BYTES = 32
 
 

@@ -232,7 +232,8 @@ class CreateCall:
     now: Callable[[], datetime] = utc_now
 
     def __call__(self, request: CallRequest) -> CallResult:
-        """Checks in the contract's order: size, JSON, credentials, validation, then preset."""
+        """Checks in the specified order (docs/behaviour.md section 1.7): size, JSON, credentials,
+        validation, then preset."""
         payload = parse_body(request.body)
         caller = admit(request, payload, self.apps)
         app, credentials = caller.app, caller.credentials

@@ -1,4 +1,5 @@
-"""Domain errors. Each carries the HTTP status and the stable code of the contract's error table."""
+"""Domain errors. Each carries the HTTP status and the stable code of the error table
+(docs/behaviour.md section 2.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Safe retries (contract section 3): what an Idempotency-Key record holds and how a replay is
+"""Safe retries (docs/behaviour.md section 3): what an Idempotency-Key record holds and how a replay is
 rebuilt from it. The decisions of when to claim, replay or refuse stay in create.py."""
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any
 
 # Deeper JSON is refused as unreadable, whatever the interpreter would manage: Python 3.11's
 # parser stopped near 1,000 levels (the recursion limit), 3.13's C parser goes to about 10,000.
-# The contract's answer to a body must not change with the Python it runs on.
+# The API's answer to a body must not change with the Python it runs on.
 MAX_PARSE_DEPTH = 1000
 
 

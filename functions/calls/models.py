@@ -34,7 +34,7 @@ ACCENT_COLOR_PATTERN = r"^#[0-9A-Fa-f]{6}$"
 LOGO_URL_PATTERN = r"^https://[^\s\"'<>]+$"
 LOGO_URL_MAX_LENGTH = 2048
 
-# An app's host-link mode (contract section 6): its host links carry the app's widget key
+# An app's host-link mode (docs/behaviour.md section 6.1): its host links carry the app's widget key
 # (upstream's shape, the default) or a per-call host key.
 HOST_LINKS_WIDGET_KEY = "widgetKey"
 HOST_LINKS_HOST_KEY = "hostKey"

@@ -59,7 +59,7 @@ CALLS = TableSchema(
     default_name="video-calls-calls",
     partition_key=KeyAttribute("callId"),
     ttl_attribute="expiresAt",
-    # The outbox of contract section 7: every committed change, both images, becomes an event.
+    # The events' outbox (docs/behaviour.md section 7): every committed change, both images, is an event.
     stream_view_type="NEW_AND_OLD_IMAGES",
     indexes=(
         GlobalIndex(
@@ -75,7 +75,7 @@ CALLS = TableSchema(
     ),
 )
 
-# Idempotency-Key records (contract section 3): one per app and key, gone after their TTL.
+# Idempotency-Key records (docs/behaviour.md section 3): one per app and key, gone after their TTL.
 IDEMPOTENCY = TableSchema(
     purpose="idempotency",
     name_variable="IDEMPOTENCY_TABLE_NAME",
@@ -84,7 +84,7 @@ IDEMPOTENCY = TableSchema(
     ttl_attribute="expiration",
 )
 
-# Webhook endpoints (contract section 7): one item per app holding a map of its endpoints, so
+# Webhook endpoints (docs/behaviour.md section 7.3): one item per app holding a map of its endpoints, so
 # that the fan-out reads an app's endpoints with one GetItem and the limit of 10 is one
 # condition. A table of its own: the create path's Query of the apps table never sees them.
 WEBHOOKS = TableSchema(

@@ -570,7 +570,7 @@ def test_an_api_base_in_the_link_is_never_used(
     expect(panel.get_by_label(GUEST_LINK)).to_have_value(created.json()["data"]["guestJoinUrl"])
 
 
-# Host-key mode (contract section 6): the host link appears in the create answer only
+# Host-key mode (docs/behaviour.md section 6): the host link appears in the create answer only
 
 
 def views_without_host_links(route: Route) -> None:

@@ -117,7 +117,7 @@ def test_local_run_serves_the_demo_page_at_root_and_the_script(tab: BrowserTab, 
     assert_key_kept_secret(tab, DEMO_WIDGET_KEY)
 
 
-# Allowed origins and the preflight (contract section 4)
+# Allowed origins and the preflight (docs/behaviour.md section 4)
 
 
 def test_a_listed_origin_creates_a_call(

@@ -22,7 +22,7 @@ from tests.services import TABLE_NAMES, TestApp
 
 pytestmark = pytest.mark.integration
 
-MAX_BODY_BYTES = 32 * 1024  # the contract's limit, written out: a test must not borrow the code's constant
+MAX_BODY_BYTES = 32 * 1024  # the specified limit, written out: a test must not borrow the code's constant
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The contract's sections 1 and 2, rule by rule, through the local HTTP server over DynamoDB Local."""
+"""docs/behaviour.md sections 1 and 2, rule by rule, through the local HTTP server over DynamoDB Local."""
 
 from __future__ import annotations
 

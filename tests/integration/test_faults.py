@@ -363,7 +363,7 @@ def test_a_fault_that_clears_leaves_exactly_one_call(
 def test_a_retry_with_the_same_idempotency_key_after_a_503_creates_the_call_once(
     app: TestApp, traffic: DynamoDBTraffic, admin: AdminStore
 ) -> None:
-    """The failed attempt is not remembered (contract section 3): its retry runs anew, once."""
+    """The failed attempt is not remembered (docs/behaviour.md section 3): its retry runs anew, once."""
     key = {"Idempotency-Key": f"fault-{uuid.uuid4()}"}
     traffic.inject("PutItem", TABLE_NAMES.calls, throttled("ProvisionedThroughputExceededException"))
     failed = post_call(app, headers=key)

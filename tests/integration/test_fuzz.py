@@ -121,7 +121,7 @@ broken_schemas = {
     name: load_schema(credentials, max_examples=BROKEN_MAX_EXAMPLES).include(tag=CALLS_TAG)
     for name, (credentials, _, _) in BROKEN_CREDENTIALS.items()
 }
-# Refused before credentials are looked at, on the routes that read a body (contract: size, then
+# Refused before credentials are looked at, on the routes that read a body (docs/behaviour.md: size, then
 # JSON, then credentials).
 BODY_REFUSALS = {400: {"INVALID_JSON", "INVALID_BODY"}, 413: {"PAYLOAD_TOO_LARGE"}}
 

@@ -1,4 +1,5 @@
-"""Safe retries with Idempotency-Key (contract section 3), over the local server and DynamoDB Local."""
+"""Safe retries with Idempotency-Key (docs/behaviour.md section 3), over the local server and
+DynamoDB Local."""
 
 from __future__ import annotations
 

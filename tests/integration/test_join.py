@@ -1,4 +1,4 @@
-"""Host links and the join API (contract section 6), through the local server over DynamoDB Local."""
+"""Host links and the join API (docs/behaviour.md section 6), through the local server over DynamoDB Local."""
 
 from __future__ import annotations
 

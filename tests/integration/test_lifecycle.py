@@ -1,4 +1,5 @@
-"""The contract's section 5 (read, list, end), rule by rule, through the local server over DynamoDB Local."""
+"""docs/behaviour.md section 5 (read, list, end), rule by rule, through the local server over
+DynamoDB Local."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The local server hands every method to the handler: none gets http.server's HTML 501.
 
 The fuzzer's undeclared-method probe found TRACE answered by http.server itself. Whatever the
-method, the answer is the contract's error envelope: 405 with `Allow` on a known path, 404
+method, the answer is the API's error envelope: 405 with `Allow` on a known path, 404
 anywhere else.
 """
 

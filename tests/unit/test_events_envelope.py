@@ -1,4 +1,5 @@
-"""Contract section 7's envelope, derived from calls-table stream records (no AWS at all)."""
+"""The events' envelope (docs/behaviour.md section 7.1), derived from calls-table stream records
+(no AWS at all)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Host links (contract section 6) on create and in the call view, without AWS: the per-call host
+"""Host links (docs/behaviour.md section 6) on create and in the call view, without AWS: the per-call host
 key, its digest, its link, and the replay that withholds it."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The join's decisions (contract section 6) with the repository replaced by plain functions: no AWS."""
+"""The join's decisions (docs/behaviour.md section 6) with the repository replaced by plain
+functions: no AWS."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""docs/openapi.json: generated from the code, committed, and true to the contract."""
+"""docs/openapi.json: generated from the code, committed, and true to docs/behaviour.md."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from openapi_spec import spec
 from openapi_spec.spec import REGENERATE_COMMAND, SPEC_PATH, build_spec, render
 from pydantic import TypeAdapter, ValidationError
 
-# The contract's error table (section 2, "Errors"), section 3's two idempotency codes, section 5's
+# The error table of docs/behaviour.md (section 2.3), section 3's two idempotency codes, section 5's
 # three and section 6's join answers; 429 is section 8's, written by API Gateway.
 CONTRACT_CODES = {
     400: {"INVALID_JSON", "INVALID_BODY", "INVALID_CURSOR"},
@@ -51,7 +51,7 @@ ADMITTED = {
     503: {"SERVICE_UNAVAILABLE"},
 }
 BODY_REFUSALS = {400: {"INVALID_JSON", "INVALID_BODY"}, 413: {"PAYLOAD_TOO_LARGE"}}
-# Each operation's error codes by status, as the contract gives them to that route.
+# Each operation's error codes by status, as docs/behaviour.md gives them to that route.
 OPERATION_CODES: dict[str, dict[int, set[str]]] = {
     "createCall": {
         **ADMITTED,

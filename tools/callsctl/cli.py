@@ -578,7 +578,7 @@ def calls() -> None:
 
 
 def _call_view(store: AdminStore, call: CallRecord, now: datetime) -> CallView:
-    """The API's call view (contract section 5) without host links: those carry a widget key,
+    """The API's call view (docs/behaviour.md section 5.2) without host links: those carry a widget key,
     which an operator does not have."""
     return call_view(call, now=now, base_url=store.join_base_url)
 

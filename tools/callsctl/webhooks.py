@@ -1,4 +1,4 @@
-"""Operator-side access to webhook endpoints (contract section 7): add, list, remove, rotate, test.
+"""Operator-side access to webhook endpoints (docs/behaviour.md section 7.3): add, list, remove, rotate, test.
 
 Secrets exist in clear only in the webhooks table (the delivery function signs with them) and,
 once, in what `add` and `rotate` return. Nothing else here returns or prints one.

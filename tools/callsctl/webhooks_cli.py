@@ -1,4 +1,4 @@
-"""`callsctl webhooks ...`: an app's webhook endpoints (contract section 7)."""
+"""`callsctl webhooks ...`: an app's webhook endpoints (docs/behaviour.md section 7.3)."""
 
 from __future__ import annotations
 
