@@ -30,6 +30,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_wafv2 as wafv2
 from calls import errors, tables
+from calls.routes import CALLS, ROUTES
 from constructs import Construct, IConstruct
 
 from infra.call_events import EVENTS_TABLE_OPERATIONS, CallEvents
@@ -38,16 +39,6 @@ from infra.function_asset import StagedAsset, stage_function_asset
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_HANDLER = "calls.handler.lambda_handler"
-# The paths the handler serves and their methods: calls.handler.PATH_METHODS in API Gateway's
-# spelling (a test keeps them equal). Not imported: that would load the handler and
-# Powertools into every synth.
-CALLS_PATH = "/api/calls"
-API_ROUTES: dict[str, tuple[str, ...]] = {
-    CALLS_PATH: ("GET", "POST"),
-    f"{CALLS_PATH}/{{callId}}": ("GET",),
-    f"{CALLS_PATH}/{{callId}}/end": ("POST",),
-    f"{CALLS_PATH}/{{callId}}/join": ("POST",),
-}
 # The alias the API invokes when the stack publishes versions (SnapStart, provisioned concurrency).
 LIVE_ALIAS = "live"
 
@@ -516,7 +507,7 @@ class VideoCallsStack(Stack):
         # names the route (/api/calls/{callId}), and no request depends on how API Gateway
         # would match a path under /api/calls that has no resource of its own.
         integration = apigateway.LambdaIntegration(self.invoked_function, proxy=True, allow_test_invoke=False)
-        for path, methods in API_ROUTES.items():
+        for path, methods in ROUTES.items():
             resource = api.root.resource_for_path(path)
             for method in (*methods, "OPTIONS", "ANY"):
                 resource.add_method(method, integration)
@@ -920,7 +911,7 @@ class VideoCallsStack(Stack):
         # links' base from these.
         outputs = {
             "ApiUrl": (self.api.url, "Base URL of the API stage"),
-            "CreateCallUrl": (self.api.url_for_path(CALLS_PATH), "POST here to create a call"),
+            "CreateCallUrl": (self.api.url_for_path(CALLS), "POST here to create a call"),
             "AppsTableName": (self.apps_table.table_name, "DynamoDB table of apps and presets"),
             "CallsTableName": (self.calls_table.table_name, "DynamoDB table of created calls"),
             "IdempotencyTableName": (

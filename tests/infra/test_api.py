@@ -45,20 +45,16 @@ def test_regional_rest_api(synth: Synth) -> None:
     assert api["Properties"]["Name"] == f"video-calls-api-{synth.stage}"
 
 
-def test_calls_route_is_the_handlers() -> None:
-    from calls.handler import CALLS_PATH
+def test_the_api_has_one_resource_per_route_with_its_methods_options_and_any(synth: Synth) -> None:
+    from calls.routes import ROUTES
 
-    assert infra_stack.CALLS_PATH == CALLS_PATH
-
-
-def test_the_stack_routes_every_path_and_method_of_the_handler() -> None:
-    from calls.handler import PATH_METHODS
-
-    # The handler spells a path parameter <call_id>, API Gateway {callId}.
-    handler_routes = {
-        path.replace("<call_id>", "{callId}"): methods for path, methods in PATH_METHODS.items()
-    }
-    assert handler_routes == infra_stack.API_ROUTES
+    paths = list(resource_paths(synth).values())
+    deployed: dict[str, set[str]] = {}
+    for path, method in routes(synth):
+        deployed.setdefault(path, set()).add(method)
+    for path, methods in ROUTES.items():
+        assert paths.count(path) == 1, path
+        assert deployed[path] == {*methods, "OPTIONS", "ANY"}, path
 
 
 def test_every_route_is_a_lambda_proxy_to_the_function(synth: Synth) -> None:
