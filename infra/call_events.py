@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 EVENTS_HANDLER = "callevents.stream_handler.lambda_handler"
 DELIVERY_HANDLER = "callevents.delivery_handler.lambda_handler"
-EVENT_SOURCE = "video-calls"  # callevents.repository.EVENT_SOURCE (a test keeps them equal)
+EVENT_SOURCE = "video-calls"  # callevents.envelope.EVENT_SOURCE
 
 # The DynamoDB operations these functions call, per table (the stream aside): their IAM
 # actions, and the operations whose throttling the stack alarms on.
@@ -75,7 +75,7 @@ class CallEvents(Construct):
 
         self.config = config
         prefix = config.stack_name
-        self.bus = events.EventBus(self, "Bus", description="Video call events (source video-calls)")
+        self.bus = events.EventBus(self, "Bus", description=f"Video call events (source {EVENT_SOURCE})")
 
         self.dead_letter_queue = sqs.Queue(
             self,

@@ -34,7 +34,7 @@ from calls.routes import CALLS, ROUTES
 from constructs import Construct, IConstruct
 
 from infra.call_events import EVENTS_TABLE_OPERATIONS, CallEvents
-from infra.config import StackConfig, function_environment, metrics_namespace
+from infra.config import LAMBDA_RUNTIME, StackConfig, function_environment, metrics_namespace
 from infra.function_asset import StagedAsset, stage_function_asset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,8 +42,19 @@ FUNCTION_HANDLER = "calls.handler.lambda_handler"
 # The alias the API invokes when the stack publishes versions (SnapStart, provisioned concurrency).
 LIVE_ALIAS = "live"
 
-# infra.config.LAMBDA_RUNTIME, where the choice is explained (a test keeps the two equal).
-RUNTIME = lambda_.Runtime.PYTHON_3_13
+
+def _cdk_runtime(name: str) -> lambda_.Runtime:
+    """CDK's own constant for a runtime (python3.13: Runtime.PYTHON_3_13), which knows what that
+    runtime supports (SnapStart among them)."""
+    runtime: lambda_.Runtime = getattr(
+        lambda_.Runtime, name.upper().replace("PYTHON", "PYTHON_").replace(".", "_")
+    )
+    assert runtime.name == name, f"{name} is not {runtime.name}"
+    return runtime
+
+
+# infra.config.LAMBDA_RUNTIME, where the choice is explained.
+RUNTIME = _cdk_runtime(LAMBDA_RUNTIME)
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
 # The Powertools public layer of aws-lambda-powertools==3.37.0, the version pinned in
