@@ -5,7 +5,6 @@ stall or lose events."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aws_cdk import Duration, RemovalPolicy, Stack
@@ -19,7 +18,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from callevents import retry
-from constructs import Construct, IConstruct
+from constructs import Construct
+
+from infra.parts import NagAcknowledgement
 
 if TYPE_CHECKING:
     from infra.config import StackConfig
@@ -47,13 +48,6 @@ DELIVERY_BATCH_SIZE = 10
 # The stream's events are minutes late at this age: something is stuck.
 ITERATOR_AGE_ALARM_MS = 5 * 60 * 1000
 ALARM_PERIOD = Duration.minutes(5)
-
-
-@dataclass(frozen=True)
-class Acknowledgement:
-    scope: IConstruct
-    rule: str
-    reason: str
 
 
 class CallEvents(Construct):
@@ -211,12 +205,12 @@ class CallEvents(Construct):
 
         self.alarms = self._alarms(prefix)
 
-    def nag_acknowledgements(self) -> list[Acknowledgement]:
+    def nag_acknowledgements(self) -> list[NagAcknowledgement]:
         """Each cdk-nag finding on these resources that is accepted, with the reason."""
-        found: list[Acknowledgement] = []
+        found: list[NagAcknowledgement] = []
         for function in (self.events_function, self.delivery_function):
             found.append(
-                Acknowledgement(
+                NagAcknowledgement(
                     function,
                     "Serverless-LambdaDLQ",
                     "The function is invoked by an event source mapping, never asynchronously, so a function "
@@ -231,7 +225,7 @@ class CallEvents(Construct):
             policy = role.node.try_find_child("DefaultPolicy")
             assert policy is not None, "tracing and the event sources add the role's DefaultPolicy"
             found.append(
-                Acknowledgement(
+                NagAcknowledgement(
                     policy,
                     "AwsSolutions-IAM5[Resource::*]",
                     "xray:PutTraceSegments and xray:PutTelemetryRecords (added by active tracing)"
@@ -244,7 +238,7 @@ class CallEvents(Construct):
             (self.stream_failures_queue, "the stream event source's on-failure destination"),
         ):
             found.append(
-                Acknowledgement(
+                NagAcknowledgement(
                     queue,
                     "Serverless-SQSRedrivePolicy",
                     f"This queue is {what}: the end of the line, read by an operator (alarmed on its depth). "
@@ -252,7 +246,7 @@ class CallEvents(Construct):
                 )
             )
         found.append(
-            Acknowledgement(
+            NagAcknowledgement(
                 self.stream_failures_queue,
                 "AwsSolutions-SQS3",
                 "This queue is a dead-letter queue, of the stream event source mapping rather than of "
@@ -266,7 +260,7 @@ class CallEvents(Construct):
             if isinstance(child, lambda_.EventSourceMapping)
         )
         found.append(
-            Acknowledgement(
+            NagAcknowledgement(
                 mapping,
                 "Serverless-LambdaEventSourceMappingDestination",
                 "SQS event source mappings take no on-failure destination (only streams and Kafka do); a "

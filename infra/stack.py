@@ -6,17 +6,11 @@ import itertools
 import json
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import (
-    Acknowledgment,
-    CfnOutput,
-    Duration,
-    RemovalPolicy,
-    Stack,
-    Validations,
-)
+from aws_cdk import CfnElement, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -36,6 +30,7 @@ from constructs import Construct, IConstruct
 from infra.call_events import EVENTS_TABLE_OPERATIONS, CallEvents
 from infra.config import LAMBDA_RUNTIME, StackConfig, function_environment, metrics_namespace
 from infra.function_asset import StagedAsset, stage_function_asset
+from infra.parts import LogicalIds, NagAcknowledgement, apply_acknowledgements
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_HANDLER = "calls.handler.lambda_handler"
@@ -190,13 +185,6 @@ def powertools_layer_parameter(runtime: lambda_.Runtime = RUNTIME) -> str:
 
 def _key(attribute: tables.KeyAttribute) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=attribute.name, type=ATTRIBUTE_TYPES[attribute.type])
-
-
-@dataclass(frozen=True)
-class NagAcknowledgement:
-    scope: IConstruct
-    rule: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -943,10 +931,16 @@ class VideoCallsStack(Stack):
             CfnOutput(self, key, value=value, description=description)
 
     def _acknowledge_nag_findings(self) -> None:
-        for acknowledgement in self.nag_acknowledgements():
-            Validations.of(acknowledgement.scope).acknowledge(
-                Acknowledgment(id=acknowledgement.rule, reason=acknowledgement.reason)
-            )
+        apply_acknowledgements(self.nag_acknowledgements())
+
+    @cached_property
+    def _logical_ids(self) -> LogicalIds:
+        return LogicalIds(self)
+
+    def _allocate_logical_id(self, cfn_element: CfnElement) -> str:
+        # Parts are transparent to logical ids, so every resource keeps the id it was deployed
+        # with (infra/parts.py).
+        return self._logical_ids.allocate(cfn_element)
 
     def nag_acknowledgements(self) -> list[NagAcknowledgement]:
         """Each cdk-nag finding this stack accepts, on the construct it concerns, with the reason."""
@@ -1038,9 +1032,7 @@ class VideoCallsStack(Stack):
             "xray:PutTraceSegments and xray:PutTelemetryRecords (added by active tracing) support no "
             "resource-level permissions; AWS documents Resource * as the only value.",
         )
-        for found in self.call_events.nag_acknowledgements():
-            acknowledge(found.scope, found.rule, found.reason)
-        return acknowledgements
+        return [*acknowledgements, *self.call_events.nag_acknowledgements()]
 
 
 # JSON access log lines. No query string and no headers: credentials may travel there.

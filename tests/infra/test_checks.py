@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from infra.app import build_app
-from infra.stack import NagAcknowledgement, VideoCallsStack
+from infra.parts import NagAcknowledgement
+from infra.stack import VideoCallsStack
 from tests.infra.conftest import CDK_CONTEXT, OPTION_OVERRIDES, PROD_OVERRIDES, Synth
 
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")

@@ -18,7 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk import App, CfnElement, Names, Stack
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Template
 
+from infra.parts import LogicalIds, Part, make_unique_id
 from tests.infra.conftest import CDK_CONTEXT, OPTION_OVERRIDES, PROD_OVERRIDES, Synth, synthesize
 
 SNAPSHOT = Path(__file__).with_name("logical_ids.json")
@@ -96,6 +100,47 @@ def test_every_table_keeps_its_properties(variant: tuple[str, Synth], recorded: 
     now = snapshot(synth.json)["tables"]
     for logical_id, table in recorded[name]["tables"].items():
         assert now.get(logical_id) == table, f"{name}: table {logical_id} changed"
+
+
+def test_make_unique_id_is_cdks(synth_dev: Synth) -> None:
+    """Names.nodeUniqueId is CDK's makeUniqueId of the path below the app: the same on every path."""
+    constructs = synth_dev.stack.node.find_all()
+    assert len(constructs) > 150
+    for construct in constructs:
+        components = [scope.node.id for scope in construct.node.scopes[1:]]
+        assert make_unique_id(components) == Names.node_unique_id(construct.node), construct.node.path
+
+
+class ComposedStack(Stack):
+    def _allocate_logical_id(self, cfn_element: CfnElement) -> str:
+        return LogicalIds(self).allocate(cfn_element)
+
+
+def resource_ids(stack: Stack) -> list[str]:
+    return sorted(Template.from_stack(stack).to_json()["Resources"])
+
+
+def test_a_part_is_transparent_to_logical_ids_even_where_cdk_names_after_a_unique_id() -> None:
+    plain = Stack(App(), "Stack")
+    topic = sns.Topic(plain, "Topic")
+    # As a Lambda permission of an API method is named after the API.
+    sns.Topic(plain, f"After.{Names.node_unique_id(topic.node)}")
+
+    composed = ComposedStack(App(), "Stack")
+    part = Part(composed, "Group")
+    topic = sns.Topic(part, "Topic")
+    sns.Topic(Part(composed, "Other"), f"After.{Names.node_unique_id(topic.node)}")
+
+    assert resource_ids(composed) == resource_ids(plain)
+
+
+def test_two_parts_cannot_give_two_resources_one_logical_id() -> None:
+    stack = ComposedStack(App(), "Stack")
+    sns.Topic(Part(stack, "One"), "Topic")
+    sns.Topic(Part(stack, "Two"), "Topic")
+    # CDK refuses a template with two resources of one logical id.
+    with pytest.raises(RuntimeError, match="already contains 'TopicBFC7AF6E'"):
+        Template.from_stack(stack)
 
 
 def write_snapshot() -> None:
