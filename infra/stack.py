@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import json
-import tempfile
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnElement, CfnOutput, Duration, RemovalPolicy, Stack
@@ -17,46 +14,22 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_wafv2 as wafv2
 from calls import errors, tables
 from calls.routes import CALLS, ROUTES
 from constructs import Construct, IConstruct
 
-from infra.call_events import EVENTS_TABLE_OPERATIONS, CallEvents
-from infra.config import LAMBDA_RUNTIME, StackConfig, function_environment, metrics_namespace
-from infra.function_asset import StagedAsset, stage_function_asset
+from infra.config import StackConfig, function_environment, metrics_namespace
+from infra.events import EVENTS_TABLE_OPERATIONS, CallEvents
+from infra.lambda_defaults import LambdaDefaults
 from infra.parts import LogicalIds, NagAcknowledgement, apply_acknowledgements
 
-ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_HANDLER = "calls.handler.lambda_handler"
 # The alias the API invokes when the stack publishes versions (SnapStart, provisioned concurrency).
 LIVE_ALIAS = "live"
-
-
-def _cdk_runtime(name: str) -> lambda_.Runtime:
-    """CDK's own constant for a runtime (python3.13: Runtime.PYTHON_3_13), which knows what that
-    runtime supports (SnapStart among them)."""
-    runtime: lambda_.Runtime = getattr(
-        lambda_.Runtime, name.upper().replace("PYTHON", "PYTHON_").replace(".", "_")
-    )
-    assert runtime.name == name, f"{name} is not {runtime.name}"
-    return runtime
-
-
-# infra.config.LAMBDA_RUNTIME, where the choice is explained.
-RUNTIME = _cdk_runtime(LAMBDA_RUNTIME)
-ARCHITECTURE = lambda_.Architecture.ARM_64
-
-# The Powertools public layer of aws-lambda-powertools==3.37.0, the version pinned in
-# pyproject.toml (a test keeps the two equal). Its ARN is not written here: CloudFormation
-# reads it at deploy time from the public SSM parameter Powertools publishes for every
-# release, so the layer is the pinned version by construction, in every region.
-POWERTOOLS_PACKAGE_VERSION = "3.37.0"
 
 
 # Gateway-only answers: the function never sees these requests, so they have no domain error.
@@ -114,32 +87,6 @@ ATTRIBUTE_TYPES = {
     "B": dynamodb.AttributeType.BINARY,
 }
 
-# infra.config.LOG_RETENTION_DAYS, as CDK names them.
-RETENTION_DAYS = {
-    1: logs.RetentionDays.ONE_DAY,
-    3: logs.RetentionDays.THREE_DAYS,
-    5: logs.RetentionDays.FIVE_DAYS,
-    7: logs.RetentionDays.ONE_WEEK,
-    14: logs.RetentionDays.TWO_WEEKS,
-    30: logs.RetentionDays.ONE_MONTH,
-    60: logs.RetentionDays.TWO_MONTHS,
-    90: logs.RetentionDays.THREE_MONTHS,
-    120: logs.RetentionDays.FOUR_MONTHS,
-    150: logs.RetentionDays.FIVE_MONTHS,
-    180: logs.RetentionDays.SIX_MONTHS,
-    365: logs.RetentionDays.ONE_YEAR,
-    400: logs.RetentionDays.THIRTEEN_MONTHS,
-    545: logs.RetentionDays.EIGHTEEN_MONTHS,
-    731: logs.RetentionDays.TWO_YEARS,
-    1096: logs.RetentionDays.THREE_YEARS,
-    1827: logs.RetentionDays.FIVE_YEARS,
-    2192: logs.RetentionDays.SIX_YEARS,
-    2557: logs.RetentionDays.SEVEN_YEARS,
-    2922: logs.RetentionDays.EIGHT_YEARS,
-    3288: logs.RetentionDays.NINE_YEARS,
-    3653: logs.RetentionDays.TEN_YEARS,
-}
-
 # The DynamoDB operations the function calls on each table itself (calls.repository): its IAM
 # actions there. No Scan anywhere, and no Query on the calls table itself.
 TABLE_OPERATIONS = {
@@ -160,7 +107,7 @@ INDEX_OPERATIONS = {
 def alarmed_operations(purpose: str) -> tuple[str, ...]:
     """A table's operations whose throttling is alarmed on: those the API function (on the
     table and its indexes: DynamoDB counts an index's throttled Query under the table's name)
-    and the events functions (infra/call_events.py) may call."""
+    and the events functions (infra/events.py) may call."""
     on_indexes = [operation for ops in INDEX_OPERATIONS.get(purpose, {}).values() for operation in ops]
     return tuple(
         dict.fromkeys(
@@ -176,11 +123,6 @@ ALARM_PERIOD = Duration.minutes(5)
 # API 5xx includes the handler's deliberate 503s (DynamoDB throttling); a handful in five
 # minutes is noise, more is an incident.
 API_5XX_ALARM_THRESHOLD = 5
-
-
-def powertools_layer_parameter(runtime: lambda_.Runtime = RUNTIME) -> str:
-    """The public SSM parameter that holds the layer ARN, e.g. .../arm64/python3.13/3.37.0."""
-    return f"/aws/service/powertools/python/arm64/{runtime.name}/{POWERTOOLS_PACKAGE_VERSION}"
 
 
 def _key(attribute: tables.KeyAttribute) -> dynamodb.Attribute:
@@ -247,7 +189,7 @@ class VideoCallsStack(Stack):
         self.webhooks_table = self.tables[tables.WEBHOOKS.purpose]
 
         self.cursor_signing_key = self._cursor_signing_key()
-        self.function_asset, self.function_code = self._function_code()
+        self.lambda_defaults = LambdaDefaults(config, removal_policy=self.removal_policy)
         self.function = self._function()
         self.live_alias = self._live_alias()
         self.call_events = self._call_events()
@@ -314,68 +256,35 @@ class VideoCallsStack(Stack):
 
     # --- Lambda -------------------------------------------------------------------------------
 
-    def _function_code(self) -> tuple[StagedAsset, lambda_.Code]:
-        """functions/ with its bytecode compiled ahead (infra/function_asset.py), which every
-        function of the stack ships: one asset, staged once per synth into a scratch directory
-        that lives as long as the stack (the CDK copies it into cdk.out as it binds the code)."""
-        self._asset_scratch = tempfile.TemporaryDirectory(prefix="video-calls-asset-")
-        staged = stage_function_asset(Path(self._asset_scratch.name) / "functions")
-        return staged, lambda_.Code.from_asset(str(staged.path))
-
     def _function(self) -> lambda_.Function:
         config = self.config
-        self.function_log_group = logs.LogGroup(
-            self,
-            "FunctionLogs",
-            retention=RETENTION_DAYS[config.log_retention_days],
-            removal_policy=self.removal_policy,
-        )
-        self.function_role = iam.Role(
-            self,
-            "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="The create-call function: its own tables and log group, nothing else",
-            inline_policies={"CreateCall": self._function_policy()},
-        )
-        function = lambda_.Function(
+        made = self.lambda_defaults.function(
             self,
             "CreateCallFunction",
+            log_group_id="FunctionLogs",
+            role_id="FunctionRole",
             description="The Video Calls API: creates, reads, lists, ends and joins calls",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
+            role_description="The create-call function: its own tables and log group, nothing else",
             handler=FUNCTION_HANDLER,
-            code=self.function_code,
-            layers=[
-                lambda_.LayerVersion.from_layer_version_arn(
-                    self,
-                    "PowertoolsLayer",
-                    ssm.StringParameter.value_for_string_parameter(self, powertools_layer_parameter()),
-                )
-            ],
             # 1024 MB (cdk.json), from `make bench`: a cold process peaks near 57 MB and a warm one
             # near 68 MB, so memory is never the limit, but Lambda sizes CPU by memory (one vCPU
             # at 1,769 MB). A warm call spends ~1.9 ms of CPU and a cold start ~0.4 s; at 512 MB
             # (~0.29 vCPU) they stretch to ~6.5 ms and over a second, at 1024 MB to ~3.3 ms and
-            # ~0.7 s, for about $0.03 more per million calls. arm64: pure Python (and the
-            # layer's arm64 build), 20% cheaper per GB-second. Check Init Duration after deploying.
+            # ~0.7 s, for about $0.03 more per million calls. Check Init Duration after deploying.
             memory_size=config.lambda_memory_mb,
             timeout=Duration.seconds(config.lambda_timeout_seconds),
-            tracing=lambda_.Tracing.ACTIVE,
-            role=self.function_role,
-            log_group=self.function_log_group,
             environment=self._function_environment(),
+            statements=self._table_statements(),
+            inline_policy="CreateCall",
             # snapStart (cdk.json): Lambda runs init when a version is published and resumes new
             # environments from its snapshot (calls/snapstart.py builds the clients before it).
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if config.snap_start else None,
             # A replaced version is deleted: a SnapStart version's snapshot is billed while it exists.
             current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY),
         )
-        # CDK makes the function depend on its role explicitly although Role: !GetAtt already
-        # does; cfn-lint's W3005 flags that redundancy, which is CDK's and harmless.
-        cfn_function = function.node.default_child
-        assert isinstance(cfn_function, lambda_.CfnFunction)
-        cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
-        return function
+        self.made_function = made
+        self.function_log_group, self.function_role = made.log_group, made.role
+        return made.function
 
     def _live_alias(self) -> lambda_.Alias | None:
         """With SnapStart or provisioned concurrency, the API invokes this alias of the newest
@@ -397,8 +306,8 @@ class VideoCallsStack(Stack):
         """What API Gateway invokes: the live alias when versions are published, else the function."""
         return self.live_alias if self.live_alias is not None else self.function
 
-    def _function_policy(self) -> iam.PolicyDocument:
-        table_statements = [
+    def _table_statements(self) -> list[iam.PolicyStatement]:
+        on_tables = [
             iam.PolicyStatement(
                 sid=f"{purpose.capitalize()}Table",
                 actions=[f"dynamodb:{operation}" for operation in operations],
@@ -406,7 +315,7 @@ class VideoCallsStack(Stack):
             )
             for purpose, operations in TABLE_OPERATIONS.items()
         ]
-        index_statements = [
+        on_indexes = [
             iam.PolicyStatement(
                 sid=f"{purpose.capitalize()}{index[0].upper()}{index[1:]}Index",
                 actions=[f"dynamodb:{operation}" for operation in operations],
@@ -415,17 +324,7 @@ class VideoCallsStack(Stack):
             for purpose, indexes in INDEX_OPERATIONS.items()
             for index, operations in indexes.items()
         ]
-        return iam.PolicyDocument(
-            statements=[
-                *table_statements,
-                *index_statements,
-                iam.PolicyStatement(
-                    sid="OwnLogGroup",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[self.function_log_group.log_group_arn],
-                ),
-            ]
-        )
+        return [*on_tables, *on_indexes]
 
     def _function_environment(self) -> dict[str, str]:
         return {
@@ -440,29 +339,15 @@ class VideoCallsStack(Stack):
         }
 
     def _call_events(self) -> CallEvents:
-        """Section 7: the calls stream's events to the bus and the webhooks (infra/call_events.py)."""
-        api_environment = self._function_environment()
-        shared = (
-            "JOIN_BASE_URL",
-            "POWERTOOLS_SERVICE_NAME",
-            "POWERTOOLS_LOG_LEVEL",
-            "PYDANTIC_DISABLE_PLUGINS",
-        )
-        environment = {
-            name: value
-            for name, value in api_environment.items()
-            if name in shared or name.startswith("DYNAMODB_")
-        }
+        """Section 7: the calls stream's events to the bus and the webhooks (infra/events.py)."""
         return CallEvents(
             self,
             "CallEvents",
             config=self.config,
             calls_table=self.calls_table,
             webhooks_table=self.webhooks_table,
-            environment=environment,
-            retention=RETENTION_DAYS[self.config.log_retention_days],
-            removal_policy=self.removal_policy,
-            code=self.function_code,
+            api_environment=self._function_environment(),
+            defaults=self.lambda_defaults,
         )
 
     @property
@@ -473,12 +358,7 @@ class VideoCallsStack(Stack):
 
     def _api(self) -> apigateway.RestApi:
         config = self.config
-        self.access_log_group = logs.LogGroup(
-            self,
-            "ApiAccessLogs",
-            retention=RETENTION_DAYS[config.log_retention_days],
-            removal_policy=self.removal_policy,
-        )
+        self.access_log_group = self.lambda_defaults.log_group(self, "ApiAccessLogs")
         api = apigateway.RestApi(
             self,
             "Api",
@@ -982,17 +862,7 @@ class VideoCallsStack(Stack):
             "this stack must not own; JSON access logs record status, latency, integration status and "
             "the gateway's error message for every request, and the function logs each request.",
         )
-        functions = (self.function, self.call_events.events_function, self.call_events.delivery_function)
-        for function, rule in itertools.product(
-            functions, ("AwsSolutions-L1", "Serverless-LambdaLatestVersion")
-        ):
-            acknowledge(
-                function,
-                rule,
-                f"{RUNTIME.name} rather than the newest Python is a measured choice (infra/config.py "
-                "LAMBDA_RUNTIME): its init is about 20 ms faster than python3.14's on arm64, it has "
-                "SnapStart and the Powertools layer, and it is supported; the tests run on it.",
-            )
+        acknowledgements += self.made_function.runtime_acknowledgements()
         if self.config.snap_start:
             acknowledge(
                 self.function,

@@ -9,7 +9,7 @@ from typing import Any
 from callevents import repository, retry
 from calls import tables
 
-from infra import call_events
+from infra import events as call_events
 from tests.infra.conftest import Synth
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from calls import tables
 
+from infra import lambda_defaults
 from infra import stack as infra_stack
 from infra.config import LAMBDA_RUNTIME
 from tests.conftest import ROOT
@@ -47,8 +48,8 @@ def test_every_place_that_names_the_python_agrees_with_the_runtime() -> None:
     assert pyproject["tool"]["mypy"]["python_version"] == minor
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(rf"^LAMBDA_PYTHON := {re.escape(minor)}$", makefile, flags=re.MULTILINE)
-    assert infra_stack.RUNTIME.name == LAMBDA_RUNTIME
-    assert infra_stack.powertools_layer_parameter().split("/")[-2] == LAMBDA_RUNTIME
+    assert lambda_defaults.RUNTIME.name == LAMBDA_RUNTIME
+    assert lambda_defaults.powertools_layer_parameter().split("/")[-2] == LAMBDA_RUNTIME
     from bench.environment import LAMBDA_SERVICE_VARIABLES
 
     assert LAMBDA_SERVICE_VARIABLES["AWS_EXECUTION_ENV"] == f"AWS_Lambda_{LAMBDA_RUNTIME}"
@@ -112,7 +113,7 @@ def test_asset_is_functions_with_the_runtimes_bytecode(synth: Synth) -> None:
 
 def test_the_asset_is_the_staged_one_the_other_functions_share(synth: Synth) -> None:
     asset_hash, _ = function_asset(synth)
-    staged = synth.stack.function_asset
+    staged = synth.stack.lambda_defaults.asset
     assert staged.modules == staged.compiled > 30
     keys = {
         resource["Properties"]["Code"]["S3Key"]
@@ -125,7 +126,7 @@ def test_the_asset_is_the_staged_one_the_other_functions_share(synth: Synth) -> 
 
 def test_the_asset_hash_is_the_same_in_every_synth(synth_dev: Synth, synth_prod: Synth) -> None:
     # Two synths, each compiling its own staging copy at its own time: the same bytes, the same hash.
-    assert synth_dev.stack.function_asset.path != synth_prod.stack.function_asset.path
+    assert synth_dev.stack.lambda_defaults.asset.path != synth_prod.stack.lambda_defaults.asset.path
     assert function_asset(synth_dev)[0] == function_asset(synth_prod)[0]
 
 
@@ -135,16 +136,16 @@ def test_powertools_layer_is_the_public_arm64_layer_of_the_pinned_version(synth:
     parameter = synth.template.to_json()["Parameters"][layers[0]["Ref"]]
     assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
     assert parameter["Default"] == (
-        f"/aws/service/powertools/python/arm64/python3.13/{infra_stack.POWERTOOLS_PACKAGE_VERSION}"
+        f"/aws/service/powertools/python/arm64/python3.13/{lambda_defaults.POWERTOOLS_PACKAGE_VERSION}"
     )
 
 
 def test_layer_constant_matches_the_package_pinned_in_pyproject() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     pins = [pin for pin in pyproject["project"]["dependencies"] if pin.startswith("aws-lambda-powertools==")]
-    assert pins == [f"aws-lambda-powertools=={infra_stack.POWERTOOLS_PACKAGE_VERSION}"]
+    assert pins == [f"aws-lambda-powertools=={lambda_defaults.POWERTOOLS_PACKAGE_VERSION}"]
     # What the tests run against is what the layer ships.
-    assert version("aws-lambda-powertools") == infra_stack.POWERTOOLS_PACKAGE_VERSION
+    assert version("aws-lambda-powertools") == lambda_defaults.POWERTOOLS_PACKAGE_VERSION
 
 
 def test_environment_carries_every_setting_the_function_reads(synth: Synth) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from calls import tables
 
-from infra.call_events import EVENTS_TABLE_OPERATIONS
+from infra.events import EVENTS_TABLE_OPERATIONS
 from infra.stack import TABLE_OPERATIONS, alarmed_operations
 from tests.infra.conftest import Synth
 

@@ -5,33 +5,34 @@ stall or lose events."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_ssm as ssm
 from callevents import retry
+from calls import tables
 from constructs import Construct
 
+from infra.config import StackConfig
+from infra.lambda_defaults import LambdaDefaults, PythonFunction
 from infra.parts import NagAcknowledgement
-
-if TYPE_CHECKING:
-    from infra.config import StackConfig
 
 EVENTS_HANDLER = "callevents.stream_handler.lambda_handler"
 DELIVERY_HANDLER = "callevents.delivery_handler.lambda_handler"
 EVENT_SOURCE = "video-calls"  # callevents.envelope.EVENT_SOURCE
-
-# The DynamoDB operations these functions call, per table (the stream aside): their IAM
-# actions, and the operations whose throttling the stack alarms on.
-EVENTS_TABLE_OPERATIONS = {"webhooks": ("GetItem",)}
+# The API function's variables that the events and delivery functions share (all DYNAMODB_* too).
+SHARED_VARIABLES = (
+    "JOIN_BASE_URL",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_LOG_LEVEL",
+    "PYDANTIC_DISABLE_PLUGINS",
+)
 
 MEMORY_MB = 256
 EVENTS_TIMEOUT = Duration.seconds(60)
@@ -49,8 +50,15 @@ DELIVERY_BATCH_SIZE = 10
 ITERATOR_AGE_ALARM_MS = 5 * 60 * 1000
 ALARM_PERIOD = Duration.minutes(5)
 
+# The DynamoDB operations these functions call, per table (the stream aside): their IAM
+# actions, and the operations whose throttling the stack alarms on.
+EVENTS_TABLE_OPERATIONS = {tables.WEBHOOKS.purpose: ("GetItem",)}
+
 
 class CallEvents(Construct):
+    """A construct of its own rather than a part (infra/parts.py): its resources were deployed inside
+    it, so their logical ids carry its id (CallEventsBus7D857237), which it must keep."""
+
     def __init__(
         self,
         scope: Construct,
@@ -59,16 +67,12 @@ class CallEvents(Construct):
         config: StackConfig,
         calls_table: dynamodb.Table,
         webhooks_table: dynamodb.Table,
-        environment: dict[str, str],
-        retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
-        code: lambda_.Code,
+        api_environment: Mapping[str, str],
+        defaults: LambdaDefaults,
     ) -> None:
         super().__init__(scope, construct_id)
-        from infra import stack as infra_stack
-
         self.config = config
-        prefix = config.stack_name
+        removal_policy = defaults.removal_policy
         self.bus = events.EventBus(self, "Bus", description=f"Video call events (source {EVENT_SOURCE})")
 
         self.dead_letter_queue = sqs.Queue(
@@ -102,71 +106,47 @@ class CallEvents(Construct):
             removal_policy=removal_policy,
         )
 
-        layer = lambda_.LayerVersion.from_layer_version_arn(
-            self,
-            "PowertoolsLayer",
-            ssm.StringParameter.value_for_string_parameter(
-                Stack.of(self), infra_stack.powertools_layer_parameter()
-            ),
+        shared = {
+            name: value
+            for name, value in api_environment.items()
+            if name in SHARED_VARIABLES or name.startswith("DYNAMODB_")
+        }
+        read_webhooks = iam.PolicyStatement(
+            sid="WebhookEndpoints",
+            actions=[
+                f"dynamodb:{operation}" for operation in EVENTS_TABLE_OPERATIONS[tables.WEBHOOKS.purpose]
+            ],
+            resources=[webhooks_table.table_arn],
         )
 
         def function(
             name: str, handler: str, description: str, timeout: Duration, variables: dict[str, str]
-        ) -> tuple[lambda_.Function, logs.LogGroup, iam.Role]:
-            log_group = logs.LogGroup(self, f"{name}Logs", retention=retention, removal_policy=removal_policy)
-            role = iam.Role(
-                self,
-                f"{name}Role",
-                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                description=f"The {name.lower()} function: its own log group, and what section 7 needs",
-            )
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="OwnLogGroup",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[log_group.log_group_arn],
-                )
-            )
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="WebhookEndpoints",
-                    actions=[f"dynamodb:{operation}" for operation in EVENTS_TABLE_OPERATIONS["webhooks"]],
-                    resources=[webhooks_table.table_arn],
-                )
-            )
-            created = lambda_.Function(
+        ) -> PythonFunction:
+            return defaults.function(
                 self,
                 f"{name}Function",
+                log_group_id=f"{name}Logs",
+                role_id=f"{name}Role",
                 description=description,
-                runtime=infra_stack.RUNTIME,
-                architecture=infra_stack.ARCHITECTURE,
+                role_description=f"The {name.lower()} function: its own log group, and what section 7 needs",
                 handler=handler,
-                code=code,
-                layers=[layer],
                 memory_size=MEMORY_MB,
                 timeout=timeout,
-                tracing=lambda_.Tracing.ACTIVE,
-                role=role,
-                log_group=log_group,
-                environment={**environment, **variables},
+                environment={**shared, "WEBHOOKS_TABLE_NAME": webhooks_table.table_name, **variables},
+                statements=[read_webhooks],
             )
-            cfn = created.node.default_child
-            assert isinstance(cfn, lambda_.CfnFunction)
-            # As for the API function: CDK's explicit DependsOn on the role, implied by Role: !GetAtt.
-            cfn.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
-            return created, log_group, role
 
-        common = {"WEBHOOKS_TABLE_NAME": webhooks_table.table_name}
-        self.events_function, self.events_log_group, self.events_role = function(
+        self.events = function(
             "Events",
             EVENTS_HANDLER,
             "Turns each change of the calls table into its events: to the bus and the delivery queue",
             EVENTS_TIMEOUT,
-            {
-                **common,
-                "EVENT_BUS_NAME": self.bus.event_bus_name,
-                "DELIVERY_QUEUE_URL": self.delivery_queue.queue_url,
-            },
+            {"EVENT_BUS_NAME": self.bus.event_bus_name, "DELIVERY_QUEUE_URL": self.delivery_queue.queue_url},
+        )
+        self.events_function, self.events_log_group, self.events_role = (
+            self.events.function,
+            self.events.log_group,
+            self.events.role,
         )
         self.events_role.add_to_policy(
             iam.PolicyStatement(
@@ -190,12 +170,17 @@ class CallEvents(Construct):
             )
         )
 
-        self.delivery_function, self.delivery_log_group, self.delivery_role = function(
+        self.delivery = function(
             "Delivery",
             DELIVERY_HANDLER,
             "Delivers one webhook per queue message, signed per Standard Webhooks; retries by schedule",
             DELIVERY_TIMEOUT,
-            {**common, "DELIVERY_QUEUE_URL": self.delivery_queue.queue_url},
+            {"DELIVERY_QUEUE_URL": self.delivery_queue.queue_url},
+        )
+        self.delivery_function, self.delivery_log_group, self.delivery_role = (
+            self.delivery.function,
+            self.delivery.log_group,
+            self.delivery.role,
         )
         self.delivery_function.add_event_source(
             sources.SqsEventSource(
@@ -203,11 +188,11 @@ class CallEvents(Construct):
             )
         )
 
-        self.alarms = self._alarms(prefix)
+        self.alarms = self._alarms()
 
     def nag_acknowledgements(self) -> list[NagAcknowledgement]:
         """Each cdk-nag finding on these resources that is accepted, with the reason."""
-        found: list[NagAcknowledgement] = []
+        found = [*self.events.runtime_acknowledgements(), *self.delivery.runtime_acknowledgements()]
         for function in (self.events_function, self.delivery_function):
             found.append(
                 NagAcknowledgement(
@@ -270,7 +255,9 @@ class CallEvents(Construct):
         )
         return found
 
-    def _alarms(self, prefix: str) -> list[cloudwatch.Alarm]:
+    def _alarms(self) -> list[cloudwatch.Alarm]:
+        prefix = self.config.stack_name
+
         def alarm(
             name: str, suffix: str, description: str, metric: cloudwatch.IMetric, threshold: float
         ) -> cloudwatch.Alarm:
