@@ -30,7 +30,8 @@ def build_app(
     )
     Tags.of(stack).add("project", "video-calls-api")
     Tags.of(stack).add("stage", config.stage)
-    # An unacknowledged finding of either pack fails the synth (acknowledgements: stack.py).
+    # An unacknowledged finding of either pack fails the synth (acknowledgements: each construct's
+    # nag_acknowledgements, applied by the stack).
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     return app, stack
 

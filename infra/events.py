@@ -9,7 +9,6 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -20,7 +19,9 @@ from calls import tables
 from constructs import Construct
 
 from infra.config import StackConfig
+from infra.data import EVENTS_TABLE_OPERATIONS, Data
 from infra.lambda_defaults import LambdaDefaults, PythonFunction
+from infra.monitoring import ALARM_PERIOD, alarm
 from infra.parts import NagAcknowledgement
 
 EVENTS_HANDLER = "callevents.stream_handler.lambda_handler"
@@ -48,11 +49,6 @@ STREAM_RETRY_ATTEMPTS = 10
 DELIVERY_BATCH_SIZE = 10
 # The stream's events are minutes late at this age: something is stuck.
 ITERATOR_AGE_ALARM_MS = 5 * 60 * 1000
-ALARM_PERIOD = Duration.minutes(5)
-
-# The DynamoDB operations these functions call, per table (the stream aside): their IAM
-# actions, and the operations whose throttling the stack alarms on.
-EVENTS_TABLE_OPERATIONS = {tables.WEBHOOKS.purpose: ("GetItem",)}
 
 
 class CallEvents(Construct):
@@ -65,8 +61,7 @@ class CallEvents(Construct):
         construct_id: str,
         *,
         config: StackConfig,
-        calls_table: dynamodb.Table,
-        webhooks_table: dynamodb.Table,
+        data: Data,
         api_environment: Mapping[str, str],
         defaults: LambdaDefaults,
     ) -> None:
@@ -111,6 +106,7 @@ class CallEvents(Construct):
             for name, value in api_environment.items()
             if name in SHARED_VARIABLES or name.startswith("DYNAMODB_")
         }
+        webhooks_table = data.webhooks_table
         read_webhooks = iam.PolicyStatement(
             sid="WebhookEndpoints",
             actions=[
@@ -136,7 +132,7 @@ class CallEvents(Construct):
                 statements=[read_webhooks],
             )
 
-        self.events = function(
+        events_made = function(
             "Events",
             EVENTS_HANDLER,
             "Turns each change of the calls table into its events: to the bus and the delivery queue",
@@ -144,9 +140,9 @@ class CallEvents(Construct):
             {"EVENT_BUS_NAME": self.bus.event_bus_name, "DELIVERY_QUEUE_URL": self.delivery_queue.queue_url},
         )
         self.events_function, self.events_log_group, self.events_role = (
-            self.events.function,
-            self.events.log_group,
-            self.events.role,
+            events_made.function,
+            events_made.log_group,
+            events_made.role,
         )
         self.events_role.add_to_policy(
             iam.PolicyStatement(
@@ -160,7 +156,7 @@ class CallEvents(Construct):
         )
         self.events_function.add_event_source(
             sources.DynamoEventSource(
-                calls_table,
+                data.calls_table,
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
                 batch_size=STREAM_BATCH_SIZE,
                 bisect_batch_on_error=True,
@@ -170,7 +166,7 @@ class CallEvents(Construct):
             )
         )
 
-        self.delivery = function(
+        delivery_made = function(
             "Delivery",
             DELIVERY_HANDLER,
             "Delivers one webhook per queue message, signed per Standard Webhooks; retries by schedule",
@@ -178,10 +174,11 @@ class CallEvents(Construct):
             {"DELIVERY_QUEUE_URL": self.delivery_queue.queue_url},
         )
         self.delivery_function, self.delivery_log_group, self.delivery_role = (
-            self.delivery.function,
-            self.delivery.log_group,
-            self.delivery.role,
+            delivery_made.function,
+            delivery_made.log_group,
+            delivery_made.role,
         )
+        self._made = (events_made, delivery_made)
         self.delivery_function.add_event_source(
             sources.SqsEventSource(
                 self.delivery_queue, batch_size=DELIVERY_BATCH_SIZE, report_batch_item_failures=True
@@ -192,7 +189,9 @@ class CallEvents(Construct):
 
     def nag_acknowledgements(self) -> list[NagAcknowledgement]:
         """Each cdk-nag finding on these resources that is accepted, with the reason."""
-        found = [*self.events.runtime_acknowledgements(), *self.delivery.runtime_acknowledgements()]
+        found = [
+            acknowledgement for made in self._made for acknowledgement in made.runtime_acknowledgements()
+        ]
         for function in (self.events_function, self.delivery_function):
             found.append(
                 NagAcknowledgement(
@@ -256,61 +255,56 @@ class CallEvents(Construct):
         return found
 
     def _alarms(self) -> list[cloudwatch.Alarm]:
-        prefix = self.config.stack_name
-
-        def alarm(
-            name: str, suffix: str, description: str, metric: cloudwatch.IMetric, threshold: float
-        ) -> cloudwatch.Alarm:
-            return cloudwatch.Alarm(
-                self,
-                name,
-                alarm_name=f"{prefix}-{suffix}",
-                alarm_description=description,
-                metric=metric,
-                threshold=threshold,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-
         return [
             alarm(
+                self,
                 "DeliveryDeadLettersAlarm",
-                "webhook-dead-letters",
-                "Webhook deliveries failed every attempt of the retry schedule: in the dead-letter queue",
-                self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                name="webhook-dead-letters",
+                description=(
+                    "Webhook deliveries failed every attempt of the retry schedule: in the dead-letter queue"
+                ),
+                metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
                     period=ALARM_PERIOD, statistic="Maximum"
                 ),
-                1,
+                threshold=1,
             ),
             alarm(
+                self,
                 "StreamFailuresAlarm",
-                "events-stream-failures",
-                "Calls-table stream records the events function gave up on: events not sent",
-                self.stream_failures_queue.metric_approximate_number_of_messages_visible(
+                name="events-stream-failures",
+                description="Calls-table stream records the events function gave up on: events not sent",
+                metric=self.stream_failures_queue.metric_approximate_number_of_messages_visible(
                     period=ALARM_PERIOD, statistic="Maximum"
                 ),
-                1,
+                threshold=1,
             ),
             alarm(
+                self,
                 "EventsIteratorAgeAlarm",
-                "events-iterator-age",
-                f"The events function is {ITERATOR_AGE_ALARM_MS // 60000}+ minutes behind the calls stream",
-                self.events_function.metric("IteratorAge", period=ALARM_PERIOD, statistic="Maximum"),
-                ITERATOR_AGE_ALARM_MS,
+                name="events-iterator-age",
+                description=(
+                    f"The events function is {ITERATOR_AGE_ALARM_MS // 60000}+ minutes behind the calls "
+                    "stream"
+                ),
+                metric=self.events_function.metric("IteratorAge", period=ALARM_PERIOD, statistic="Maximum"),
+                threshold=ITERATOR_AGE_ALARM_MS,
             ),
             alarm(
+                self,
                 "EventsErrorsAlarm",
-                "events-function-errors",
-                "The events function failed (crash, timeout, bus or queue refused); the stream retries",
-                self.events_function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
-                1,
+                name="events-function-errors",
+                description=(
+                    "The events function failed (crash, timeout, bus or queue refused); the stream retries"
+                ),
+                metric=self.events_function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+                threshold=1,
             ),
             alarm(
+                self,
                 "DeliveryErrorsAlarm",
-                "delivery-function-errors",
-                "The delivery function failed (crash or timeout), not a receiver's refusal",
-                self.delivery_function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
-                1,
+                name="delivery-function-errors",
+                description="The delivery function failed (crash or timeout), not a receiver's refusal",
+                metric=self.delivery_function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+                threshold=1,
             ),
         ]

@@ -4,13 +4,13 @@ them, and the cdk-nag acknowledgements each part collects.
 CDK names each resource in the template (its logical id) after its construct path, and CloudFormation
 replaces a resource whose logical id changes: a table would come back empty, and an explicitly named
 alarm, dashboard or web ACL would fail to create beside the one it replaces. The resources that the
-parts group were first deployed directly in the stack, so a part is transparent: the stack gives
-each resource the logical id it would have without the parts around it (`LogicalIds`, called from
-VideoCallsStack._allocate_logical_id). tests/infra/test_logical_ids.py holds every deployed id to a
-snapshot.
+parts group (infra/data.py, api_function.py, rest_api.py, edge.py, monitoring.py) were first deployed
+directly in the stack, so a part is transparent: the stack gives each resource the logical id it
+would have without the parts around it (`LogicalIds`, from VideoCallsStack._allocate_logical_id).
+tests/infra/test_logical_ids.py holds every deployed id to a snapshot.
 
-The events' construct (CallEvents) is no part: its resources were deployed inside it, and their ids
-already carry its name (CallEventsBus7D857237).
+The events' construct (infra/events.py) is no part: its resources were deployed inside it, and their
+ids already carry its name (CallEventsBus7D857237).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from calls import errors
 
-from infra import stack as infra_stack
+from infra import rest_api
 from tests.infra.conftest import Synth
 
 
@@ -58,7 +58,7 @@ def test_the_api_has_one_resource_per_route_with_its_methods_options_and_any(syn
 
 
 def test_every_route_is_a_lambda_proxy_to_the_function(synth: Synth) -> None:
-    function_id = synth.logical_id(synth.stack.function)
+    function_id = synth.logical_id(synth.stack.api_function.function)
     assert set(routes(synth)) == {
         ("/api/calls", "GET"),
         ("/api/calls", "POST"),
@@ -120,9 +120,9 @@ def test_stage_throttling_comes_from_context(synth: Synth) -> None:
 
 def test_access_logs_are_json_in_their_own_group(synth: Synth) -> None:
     access = stage_properties(synth)["AccessLogSetting"]
-    access_group = synth.logical_id(synth.stack.access_log_group)
+    access_group = synth.logical_id(synth.stack.rest_api.access_log_group)
     assert {"Ref": access_group} in access["DestinationArn"]["Fn::Join"][1]
-    assert access_group != synth.logical_id(synth.stack.function_log_group)
+    assert access_group != synth.logical_id(synth.stack.api_function.log_group)
     assert synth.json["Resources"][access_group]["Properties"]["RetentionInDays"] == int(
         synth.context["logRetentionDays"]
     )
@@ -139,7 +139,7 @@ def test_stack_has_no_api_gateway_account_role(synth: Synth) -> None:
 GATEWAY_CASES = {
     "DEFAULT_4XX": (None, "BAD_REQUEST", None),
     "DEFAULT_5XX": (None, errors.InternalError.code, errors.InternalError.default_message),
-    "THROTTLED": ("429", "TOO_MANY_REQUESTS", infra_stack.THROTTLED_MESSAGE),
+    "THROTTLED": ("429", "TOO_MANY_REQUESTS", rest_api.THROTTLED_MESSAGE),
     "MISSING_AUTHENTICATION_TOKEN": ("404", "NOT_FOUND", errors.RouteNotFound.default_message),
     "RESOURCE_NOT_FOUND": ("404", "NOT_FOUND", errors.RouteNotFound.default_message),
     "REQUEST_TOO_LARGE": ("413", "PAYLOAD_TOO_LARGE", errors.PayloadTooLarge.default_message),

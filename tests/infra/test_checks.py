@@ -124,7 +124,7 @@ def test_cfn_lint_ignores_only_what_cdk_generates(every_synth: Synth) -> None:
     }
     # W3005: CDK's explicit DependsOn on the function's role, already implied by Role: !GetAtt.
     functions = (
-        every_synth.stack.function,
+        every_synth.stack.api_function.function,
         every_synth.stack.call_events.events_function,
         every_synth.stack.call_events.delivery_function,
     )
