@@ -43,13 +43,16 @@ class ApiFunction(Part):
         }
         made = defaults.function(
             self,
-            # The id the function was first deployed with, when it only created calls: kept, because
-            # a new logical id would replace the function (its URL, alarms and log group with it).
+            # The id the function was first deployed with, when it only created calls. It stays: a new
+            # logical id would make CloudFormation replace the function with another of another name.
             "CreateCallFunction",
             log_group_id="FunctionLogs",
             role_id="FunctionRole",
             description="The Video Calls API: creates, reads, lists, ends and joins calls",
-            role_description="The create-call function: its own tables and log group, nothing else",
+            role_description=(
+                "The API function (creates, reads, lists, ends and joins calls): its own tables and "
+                "log group, nothing else"
+            ),
             handler=FUNCTION_HANDLER,
             # 1024 MB (cdk.json), from `make bench`: a cold process peaks near 57 MB and a warm one
             # near 68 MB, so memory is never the limit, but Lambda sizes CPU by memory (one vCPU

@@ -25,7 +25,10 @@ def build_app(
         app,
         config.stack_name,
         config=config,
-        description=f"Video Calls API ({config.stage}): POST /api/calls on API Gateway, Lambda, DynamoDB",
+        description=(
+            f"Video Calls API ({config.stage}): the /api/calls routes on API Gateway, Lambda and "
+            "DynamoDB, call events on EventBridge and SQS"
+        ),
         termination_protection=config.is_production,
     )
     Tags.of(stack).add("project", "video-calls-api")

@@ -103,7 +103,7 @@ class Monitoring(Part):
                 self,
                 "FunctionErrorsAlarm",
                 name="function-errors",
-                description="The create-call function failed (crash or timeout), not a handled error",
+                description="The API function failed (crash or timeout), not a handled error",
                 metric=function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
                 threshold=1,
             ),
