@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-# The suite runs on the Lambda's Python (RUNTIME in infra/stack.py; a test keeps the two equal):
+# The suite runs on the Lambda's Python (LAMBDA_RUNTIME in infra/config.py; a test keeps the two equal):
 # python3.13 from PATH or pyenv, else python3 with a warning.
 LAMBDA_PYTHON := 3.13
 PYTHON := $(or $(shell scripts/find-python.sh $(LAMBDA_PYTHON)),python3)

@@ -25,12 +25,16 @@ def build_app(
         app,
         config.stack_name,
         config=config,
-        description=f"Video Calls API ({config.stage}): POST /api/calls on API Gateway, Lambda, DynamoDB",
+        description=(
+            f"Video Calls API ({config.stage}): the /api/calls routes on API Gateway, Lambda and "
+            "DynamoDB, call events on EventBridge and SQS"
+        ),
         termination_protection=config.is_production,
     )
     Tags.of(stack).add("project", "video-calls-api")
     Tags.of(stack).add("stage", config.stage)
-    # An unacknowledged finding of either pack fails the synth (acknowledgements: stack.py).
+    # An unacknowledged finding of either pack fails the synth (acknowledgements: each construct's
+    # nag_acknowledgements, applied by the stack).
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     return app, stack
 

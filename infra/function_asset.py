@@ -21,7 +21,7 @@ bytecode falls back to them. Without them a cold start was no faster (README, Pe
 Only a Python of the runtime's minor can write bytecode the runtime accepts (the magic number
 changes with each minor): any other ships sources only, with a warning.
 
-This is the one place the asset is built: infra/stack.py and infra/call_events.py deploy it, and
+This is the one place the asset is built: infra/lambda_defaults.py stages it for every function, and
 `make bench` (bench/asset.py) measures it.
 """
 

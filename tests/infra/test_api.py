@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from calls import errors
 
-from infra import stack as infra_stack
+from infra import rest_api
 from tests.infra.conftest import Synth
 
 
@@ -45,24 +45,20 @@ def test_regional_rest_api(synth: Synth) -> None:
     assert api["Properties"]["Name"] == f"video-calls-api-{synth.stage}"
 
 
-def test_calls_route_is_the_handlers() -> None:
-    from calls.handler import CALLS_PATH
+def test_the_api_has_one_resource_per_route_with_its_methods_options_and_any(synth: Synth) -> None:
+    from calls.routes import ROUTES
 
-    assert infra_stack.CALLS_PATH == CALLS_PATH
-
-
-def test_the_stack_routes_every_path_and_method_of_the_handler() -> None:
-    from calls.handler import PATH_METHODS
-
-    # The handler spells a path parameter <call_id>, API Gateway {callId}.
-    handler_routes = {
-        path.replace("<call_id>", "{callId}"): methods for path, methods in PATH_METHODS.items()
-    }
-    assert handler_routes == infra_stack.API_ROUTES
+    paths = list(resource_paths(synth).values())
+    deployed: dict[str, set[str]] = {}
+    for path, method in routes(synth):
+        deployed.setdefault(path, set()).add(method)
+    for path, methods in ROUTES.items():
+        assert paths.count(path) == 1, path
+        assert deployed[path] == {*methods, "OPTIONS", "ANY"}, path
 
 
 def test_every_route_is_a_lambda_proxy_to_the_function(synth: Synth) -> None:
-    function_id = synth.logical_id(synth.stack.function)
+    function_id = synth.logical_id(synth.stack.api_function.function)
     assert set(routes(synth)) == {
         ("/api/calls", "GET"),
         ("/api/calls", "POST"),
@@ -124,9 +120,9 @@ def test_stage_throttling_comes_from_context(synth: Synth) -> None:
 
 def test_access_logs_are_json_in_their_own_group(synth: Synth) -> None:
     access = stage_properties(synth)["AccessLogSetting"]
-    access_group = synth.logical_id(synth.stack.access_log_group)
+    access_group = synth.logical_id(synth.stack.rest_api.access_log_group)
     assert {"Ref": access_group} in access["DestinationArn"]["Fn::Join"][1]
-    assert access_group != synth.logical_id(synth.stack.function_log_group)
+    assert access_group != synth.logical_id(synth.stack.api_function.log_group)
     assert synth.json["Resources"][access_group]["Properties"]["RetentionInDays"] == int(
         synth.context["logRetentionDays"]
     )
@@ -143,7 +139,7 @@ def test_stack_has_no_api_gateway_account_role(synth: Synth) -> None:
 GATEWAY_CASES = {
     "DEFAULT_4XX": (None, "BAD_REQUEST", None),
     "DEFAULT_5XX": (None, errors.InternalError.code, errors.InternalError.default_message),
-    "THROTTLED": ("429", "TOO_MANY_REQUESTS", infra_stack.THROTTLED_MESSAGE),
+    "THROTTLED": ("429", "TOO_MANY_REQUESTS", rest_api.THROTTLED_MESSAGE),
     "MISSING_AUTHENTICATION_TOKEN": ("404", "NOT_FOUND", errors.RouteNotFound.default_message),
     "RESOURCE_NOT_FOUND": ("404", "NOT_FOUND", errors.RouteNotFound.default_message),
     "REQUEST_TOO_LARGE": ("413", "PAYLOAD_TOO_LARGE", errors.PayloadTooLarge.default_message),

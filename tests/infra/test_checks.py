@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from infra.app import build_app
-from infra.stack import NagAcknowledgement, VideoCallsStack
+from infra.parts import NagAcknowledgement
+from infra.stack import VideoCallsStack
 from tests.infra.conftest import CDK_CONTEXT, OPTION_OVERRIDES, PROD_OVERRIDES, Synth
 
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
@@ -123,7 +124,7 @@ def test_cfn_lint_ignores_only_what_cdk_generates(every_synth: Synth) -> None:
     }
     # W3005: CDK's explicit DependsOn on the function's role, already implied by Role: !GetAtt.
     functions = (
-        every_synth.stack.function,
+        every_synth.stack.api_function.function,
         every_synth.stack.call_events.events_function,
         every_synth.stack.call_events.delivery_function,
     )

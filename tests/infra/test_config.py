@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from infra.config import CONTEXT_KEYS, LOG_RETENTION_DAYS, ConfigError, load_config
-from infra.stack import RETENTION_DAYS
+from infra.lambda_defaults import RETENTION_DAYS
 from tests.conftest import ROOT
 from tests.infra.conftest import CDK_CONTEXT
 

@@ -9,7 +9,7 @@ from typing import Any
 from callevents import envelope, retry
 from calls import tables
 
-from infra import call_events
+from infra import events as call_events
 from tests.infra.conftest import Synth
 
 
@@ -27,20 +27,24 @@ def arn(synth: Synth, construct: Any) -> dict[str, Any]:
 
 
 def test_the_calls_table_streams_new_and_old_images_per_the_shared_schema(synth: Synth) -> None:
-    properties = resource(synth, synth.stack.calls_table)["Properties"]
+    properties = resource(synth, synth.stack.data.calls_table)["Properties"]
     assert properties["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert tables.CALLS.stream_view_type == "NEW_AND_OLD_IMAGES"
     assert tables.create_table_request(tables.CALLS, "x")["StreamSpecification"] == {
         "StreamEnabled": True,
         "StreamViewType": "NEW_AND_OLD_IMAGES",
     }
-    for other in (synth.stack.apps_table, synth.stack.idempotency_table, synth.stack.webhooks_table):
+    for other in (
+        synth.stack.data.apps_table,
+        synth.stack.data.idempotency_table,
+        synth.stack.data.webhooks_table,
+    ):
         assert "StreamSpecification" not in resource(synth, other)["Properties"]
 
 
 def test_both_functions_run_like_the_api_function_with_their_own_log_groups(synth: Synth) -> None:
     events = synth.stack.call_events
-    api = resource(synth, synth.stack.function)["Properties"]
+    api = resource(synth, synth.stack.api_function.function)["Properties"]
     handlers = {}
     for function, log_group in (
         (events.events_function, events.events_log_group),
@@ -58,7 +62,7 @@ def test_both_functions_run_like_the_api_function_with_their_own_log_groups(synt
             synth.context["logRetentionDays"]
         )
         variables = properties["Environment"]["Variables"]
-        assert variables["WEBHOOKS_TABLE_NAME"] == ref(synth, synth.stack.webhooks_table)
+        assert variables["WEBHOOKS_TABLE_NAME"] == ref(synth, synth.stack.data.webhooks_table)
         assert variables["DELIVERY_QUEUE_URL"] == ref(synth, events.delivery_queue)
         assert variables["JOIN_BASE_URL"] == str(synth.context["joinBaseUrl"]).rstrip("/")
     assert sorted(handlers.values()) == [
@@ -82,7 +86,7 @@ def test_the_events_function_reads_the_stream_with_partial_failures_and_an_on_fa
     ]
     (stream,) = mappings
     assert stream["EventSourceArn"] == {
-        "Fn::GetAtt": [synth.logical_id(synth.stack.calls_table), "StreamArn"]
+        "Fn::GetAtt": [synth.logical_id(synth.stack.data.calls_table), "StreamArn"]
     }
     assert stream["StartingPosition"] == "TRIM_HORIZON"
     assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -168,8 +172,8 @@ def test_each_role_may_do_what_its_function_needs_and_no_more(synth: Synth) -> N
         return frozenset(actions), json.dumps(target, sort_keys=True)
 
     xray = key({"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "*")
-    webhooks = key({"dynamodb:GetItem"}, arn(synth, synth.stack.webhooks_table))
-    stream_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.calls_table), "StreamArn"]}
+    webhooks = key({"dynamodb:GetItem"}, arn(synth, synth.stack.data.webhooks_table))
+    stream_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.data.calls_table), "StreamArn"]}
 
     events_granted = statements(synth, events.events_role)
     assert events_granted == {
@@ -202,13 +206,13 @@ def test_each_role_may_do_what_its_function_needs_and_no_more(synth: Synth) -> N
         ),
     }
     # The API function cannot read webhooks (their secrets) at all.
-    api_text = json.dumps(synth.json["Resources"][synth.logical_id(synth.stack.function_role)])
-    assert synth.logical_id(synth.stack.webhooks_table) not in api_text
+    api_text = json.dumps(synth.json["Resources"][synth.logical_id(synth.stack.api_function.role)])
+    assert synth.logical_id(synth.stack.data.webhooks_table) not in api_text
 
 
 def test_alarms_on_dead_letters_iterator_age_and_function_errors(synth: Synth) -> None:
     events = synth.stack.call_events
-    topic = {"Ref": synth.logical_id(synth.stack.alarm_topic)}
+    topic = {"Ref": synth.logical_id(synth.stack.monitoring.topic)}
     by_name = {
         alarm["Properties"]["AlarmName"].removeprefix(f"VideoCallsApi-{synth.stage}-"): alarm["Properties"]
         for alarm in synth.resources("AWS::CloudWatch::Alarm").values()

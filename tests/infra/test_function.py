@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from calls import tables
 
-from infra import stack as infra_stack
+from infra import data, lambda_defaults
 from infra.config import LAMBDA_RUNTIME
 from tests.conftest import ROOT
 from tests.infra.conftest import Synth
@@ -24,7 +24,7 @@ from tests.infra.conftest import Synth
 
 def function_properties(synth: Synth) -> dict[str, Any]:
     # The API's function; the events and delivery functions have tests of their own (test_events.py).
-    function = synth.json["Resources"][synth.logical_id(synth.stack.function)]
+    function = synth.json["Resources"][synth.logical_id(synth.stack.api_function.function)]
     properties: dict[str, Any] = function["Properties"]
     return properties
 
@@ -47,8 +47,8 @@ def test_every_place_that_names_the_python_agrees_with_the_runtime() -> None:
     assert pyproject["tool"]["mypy"]["python_version"] == minor
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(rf"^LAMBDA_PYTHON := {re.escape(minor)}$", makefile, flags=re.MULTILINE)
-    assert infra_stack.RUNTIME.name == LAMBDA_RUNTIME
-    assert infra_stack.powertools_layer_parameter().split("/")[-2] == LAMBDA_RUNTIME
+    assert lambda_defaults.RUNTIME.name == LAMBDA_RUNTIME
+    assert lambda_defaults.powertools_layer_parameter().split("/")[-2] == LAMBDA_RUNTIME
     from bench.environment import LAMBDA_SERVICE_VARIABLES
 
     assert LAMBDA_SERVICE_VARIABLES["AWS_EXECUTION_ENV"] == f"AWS_Lambda_{LAMBDA_RUNTIME}"
@@ -112,7 +112,7 @@ def test_asset_is_functions_with_the_runtimes_bytecode(synth: Synth) -> None:
 
 def test_the_asset_is_the_staged_one_the_other_functions_share(synth: Synth) -> None:
     asset_hash, _ = function_asset(synth)
-    staged = synth.stack.function_asset
+    staged = synth.stack.lambda_defaults.asset
     assert staged.modules == staged.compiled > 30
     keys = {
         resource["Properties"]["Code"]["S3Key"]
@@ -125,7 +125,7 @@ def test_the_asset_is_the_staged_one_the_other_functions_share(synth: Synth) -> 
 
 def test_the_asset_hash_is_the_same_in_every_synth(synth_dev: Synth, synth_prod: Synth) -> None:
     # Two synths, each compiling its own staging copy at its own time: the same bytes, the same hash.
-    assert synth_dev.stack.function_asset.path != synth_prod.stack.function_asset.path
+    assert synth_dev.stack.lambda_defaults.asset.path != synth_prod.stack.lambda_defaults.asset.path
     assert function_asset(synth_dev)[0] == function_asset(synth_prod)[0]
 
 
@@ -135,16 +135,16 @@ def test_powertools_layer_is_the_public_arm64_layer_of_the_pinned_version(synth:
     parameter = synth.template.to_json()["Parameters"][layers[0]["Ref"]]
     assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
     assert parameter["Default"] == (
-        f"/aws/service/powertools/python/arm64/python3.13/{infra_stack.POWERTOOLS_PACKAGE_VERSION}"
+        f"/aws/service/powertools/python/arm64/python3.13/{lambda_defaults.POWERTOOLS_PACKAGE_VERSION}"
     )
 
 
 def test_layer_constant_matches_the_package_pinned_in_pyproject() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     pins = [pin for pin in pyproject["project"]["dependencies"] if pin.startswith("aws-lambda-powertools==")]
-    assert pins == [f"aws-lambda-powertools=={infra_stack.POWERTOOLS_PACKAGE_VERSION}"]
+    assert pins == [f"aws-lambda-powertools=={lambda_defaults.POWERTOOLS_PACKAGE_VERSION}"]
     # What the tests run against is what the layer ships.
-    assert version("aws-lambda-powertools") == infra_stack.POWERTOOLS_PACKAGE_VERSION
+    assert version("aws-lambda-powertools") == lambda_defaults.POWERTOOLS_PACKAGE_VERSION
 
 
 def test_environment_carries_every_setting_the_function_reads(synth: Synth) -> None:
@@ -152,9 +152,9 @@ def test_environment_carries_every_setting_the_function_reads(synth: Synth) -> N
     variables = function_properties(synth)["Environment"]["Variables"]
     stage = synth.stage
     assert variables == {
-        "APPS_TABLE_NAME": {"Ref": synth.logical_id(synth.stack.apps_table)},
-        "CALLS_TABLE_NAME": {"Ref": synth.logical_id(synth.stack.calls_table)},
-        "IDEMPOTENCY_TABLE_NAME": {"Ref": synth.logical_id(synth.stack.idempotency_table)},
+        "APPS_TABLE_NAME": {"Ref": synth.logical_id(synth.stack.data.apps_table)},
+        "CALLS_TABLE_NAME": {"Ref": synth.logical_id(synth.stack.data.calls_table)},
+        "IDEMPOTENCY_TABLE_NAME": {"Ref": synth.logical_id(synth.stack.data.idempotency_table)},
         "JOIN_BASE_URL": str(context["joinBaseUrl"]).rstrip("/"),
         "CALL_TTL_SECONDS": str(context["callTtlSeconds"]),
         "CACHE_TTL_SECONDS": str(context["cacheTtlSeconds"]),
@@ -171,21 +171,21 @@ def test_environment_carries_every_setting_the_function_reads(synth: Synth) -> N
 
 def cursor_key_reference(synth: Synth) -> dict[str, Any]:
     """CloudFormation's dynamic reference to the secret's whole value, resolved at deploy."""
-    secret_id = synth.logical_id(synth.stack.cursor_signing_key)
+    secret_id = synth.logical_id(synth.stack.data.cursor_signing_key)
     return {"Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": secret_id}, ":SecretString:::}}"]]}
 
 
 def test_the_cursor_signing_key_is_a_secret_generated_at_deploy(synth: Synth) -> None:
     secret_id, secret = synth.one("AWS::SecretsManager::Secret")
-    assert secret_id == synth.logical_id(synth.stack.cursor_signing_key)
+    assert secret_id == synth.logical_id(synth.stack.data.cursor_signing_key)
     properties = secret["Properties"]
     # Generated by Secrets Manager: no value in the template, cdk.out or the repository.
     assert properties["GenerateSecretString"] == {
-        "PasswordLength": infra_stack.CURSOR_SIGNING_KEY_LENGTH,
+        "PasswordLength": data.CURSOR_SIGNING_KEY_LENGTH,
         "ExcludePunctuation": True,
     }
     assert "SecretString" not in properties
-    assert infra_stack.CURSOR_SIGNING_KEY_LENGTH == 64
+    assert data.CURSOR_SIGNING_KEY_LENGTH == 64
     # The function gets it as CURSOR_SIGNING_KEY, by reference: every container signs alike.
     variables = function_properties(synth)["Environment"]["Variables"]
     assert variables["CURSOR_SIGNING_KEY"] == cursor_key_reference(synth)
@@ -195,15 +195,15 @@ def test_the_cursor_signing_key_is_a_secret_generated_at_deploy(synth: Synth) ->
         for logical_id, resource in synth.json["Resources"].items()
         if secret_id in json.dumps(resource) and logical_id != secret_id
     ]
-    assert mentions == [synth.logical_id(synth.stack.function)]
+    assert mentions == [synth.logical_id(synth.stack.api_function.function)]
     assert secret_id not in json.dumps(synth.json.get("Outputs", {}))
 
 
 def test_the_generated_key_is_one_the_function_accepts(monkeypatch: Any) -> None:
     from calls.settings import ConfigurationError, get_settings
 
-    key = "aB3" * (infra_stack.CURSOR_SIGNING_KEY_LENGTH // 3) + "x"
-    assert len(key) == infra_stack.CURSOR_SIGNING_KEY_LENGTH
+    key = "aB3" * (data.CURSOR_SIGNING_KEY_LENGTH // 3) + "x"
+    assert len(key) == data.CURSOR_SIGNING_KEY_LENGTH
     monkeypatch.setenv("CURSOR_SIGNING_KEY", key)
     assert get_settings.__wrapped__().cursor_signing_key == key.encode()
     monkeypatch.setenv("CURSOR_SIGNING_KEY", key[:31])
@@ -236,7 +236,7 @@ def test_memory_timeout_and_tracing_come_from_context(synth: Synth) -> None:
 
 
 def test_function_logs_to_its_own_group_with_retention(synth: Synth) -> None:
-    log_group_id = synth.logical_id(synth.stack.function_log_group)
+    log_group_id = synth.logical_id(synth.stack.api_function.log_group)
     assert function_properties(synth)["LoggingConfig"] == {"LogGroup": {"Ref": log_group_id}}
     log_group = synth.json["Resources"][log_group_id]
     assert log_group["Properties"]["RetentionInDays"] == int(synth.context["logRetentionDays"])
@@ -252,7 +252,7 @@ def as_list(value: Any) -> list[Any]:
 
 
 def test_role_has_exactly_the_inline_permissions_of_the_issue(synth: Synth) -> None:
-    role_id = synth.logical_id(synth.stack.function_role)
+    role_id = synth.logical_id(synth.stack.api_function.role)
     role = synth.json["Resources"][role_id]
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "lambda.amazonaws.com"
@@ -278,26 +278,29 @@ def test_role_has_exactly_the_inline_permissions_of_the_issue(synth: Synth) -> N
     # the two calls indexes, never on the table or `index/*`; the Idempotency-Key records.
     assert granted == Counter(
         [
-            (frozenset({"dynamodb:Query"}), str(arn(stack.apps_table))),
+            (frozenset({"dynamodb:Query"}), str(arn(stack.data.apps_table))),
             (
                 frozenset({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
-                str(arn(stack.calls_table)),
+                str(arn(stack.data.calls_table)),
             ),
             (
                 frozenset({"dynamodb:Query"}),
-                str(index_arn(stack.calls_table, tables.CALLS_BY_APP_INDEX)),
+                str(index_arn(stack.data.calls_table, tables.CALLS_BY_APP_INDEX)),
             ),
             (
                 frozenset({"dynamodb:Query"}),
-                str(index_arn(stack.calls_table, tables.CALLS_BY_CONVERSATION_INDEX)),
+                str(index_arn(stack.data.calls_table, tables.CALLS_BY_CONVERSATION_INDEX)),
             ),
             (
                 frozenset(
                     {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
                 ),
-                str(arn(stack.idempotency_table)),
+                str(arn(stack.data.idempotency_table)),
             ),
-            (frozenset({"logs:CreateLogStream", "logs:PutLogEvents"}), str(arn(stack.function_log_group))),
+            (
+                frozenset({"logs:CreateLogStream", "logs:PutLogEvents"}),
+                str(arn(stack.api_function.log_group)),
+            ),
         ]
     )
     assert all(

@@ -7,8 +7,7 @@ from typing import Any
 
 from calls import tables
 
-from infra.call_events import EVENTS_TABLE_OPERATIONS
-from infra.stack import TABLE_OPERATIONS, alarmed_operations
+from infra.data import EVENTS_TABLE_OPERATIONS, TABLE_OPERATIONS, alarmed_operations
 from tests.infra.conftest import Synth
 
 OUTPUT_KEYS = {
@@ -38,7 +37,7 @@ def alarm(synth: Synth, suffix: str) -> dict[str, Any]:
 
 
 def test_the_issues_alarms_exist_and_notify_the_topic(synth: Synth) -> None:
-    topic_id = synth.logical_id(synth.stack.alarm_topic)
+    topic_id = synth.logical_id(synth.stack.monitoring.topic)
     assert set(alarms(synth)) == {
         f"VideoCallsApi-{synth.stage}-{suffix}"
         for suffix in (
@@ -62,7 +61,7 @@ def test_the_issues_alarms_exist_and_notify_the_topic(synth: Synth) -> None:
 
 
 def test_function_alarms_watch_this_function(synth: Synth) -> None:
-    function_id = synth.logical_id(synth.stack.function)
+    function_id = synth.logical_id(synth.stack.api_function.function)
     for suffix, metric in (("function-errors", "Errors"), ("function-throttles", "Throttles")):
         properties = alarm(synth, suffix)
         assert (properties["Namespace"], properties["MetricName"]) == ("AWS/Lambda", metric)
@@ -80,7 +79,7 @@ def test_api_alarms_watch_5xx_and_p99_latency(synth: Synth) -> None:
 
 def test_each_table_has_a_throttled_requests_alarm_over_its_operations(synth: Synth) -> None:
     for schema in tables.ALL_TABLES:
-        table_id = synth.logical_id(synth.stack.tables[schema.purpose])
+        table_id = synth.logical_id(synth.stack.data.tables[schema.purpose])
         metrics = alarm(synth, f"{schema.purpose}-table-throttled-requests")["Metrics"]
         stats = [metric["MetricStat"]["Metric"] for metric in metrics if "MetricStat" in metric]
         assert {stat["MetricName"] for stat in stats} == {"ThrottledRequests"}
@@ -136,12 +135,12 @@ def test_outputs_have_stable_keys(synth: Synth) -> None:
     outputs = synth.json["Outputs"]
     assert set(outputs) == OUTPUT_KEYS
     stack = synth.stack
-    assert outputs["AppsTableName"]["Value"] == {"Ref": synth.logical_id(stack.apps_table)}
-    assert outputs["CallsTableName"]["Value"] == {"Ref": synth.logical_id(stack.calls_table)}
-    assert outputs["IdempotencyTableName"]["Value"] == {"Ref": synth.logical_id(stack.idempotency_table)}
-    assert outputs["AlarmTopicArn"]["Value"] == {"Ref": synth.logical_id(stack.alarm_topic)}
+    assert outputs["AppsTableName"]["Value"] == {"Ref": synth.logical_id(stack.data.apps_table)}
+    assert outputs["CallsTableName"]["Value"] == {"Ref": synth.logical_id(stack.data.calls_table)}
+    assert outputs["IdempotencyTableName"]["Value"] == {"Ref": synth.logical_id(stack.data.idempotency_table)}
+    assert outputs["AlarmTopicArn"]["Value"] == {"Ref": synth.logical_id(stack.monitoring.topic)}
     # The function's own JOIN_BASE_URL: what `callsctl --stack` builds guest links with.
-    function = synth.json["Resources"][synth.logical_id(stack.function)]
+    function = synth.json["Resources"][synth.logical_id(stack.api_function.function)]
     join_base_url = function["Properties"]["Environment"]["Variables"]["JOIN_BASE_URL"]
     assert outputs["JoinBaseUrl"]["Value"] == join_base_url == str(synth.context["joinBaseUrl"]).rstrip("/")
 
@@ -168,6 +167,6 @@ def test_stack_name_carries_the_stage_and_prod_is_termination_protected(
 
 
 def test_resources_are_tagged_with_project_and_stage(synth: Synth) -> None:
-    function = synth.json["Resources"][synth.logical_id(synth.stack.function)]
+    function = synth.json["Resources"][synth.logical_id(synth.stack.api_function.function)]
     tags = {tag["Key"]: tag["Value"] for tag in function["Properties"]["Tags"]}
     assert tags == {"project": "video-calls-api", "stage": synth.stage}

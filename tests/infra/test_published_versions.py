@@ -6,27 +6,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from infra.stack import LIVE_ALIAS
+from infra.api_function import LIVE_ALIAS
 from tests.infra.conftest import Synth
 from tests.infra.test_api import routes
 
 
 def function_properties(synth: Synth) -> dict[str, Any]:
     # The API's function: SnapStart and provisioned concurrency are options of the API only.
-    function = synth.json["Resources"][synth.logical_id(synth.stack.function)]
+    function = synth.json["Resources"][synth.logical_id(synth.stack.api_function.function)]
     properties: dict[str, Any] = function["Properties"]
     return properties
 
 
 def test_by_default_the_api_invokes_the_function_itself(synth: Synth) -> None:
-    assert synth.stack.live_alias is None
+    assert synth.stack.api_function.live_alias is None
     assert synth.resources("AWS::Lambda::Version") == {}
     assert synth.resources("AWS::Lambda::Alias") == {}
     assert "SnapStart" not in function_properties(synth)
 
 
 def test_a_published_version_stands_behind_the_live_alias(synth_option: Synth) -> None:
-    function_id = synth_option.logical_id(synth_option.stack.function)
+    function_id = synth_option.logical_id(synth_option.stack.api_function.function)
     version_id, version = synth_option.one("AWS::Lambda::Version")
     assert version["Properties"]["FunctionName"] == {"Ref": function_id}
     # Replaced versions are deleted: a SnapStart version's snapshot is billed while it exists.
@@ -39,7 +39,7 @@ def test_a_published_version_stands_behind_the_live_alias(synth_option: Synth) -
 
 def test_every_route_and_every_invoke_permission_is_the_alias(synth_option: Synth) -> None:
     alias_id, _ = synth_option.one("AWS::Lambda::Alias")
-    function_id = synth_option.logical_id(synth_option.stack.function)
+    function_id = synth_option.logical_id(synth_option.stack.api_function.function)
     found = routes(synth_option)
     assert found
     for route, method in found.items():
@@ -87,7 +87,7 @@ def test_the_dashboard_shows_provisioned_concurrency_spillover_only_when_provisi
 
 def test_function_alarms_still_watch_every_version(synth_option: Synth) -> None:
     """FunctionName alone aggregates all versions and aliases, so the alarms see the alias's calls."""
-    function_id = synth_option.logical_id(synth_option.stack.function)
+    function_id = synth_option.logical_id(synth_option.stack.api_function.function)
     alarms = [
         alarm["Properties"]
         for alarm in synth_option.resources("AWS::CloudWatch::Alarm").values()

@@ -10,7 +10,7 @@ import pytest
 from calls.responses import ErrorEnvelope
 from pydantic import TypeAdapter
 
-from infra import stack as infra_stack
+from infra import edge, rest_api
 from infra.config import load_config
 from tests.conftest import ROOT
 from tests.infra.conftest import CDK_CONTEXT, Synth
@@ -40,7 +40,7 @@ def test_prod_limits_apps_by_default_and_dev_does_not() -> None:
 
 
 def test_without_limits_there_is_no_web_acl_and_apig3_is_acknowledged(synth_dev: Synth) -> None:
-    assert synth_dev.stack.web_acl is None
+    assert synth_dev.stack.edge.web_acl is None
     assert synth_dev.resources("AWS::WAFv2::WebACL") == {}
     assert synth_dev.resources("AWS::WAFv2::WebACLAssociation") == {}
     assert "AwsSolutions-APIG3" in {a.rule for a in synth_dev.stack.nag_acknowledgements()}
@@ -120,7 +120,7 @@ def test_over_a_limit_the_answer_is_the_contracts_429(synth_prod: Synth, rule: s
     assert response["ResponseCode"] == 429
     headers = {header["Name"]: header["Value"] for header in response["ResponseHeaders"]}
     assert headers == {
-        "Retry-After": str(infra_stack.WAF_RETRY_AFTER_SECONDS),
+        "Retry-After": str(edge.WAF_RETRY_AFTER_SECONDS),
         "Cache-Control": "no-store",
         "Access-Control-Allow-Origin": "*",
         "Access-Control-Expose-Headers": "Retry-After",
@@ -131,7 +131,7 @@ def test_over_a_limit_the_answer_is_the_contracts_429(synth_prod: Synth, rule: s
     TypeAdapter(ErrorEnvelope).validate_python(envelope)  # the shape the OpenAPI document gives every error
     assert envelope["ok"] is False
     # The same code as API Gateway's own throttling: a client handles both 429s alike.
-    assert envelope["error"]["code"] == infra_stack.THROTTLED_CODE == "TOO_MANY_REQUESTS"
+    assert envelope["error"]["code"] == rest_api.THROTTLED_CODE == "TOO_MANY_REQUESTS"
     assert set(envelope["error"]) == {"code", "message", "requestId"}
     assert envelope["error"]["requestId"].startswith("waf-")
 
@@ -155,8 +155,8 @@ def test_each_limit_set_to_0_drops_its_rules(app_limit: str, ip_limit: str, expe
 
     context = {**CDK_CONTEXT, "appRateLimitPer5Min": app_limit, "ipRateLimitPer5Min": ip_limit}
     _, stack = build_app(context)  # built, not synthesized: the rules are known at construction
-    assert stack.web_acl_rule_names == expected
-    assert (stack.web_acl is None) == (expected == [])
+    assert stack.edge.rule_names == expected
+    assert (stack.edge.web_acl is None) == (expected == [])
 
 
 def test_the_api_document_describes_the_edges_429() -> None:
@@ -164,6 +164,6 @@ def test_the_api_document_describes_the_edges_429() -> None:
     response = document["components"]["responses"]["TooManyRequests"]
     assert "Retry-After" in response["headers"]
     code = response["content"]["application/json"]["schema"]["allOf"][1]["properties"]["error"]
-    assert code["properties"]["code"]["enum"] == [infra_stack.THROTTLED_CODE]
-    for refusal in (infra_stack.APP_RATE_LIMITED, infra_stack.IP_RATE_LIMITED):
+    assert code["properties"]["code"]["enum"] == [rest_api.THROTTLED_CODE]
+    for refusal in (edge.APP_RATE_LIMITED, edge.IP_RATE_LIMITED):
         assert refusal.request_id in response["description"], "run make openapi"

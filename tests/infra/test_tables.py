@@ -11,7 +11,7 @@ from tests.infra.conftest import Synth
 
 
 def table_for(synth: Synth, schema: tables.TableSchema) -> dict[str, Any]:
-    construct = synth.stack.tables[schema.purpose]
+    construct = synth.stack.data.tables[schema.purpose]
     table: dict[str, Any] = synth.json["Resources"][synth.logical_id(construct)]
     return table
 

@@ -5,32 +5,35 @@ stall or lose events."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_ssm as ssm
 from callevents import retry
-from constructs import Construct, IConstruct
+from calls import tables
+from constructs import Construct
 
-if TYPE_CHECKING:
-    from infra.config import StackConfig
+from infra.config import StackConfig
+from infra.data import EVENTS_TABLE_OPERATIONS, Data
+from infra.lambda_defaults import LambdaDefaults, PythonFunction
+from infra.monitoring import ALARM_PERIOD, alarm
+from infra.parts import NagAcknowledgement
 
 EVENTS_HANDLER = "callevents.stream_handler.lambda_handler"
 DELIVERY_HANDLER = "callevents.delivery_handler.lambda_handler"
-EVENT_SOURCE = "video-calls"  # callevents.repository.EVENT_SOURCE (a test keeps them equal)
-
-# The DynamoDB operations these functions call, per table (the stream aside): their IAM
-# actions, and the operations whose throttling the stack alarms on.
-EVENTS_TABLE_OPERATIONS = {"webhooks": ("GetItem",)}
+EVENT_SOURCE = "video-calls"  # callevents.envelope.EVENT_SOURCE
+# The API function's variables that the events and delivery functions share (all DYNAMODB_* too).
+SHARED_VARIABLES = (
+    "JOIN_BASE_URL",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_LOG_LEVEL",
+    "PYDANTIC_DISABLE_PLUGINS",
+)
 
 MEMORY_MB = 256
 EVENTS_TIMEOUT = Duration.seconds(60)
@@ -46,36 +49,26 @@ STREAM_RETRY_ATTEMPTS = 10
 DELIVERY_BATCH_SIZE = 10
 # The stream's events are minutes late at this age: something is stuck.
 ITERATOR_AGE_ALARM_MS = 5 * 60 * 1000
-ALARM_PERIOD = Duration.minutes(5)
-
-
-@dataclass(frozen=True)
-class Acknowledgement:
-    scope: IConstruct
-    rule: str
-    reason: str
 
 
 class CallEvents(Construct):
+    """A construct of its own rather than a part (infra/parts.py): its resources were deployed inside
+    it, so their logical ids carry its id (CallEventsBus7D857237), which it must keep."""
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
         config: StackConfig,
-        calls_table: dynamodb.Table,
-        webhooks_table: dynamodb.Table,
-        environment: dict[str, str],
-        retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
-        code: lambda_.Code,
+        data: Data,
+        api_environment: Mapping[str, str],
+        defaults: LambdaDefaults,
     ) -> None:
         super().__init__(scope, construct_id)
-        from infra import stack as infra_stack
-
         self.config = config
-        prefix = config.stack_name
-        self.bus = events.EventBus(self, "Bus", description="Video call events (source video-calls)")
+        removal_policy = defaults.removal_policy
+        self.bus = events.EventBus(self, "Bus", description=f"Video call events (source {EVENT_SOURCE})")
 
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -108,71 +101,48 @@ class CallEvents(Construct):
             removal_policy=removal_policy,
         )
 
-        layer = lambda_.LayerVersion.from_layer_version_arn(
-            self,
-            "PowertoolsLayer",
-            ssm.StringParameter.value_for_string_parameter(
-                Stack.of(self), infra_stack.powertools_layer_parameter()
-            ),
+        shared = {
+            name: value
+            for name, value in api_environment.items()
+            if name in SHARED_VARIABLES or name.startswith("DYNAMODB_")
+        }
+        webhooks_table = data.webhooks_table
+        read_webhooks = iam.PolicyStatement(
+            sid="WebhookEndpoints",
+            actions=[
+                f"dynamodb:{operation}" for operation in EVENTS_TABLE_OPERATIONS[tables.WEBHOOKS.purpose]
+            ],
+            resources=[webhooks_table.table_arn],
         )
 
         def function(
             name: str, handler: str, description: str, timeout: Duration, variables: dict[str, str]
-        ) -> tuple[lambda_.Function, logs.LogGroup, iam.Role]:
-            log_group = logs.LogGroup(self, f"{name}Logs", retention=retention, removal_policy=removal_policy)
-            role = iam.Role(
-                self,
-                f"{name}Role",
-                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                description=f"The {name.lower()} function: its own log group, and what section 7 needs",
-            )
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="OwnLogGroup",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[log_group.log_group_arn],
-                )
-            )
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="WebhookEndpoints",
-                    actions=[f"dynamodb:{operation}" for operation in EVENTS_TABLE_OPERATIONS["webhooks"]],
-                    resources=[webhooks_table.table_arn],
-                )
-            )
-            created = lambda_.Function(
+        ) -> PythonFunction:
+            return defaults.function(
                 self,
                 f"{name}Function",
+                log_group_id=f"{name}Logs",
+                role_id=f"{name}Role",
                 description=description,
-                runtime=infra_stack.RUNTIME,
-                architecture=infra_stack.ARCHITECTURE,
+                role_description=f"The {name.lower()} function: its own log group, and what section 7 needs",
                 handler=handler,
-                code=code,
-                layers=[layer],
                 memory_size=MEMORY_MB,
                 timeout=timeout,
-                tracing=lambda_.Tracing.ACTIVE,
-                role=role,
-                log_group=log_group,
-                environment={**environment, **variables},
+                environment={**shared, "WEBHOOKS_TABLE_NAME": webhooks_table.table_name, **variables},
+                statements=[read_webhooks],
             )
-            cfn = created.node.default_child
-            assert isinstance(cfn, lambda_.CfnFunction)
-            # As for the API function: CDK's explicit DependsOn on the role, implied by Role: !GetAtt.
-            cfn.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
-            return created, log_group, role
 
-        common = {"WEBHOOKS_TABLE_NAME": webhooks_table.table_name}
-        self.events_function, self.events_log_group, self.events_role = function(
+        events_made = function(
             "Events",
             EVENTS_HANDLER,
             "Turns each change of the calls table into its events: to the bus and the delivery queue",
             EVENTS_TIMEOUT,
-            {
-                **common,
-                "EVENT_BUS_NAME": self.bus.event_bus_name,
-                "DELIVERY_QUEUE_URL": self.delivery_queue.queue_url,
-            },
+            {"EVENT_BUS_NAME": self.bus.event_bus_name, "DELIVERY_QUEUE_URL": self.delivery_queue.queue_url},
+        )
+        self.events_function, self.events_log_group, self.events_role = (
+            events_made.function,
+            events_made.log_group,
+            events_made.role,
         )
         self.events_role.add_to_policy(
             iam.PolicyStatement(
@@ -186,7 +156,7 @@ class CallEvents(Construct):
         )
         self.events_function.add_event_source(
             sources.DynamoEventSource(
-                calls_table,
+                data.calls_table,
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
                 batch_size=STREAM_BATCH_SIZE,
                 bisect_batch_on_error=True,
@@ -196,27 +166,35 @@ class CallEvents(Construct):
             )
         )
 
-        self.delivery_function, self.delivery_log_group, self.delivery_role = function(
+        delivery_made = function(
             "Delivery",
             DELIVERY_HANDLER,
             "Delivers one webhook per queue message, signed per Standard Webhooks; retries by schedule",
             DELIVERY_TIMEOUT,
-            {**common, "DELIVERY_QUEUE_URL": self.delivery_queue.queue_url},
+            {"DELIVERY_QUEUE_URL": self.delivery_queue.queue_url},
         )
+        self.delivery_function, self.delivery_log_group, self.delivery_role = (
+            delivery_made.function,
+            delivery_made.log_group,
+            delivery_made.role,
+        )
+        self._made = (events_made, delivery_made)
         self.delivery_function.add_event_source(
             sources.SqsEventSource(
                 self.delivery_queue, batch_size=DELIVERY_BATCH_SIZE, report_batch_item_failures=True
             )
         )
 
-        self.alarms = self._alarms(prefix)
+        self.alarms = self._alarms()
 
-    def nag_acknowledgements(self) -> list[Acknowledgement]:
+    def nag_acknowledgements(self) -> list[NagAcknowledgement]:
         """Each cdk-nag finding on these resources that is accepted, with the reason."""
-        found: list[Acknowledgement] = []
+        found = [
+            acknowledgement for made in self._made for acknowledgement in made.runtime_acknowledgements()
+        ]
         for function in (self.events_function, self.delivery_function):
             found.append(
-                Acknowledgement(
+                NagAcknowledgement(
                     function,
                     "Serverless-LambdaDLQ",
                     "The function is invoked by an event source mapping, never asynchronously, so a function "
@@ -231,7 +209,7 @@ class CallEvents(Construct):
             policy = role.node.try_find_child("DefaultPolicy")
             assert policy is not None, "tracing and the event sources add the role's DefaultPolicy"
             found.append(
-                Acknowledgement(
+                NagAcknowledgement(
                     policy,
                     "AwsSolutions-IAM5[Resource::*]",
                     "xray:PutTraceSegments and xray:PutTelemetryRecords (added by active tracing)"
@@ -244,7 +222,7 @@ class CallEvents(Construct):
             (self.stream_failures_queue, "the stream event source's on-failure destination"),
         ):
             found.append(
-                Acknowledgement(
+                NagAcknowledgement(
                     queue,
                     "Serverless-SQSRedrivePolicy",
                     f"This queue is {what}: the end of the line, read by an operator (alarmed on its depth). "
@@ -252,7 +230,7 @@ class CallEvents(Construct):
                 )
             )
         found.append(
-            Acknowledgement(
+            NagAcknowledgement(
                 self.stream_failures_queue,
                 "AwsSolutions-SQS3",
                 "This queue is a dead-letter queue, of the stream event source mapping rather than of "
@@ -266,7 +244,7 @@ class CallEvents(Construct):
             if isinstance(child, lambda_.EventSourceMapping)
         )
         found.append(
-            Acknowledgement(
+            NagAcknowledgement(
                 mapping,
                 "Serverless-LambdaEventSourceMappingDestination",
                 "SQS event source mappings take no on-failure destination (only streams and Kafka do); a "
@@ -276,60 +254,57 @@ class CallEvents(Construct):
         )
         return found
 
-    def _alarms(self, prefix: str) -> list[cloudwatch.Alarm]:
-        def alarm(
-            name: str, suffix: str, description: str, metric: cloudwatch.IMetric, threshold: float
-        ) -> cloudwatch.Alarm:
-            return cloudwatch.Alarm(
-                self,
-                name,
-                alarm_name=f"{prefix}-{suffix}",
-                alarm_description=description,
-                metric=metric,
-                threshold=threshold,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-
+    def _alarms(self) -> list[cloudwatch.Alarm]:
         return [
             alarm(
+                self,
                 "DeliveryDeadLettersAlarm",
-                "webhook-dead-letters",
-                "Webhook deliveries failed every attempt of the retry schedule: in the dead-letter queue",
-                self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                name="webhook-dead-letters",
+                description=(
+                    "Webhook deliveries failed every attempt of the retry schedule: in the dead-letter queue"
+                ),
+                metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
                     period=ALARM_PERIOD, statistic="Maximum"
                 ),
-                1,
+                threshold=1,
             ),
             alarm(
+                self,
                 "StreamFailuresAlarm",
-                "events-stream-failures",
-                "Calls-table stream records the events function gave up on: events not sent",
-                self.stream_failures_queue.metric_approximate_number_of_messages_visible(
+                name="events-stream-failures",
+                description="Calls-table stream records the events function gave up on: events not sent",
+                metric=self.stream_failures_queue.metric_approximate_number_of_messages_visible(
                     period=ALARM_PERIOD, statistic="Maximum"
                 ),
-                1,
+                threshold=1,
             ),
             alarm(
+                self,
                 "EventsIteratorAgeAlarm",
-                "events-iterator-age",
-                f"The events function is {ITERATOR_AGE_ALARM_MS // 60000}+ minutes behind the calls stream",
-                self.events_function.metric("IteratorAge", period=ALARM_PERIOD, statistic="Maximum"),
-                ITERATOR_AGE_ALARM_MS,
+                name="events-iterator-age",
+                description=(
+                    f"The events function is {ITERATOR_AGE_ALARM_MS // 60000}+ minutes behind the calls "
+                    "stream"
+                ),
+                metric=self.events_function.metric("IteratorAge", period=ALARM_PERIOD, statistic="Maximum"),
+                threshold=ITERATOR_AGE_ALARM_MS,
             ),
             alarm(
+                self,
                 "EventsErrorsAlarm",
-                "events-function-errors",
-                "The events function failed (crash, timeout, bus or queue refused); the stream retries",
-                self.events_function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
-                1,
+                name="events-function-errors",
+                description=(
+                    "The events function failed (crash, timeout, bus or queue refused); the stream retries"
+                ),
+                metric=self.events_function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+                threshold=1,
             ),
             alarm(
+                self,
                 "DeliveryErrorsAlarm",
-                "delivery-function-errors",
-                "The delivery function failed (crash or timeout), not a receiver's refusal",
-                self.delivery_function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
-                1,
+                name="delivery-function-errors",
+                description="The delivery function failed (crash or timeout), not a receiver's refusal",
+                metric=self.delivery_function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+                threshold=1,
             ),
         ]
