@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from calls import tables
 from calls.settings import worst_case_request_seconds
 
 # The function's Python, chosen from measurements rather than "newest": maxday/lambda-perf's 2026
@@ -255,9 +256,9 @@ def function_environment(
 ) -> dict[str, str]:
     """The function's environment; the benchmark runs the handler with the same one."""
     return {
-        "APPS_TABLE_NAME": apps_table,
-        "CALLS_TABLE_NAME": calls_table,
-        "IDEMPOTENCY_TABLE_NAME": idempotency_table,
+        tables.APPS.name_variable: apps_table,
+        tables.CALLS.name_variable: calls_table,
+        tables.IDEMPOTENCY.name_variable: idempotency_table,
         "JOIN_BASE_URL": config.join_base_url,
         "CALL_TTL_SECONDS": str(config.call_ttl_seconds),
         "CACHE_TTL_SECONDS": f"{config.cache_ttl_seconds:g}",

@@ -1,5 +1,5 @@
-"""Per-app rate limits at the edge (contract section 8): an AWS WAF web ACL on the API's stage, which
-answers a client over a limit with the contract's 429 before the function runs."""
+"""Per-app rate limits at the edge (docs/behaviour.md section 8): an AWS WAF web ACL on the API's
+stage, which answers a client over a limit with the API's 429 envelope before the function runs."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ WAF_RETRY_AFTER_SECONDS = 60
 
 @dataclass(frozen=True)
 class EdgeRefusal:
-    """A WAF custom response body: the contract's 429 in its envelope. WAF's bodies are static, so
+    """A WAF custom response body: the API's 429 in its envelope. WAF's bodies are static, so
     there is no request id to give; requestId names the limit instead, which points whoever is
     handed it at the web ACL's metrics rather than the access logs (the request never reached
     API Gateway's logs)."""
@@ -143,7 +143,7 @@ class Edge(Part):
             self,
             "WebAcl",
             name=f"{config.stack_name}-rate-limits",
-            description="Per-app and per-IP rate limits of the Video Calls API stage, contract section 8",
+            description="Per-app and per-IP rate limits of the Video Calls API stage",
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             rules=self._rules,
@@ -194,7 +194,7 @@ class Edge(Part):
             cloud_watch_metrics_enabled=True,
             metric_name=f"{self.config.stack_name}-{name}",
             # Off: WAF keeps sampled requests with their headers and query string, unredacted,
-            # and those carry widget keys and host keys (contract: credentials never stored).
+            # and those carry widget keys and host keys (docs/behaviour.md: credentials never stored).
             sampled_requests_enabled=False,
         )
 

@@ -1,7 +1,7 @@
-"""Contract section 7 on AWS: the calls table's stream -> the events function -> the event bus and
-the delivery queue -> the delivery function -> the webhook endpoints; a dead-letter queue for
-what could not be delivered after the whole retry schedule, and alarms on everything that can
-stall or lose events."""
+"""The events and webhooks of docs/behaviour.md section 7 on AWS: the calls table's stream -> the
+events function -> the event bus and the delivery queue -> the delivery function -> the webhook
+endpoints; a dead-letter queue for what could not be delivered after the whole retry schedule,
+and alarms on everything that can stall or lose events."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from callevents import retry
+from callevents.envelope import EVENT_SOURCE
 from calls import tables
 from constructs import Construct
 
@@ -26,7 +27,6 @@ from infra.parts import NagAcknowledgement
 
 EVENTS_HANDLER = "callevents.stream_handler.lambda_handler"
 DELIVERY_HANDLER = "callevents.delivery_handler.lambda_handler"
-EVENT_SOURCE = "video-calls"  # callevents.envelope.EVENT_SOURCE
 # The API function's variables that the events and delivery functions share (all DYNAMODB_* too).
 SHARED_VARIABLES = (
     "JOIN_BASE_URL",
@@ -128,7 +128,7 @@ class CallEvents(Construct):
                 handler=handler,
                 memory_size=MEMORY_MB,
                 timeout=timeout,
-                environment={**shared, "WEBHOOKS_TABLE_NAME": webhooks_table.table_name, **variables},
+                environment={**shared, tables.WEBHOOKS.name_variable: webhooks_table.table_name, **variables},
                 statements=[read_webhooks],
             )
 

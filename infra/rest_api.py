@@ -1,6 +1,6 @@
 """The REST API: a resource for each route of calls.routes, every one of them a Lambda proxy to the
 API function, the stage's throttling and JSON access logs, and API Gateway's own answers in the
-contract's error envelope."""
+API's error envelope."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ BAD_REQUEST_CODE = "BAD_REQUEST"
 
 @dataclass(frozen=True)
 class GatewayAnswer:
-    """One of API Gateway's own responses, rewritten into the contract's error envelope."""
+    """One of API Gateway's own responses, rewritten into the API's error envelope."""
 
     name: str
     response_type: apigateway.ResponseType
@@ -110,7 +110,7 @@ class RestApi(Part):
             self,
             "Api",
             rest_api_name=f"video-calls-api-{config.stage}",
-            description="Video Calls API (contract: /api/calls and /api/calls/{callId})",
+            description="Video Calls API: /api/calls and /api/calls/{callId}",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             cloud_watch_role=False,
             fail_on_warnings=True,
@@ -127,7 +127,7 @@ class RestApi(Part):
         self.api.node.try_remove_child("Endpoint")
 
         # The handler answers everything itself (404, 405, CORS preflight), so every route
-        # goes to it and even a wrong path or method gets the contract's envelope: each path
+        # goes to it and even a wrong path or method gets the API's error envelope: each path
         # has its own methods, OPTIONS, and ANY for the rest (the handler's 405 with Allow).
         # Explicit resources rather than the catch-all below: the access logs' resourcePath
         # names the route (/api/calls/{callId}), and no request depends on how API Gateway
@@ -142,7 +142,7 @@ class RestApi(Part):
         self._gateway_responses()
 
     def _gateway_responses(self) -> None:
-        """API Gateway's own answers (throttling, unknown route, timeouts) in the contract's envelope."""
+        """API Gateway's own answers (throttling, unknown route, timeouts) in the API's error envelope."""
         for answer in GATEWAY_ANSWERS:
             headers = {
                 "Cache-Control": "'no-store'",
@@ -166,7 +166,7 @@ class RestApi(Part):
             NagAcknowledgement(
                 api,
                 "AwsSolutions-APIG2",
-                "The function validates every request itself: the contract parses bodies sent as "
+                "The function validates every request itself: docs/behaviour.md parses bodies sent as "
                 "text/plain and answers field errors as 422 VALIDATION_ERROR with details, which a request "
                 "validator (400, JSON content type only) cannot do.",
             )
@@ -175,10 +175,10 @@ class RestApi(Part):
             NagAcknowledgement(
                 api.root,
                 rule,
-                "Callers are browser widgets identified by appId + widgetKey (contract section 1), checked "
-                "by the function against SHA-256 digests in the apps table; there are no IAM or Cognito "
-                "users, and the contract fixes the order size, JSON, then credentials, which an "
-                "authorizer would change. OPTIONS preflight must stay unauthenticated in any case.",
+                "Callers are browser widgets identified by appId + widgetKey (docs/behaviour.md "
+                "section 1), checked by the function against SHA-256 digests in the apps table; there "
+                "are no IAM or Cognito users, and the specified order is size, JSON, then credentials, "
+                "which an authorizer would change. OPTIONS preflight must stay unauthenticated in any case.",
             )
             for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4")
         ]

@@ -83,7 +83,7 @@ def test_every_route_is_a_lambda_proxy_to_the_function(synth: Synth) -> None:
         assert integration["Type"] == "AWS_PROXY", route
         assert integration["IntegrationHttpMethod"] == "POST", route
         assert function_id in json.dumps(integration["Uri"]), route
-        # Credentials are the function's business (contract section 1), checked in constant time.
+        # Credentials are the function's business (docs/behaviour.md section 1), checked in constant time.
         assert method["AuthorizationType"] == "NONE", route
 
 

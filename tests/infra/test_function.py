@@ -211,21 +211,38 @@ def test_the_generated_key_is_one_the_function_accepts(monkeypatch: Any) -> None
         get_settings.__wrapped__()
 
 
-def test_environment_names_are_the_ones_settings_reads() -> None:
-    settings_source = (ROOT / "functions" / "calls" / "settings.py").read_text(encoding="utf-8")
-    for name in (
-        "APPS_TABLE_NAME",
-        "CALLS_TABLE_NAME",
-        "IDEMPOTENCY_TABLE_NAME",
-        "JOIN_BASE_URL",
-        "CALL_TTL_SECONDS",
-        "CACHE_TTL_SECONDS",
-        "DYNAMODB_CONNECT_TIMEOUT_SECONDS",
-        "DYNAMODB_READ_TIMEOUT_SECONDS",
-        "DYNAMODB_MAX_ATTEMPTS",
-        "CURSOR_SIGNING_KEY",
-    ):
-        assert f'"{name}"' in settings_source, f"settings.py no longer reads {name}"
+def test_environment_names_are_the_ones_settings_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each variable the stack sets, set to a value of its own, arrives in the function's settings."""
+    from calls.settings import get_settings
+
+    given = {
+        "APPS_TABLE_NAME": "t-apps",
+        "CALLS_TABLE_NAME": "t-calls",
+        "IDEMPOTENCY_TABLE_NAME": "t-idempotency",
+        "JOIN_BASE_URL": "https://join.example",
+        "CALL_TTL_SECONDS": "4321",
+        "CACHE_TTL_SECONDS": "7",
+        "DYNAMODB_CONNECT_TIMEOUT_SECONDS": "0.25",
+        "DYNAMODB_READ_TIMEOUT_SECONDS": "0.75",
+        "DYNAMODB_MAX_ATTEMPTS": "3",
+        "CURSOR_SIGNING_KEY": "k" * 40,
+    }
+    for name, value in given.items():
+        monkeypatch.setenv(name, value)
+    settings = get_settings.__wrapped__()
+    assert (settings.apps_table_name, settings.calls_table_name, settings.idempotency_table_name) == (
+        "t-apps",
+        "t-calls",
+        "t-idempotency",
+    )
+    assert settings.join_base_url == "https://join.example"
+    assert (settings.call_ttl_seconds, settings.cache_ttl_seconds) == (4321, 7)
+    assert (
+        settings.dynamodb_connect_timeout_seconds,
+        settings.dynamodb_read_timeout_seconds,
+        settings.dynamodb_max_attempts,
+    ) == (0.25, 0.75, 3)
+    assert settings.cursor_signing_key == b"k" * 40
 
 
 def test_memory_timeout_and_tracing_come_from_context(synth: Synth) -> None:

@@ -1,5 +1,5 @@
-"""Per-app rate limits at the edge (contract section 8): AWS WAF on the stage where the limits are set
-(prod by default), answering over a limit with the contract's 429 envelope and Retry-After."""
+"""Per-app rate limits at the edge (docs/behaviour.md section 8): AWS WAF on the stage where the limits
+are set (prod by default), answering over a limit with the API's 429 envelope and Retry-After."""
 
 from __future__ import annotations
 
