@@ -19,7 +19,7 @@ from infra.config import LAMBDA_RUNTIME
 
 TABLE_NAMES = TableNames(apps="bench-apps", calls="bench-calls", idempotency="bench-idempotency")
 REGION = "us-east-1"
-SERVICE_NAME = "video-calls"  # infra/stack.py's SERVICE_NAME
+
 BENCH_CURSOR_SIGNING_KEY = "bench" * 12 + "0123"
 
 # Measured processes run with `python -S`: no .pth files, so no editable-install finder (tens of
@@ -40,7 +40,7 @@ class _CdkJsonContext:
 
 
 def stack_variables() -> dict[str, str]:
-    """The function's environment as infra/stack.py builds it, at the default stage's values from
+    """The function's environment as infra/ builds it (infra.config), at the default stage's values from
     cdk.json, so that the bench measures what deploys; table names are the bench's."""
     from infra.config import function_environment, load_config
 
@@ -52,7 +52,7 @@ def stack_variables() -> dict[str, str]:
             calls_table=TABLE_NAMES.calls,
             idempotency_table=TABLE_NAMES.idempotency,
         ),
-        # infra/stack.py adds the cursor key from Secrets Manager (64 letters and digits); without
+        # infra/data.py adds the cursor key from Secrets Manager (64 letters and digits); without
         # one the function would make a random key of its own at each cold start.
         "CURSOR_SIGNING_KEY": BENCH_CURSOR_SIGNING_KEY,
         # Set by the Lambda service itself, from the function's configuration.

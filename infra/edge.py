@@ -55,7 +55,7 @@ EDGE_REFUSAL_HEADERS = {
     "Cache-Control": "no-store",
     # WAF cannot echo the Origin as the gateway responses do; the body holds nothing app-specific.
     "Access-Control-Allow-Origin": "*",
-    "Access-Control-Expose-Headers": "Retry-After",
+    "Access-Control-Expose-Headers": "Retry-After, X-Request-Id",
 }
 
 
@@ -180,7 +180,11 @@ class Edge(Part):
                             custom_response_body_key=refusal.key,
                             response_headers=[
                                 wafv2.CfnWebACL.CustomHTTPHeaderProperty(name=header, value=value)
-                                for header, value in EDGE_REFUSAL_HEADERS.items()
+                                for header, value in {
+                                    **EDGE_REFUSAL_HEADERS,
+                                    # Static, like the body: the id names the limit (EdgeRefusal).
+                                    "X-Request-Id": refusal.request_id,
+                                }.items()
                             ],
                         )
                     )

@@ -146,8 +146,11 @@ class RestApi(Part):
         for answer in GATEWAY_ANSWERS:
             headers = {
                 "Cache-Control": "'no-store'",
+                # The request id of the body, as on every answer the function writes.
+                "X-Request-Id": "context.requestId",
                 # Let a browser read the error: the body holds nothing app-specific.
                 "Access-Control-Allow-Origin": "method.request.header.Origin",
+                "Access-Control-Expose-Headers": "'X-Request-Id, Retry-After'",
                 "Vary": "'Origin'",
             }
             if answer.retry_after is not None:

@@ -180,6 +180,9 @@ def test_gateway_responses_use_the_contract_envelope(synth: Synth, response_type
     headers = properties["ResponseParameters"]
     assert headers["gatewayresponse.header.Cache-Control"] == "'no-store'"
     assert headers["gatewayresponse.header.Access-Control-Allow-Origin"] == "method.request.header.Origin"
+    # The same request id as the body's, as on every answer the function writes.
+    assert headers["gatewayresponse.header.X-Request-Id"] == "context.requestId"
+    assert "X-Request-Id" in headers["gatewayresponse.header.Access-Control-Expose-Headers"]
 
 
 @pytest.mark.parametrize("response_type", ["THROTTLED", "INTEGRATION_TIMEOUT"])

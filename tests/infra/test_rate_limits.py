@@ -119,13 +119,15 @@ def test_over_a_limit_the_answer_is_the_contracts_429(synth_prod: Synth, rule: s
     response = rules(synth_prod)[rule]["Action"]["Block"]["CustomResponse"]
     assert response["ResponseCode"] == 429
     headers = {header["Name"]: header["Value"] for header in response["ResponseHeaders"]}
+    body = web_acl(synth_prod)["CustomResponseBodies"][response["CustomResponseBodyKey"]]
     assert headers == {
         "Retry-After": str(edge.WAF_RETRY_AFTER_SECONDS),
         "Cache-Control": "no-store",
         "Access-Control-Allow-Origin": "*",
-        "Access-Control-Expose-Headers": "Retry-After",
+        "Access-Control-Expose-Headers": "Retry-After, X-Request-Id",
+        # WAF's answers are static: the id names the limit, the same in the header as in the body.
+        "X-Request-Id": json.loads(body["Content"])["error"]["requestId"],
     }
-    body = web_acl(synth_prod)["CustomResponseBodies"][response["CustomResponseBodyKey"]]
     assert body["ContentType"] == "APPLICATION_JSON"
     envelope = json.loads(body["Content"])
     TypeAdapter(ErrorEnvelope).validate_python(envelope)  # the shape the OpenAPI document gives every error

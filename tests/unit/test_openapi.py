@@ -310,9 +310,10 @@ def test_every_function_response_documents_its_headers(document: dict[str, Any])
 
 def test_api_gateways_own_answers_are_documented(document: dict[str, Any]) -> None:
     """The stack rewrites API Gateway's errors into the envelope; their codes must be in the document."""
-    stack = pytest.importorskip("infra.stack", reason="the stack is not in this checkout")
+    from infra.rest_api import GATEWAY_ANSWERS
+
     checked = 0
-    for answer in stack.GATEWAY_ANSWERS:
+    for answer in GATEWAY_ANSWERS:
         if answer.status is None:
             continue  # API Gateway's catch-alls keep whatever status it chose
         shared = [

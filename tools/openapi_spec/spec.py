@@ -91,8 +91,9 @@ page behind the join links asks who may join a call, and as what (`joinCall`).
 needs none for a guest: there the call id is the guest's credential.
 
 **Every response** carries `Cache-Control: no-store`, and every one the function writes an
-`X-Request-Id` header equal to the `requestId` of an error body and to the id in the logs (API
-Gateway's own answers, such as its throttling 429, have none). **Every response with a body**,
+`X-Request-Id` header equal to the `requestId` of an error body and to the id in the logs (an
+answer of the gateway in front of the function gives its own request id; a rate limit's 429 the
+limit's name). **Every response with a body**,
 errors included, is `application/json`; {bodiless}. Every error has the same envelope
 (`ErrorEnvelope`): `{{"ok": false, "error": {{"code", "message", "requestId", "details"?}}}}`.
 Branch on `code`; each operation lists the codes it can answer.
@@ -236,8 +237,9 @@ COMMON_HEADERS = (
     "Access-Control-Expose-Headers",
     "Vary",
 )
-# What API Gateway's own answers carry (infra/stack.py): no request id of the function's.
-GATEWAY_HEADERS = ("Cache-Control", "Access-Control-Allow-Origin", "Vary")
+# What the answers given before the function carry (infra/rest_api.py, infra/edge.py): the gateway's
+# request id, or the name of the WAF limit, as X-Request-Id.
+GATEWAY_HEADERS = COMMON_HEADERS
 
 
 # Error responses, shared: each operation references those it can answer
@@ -330,7 +332,7 @@ ERROR_RESPONSES: dict[str, ErrorResponse] = {
     "TooManyRequests": ErrorResponse(
         status=429,
         codes=("TOO_MANY_REQUESTS",),
-        description="Refused before the function ran, so without `X-Request-Id`: by API Gateway's "
+        description="Refused before the function ran: by API Gateway's "
         "throttling (the stage's rate and burst limits; `requestId` is API Gateway's request id) or, where "
         "the stage has them, by the per-app rate limits at the edge (AWS WAF: per app id in the `X-App-Id` "
         "header or the `appId` query parameter, else per address, over 5 minutes; `requestId` is then "
