@@ -259,7 +259,12 @@ class _LocalRequestHandler(RequestHandler):
         message: str | None = None,
     ) -> web.StreamResponse:
         if status >= 500:
-            return super().handle_error(request, status, exc, message)
+            self.log_exception("Error handling a request", exc_info=exc)
+            if request.writer.output_size > 0:  # an answer had begun: the connection is broken
+                raise ConnectionError("an answer was already being sent")
+            response = error_response(500, InternalError.code, InternalError.default_message)
+            response.force_close()
+            return response
         if isinstance(exc, LineTooLong):
             line = exc.args[0] if isinstance(exc.args[0], bytes) else str(exc.args[0]).encode()
             if _REQUEST_LINE.match(line):
