@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import types
 from pathlib import Path
+from typing import Any
 
+import localrun.__main__ as localrun_main
 import pytest
 from calls.settings import get_settings
 from localrun.__main__ import apply_local_addresses, apply_local_run_defaults
@@ -114,3 +118,37 @@ def test_an_unreadable_run_file_is_no_run(tmp_path: Path, content: str) -> None:
 def test_the_local_folder_is_dot_local_unless_configured(tmp_path: Path) -> None:
     assert local_dir({}) == PROJECT_ROOT / ".local"
     assert local_dir({"LOCAL_RUN_DIR": str(tmp_path)}) == tmp_path
+
+
+# The signaling function, plugged in where the checkout has it
+
+
+def test_without_functions_signaling_the_local_run_serves_no_websocket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(localrun_main, "SIGNALING_DIR", tmp_path / "signaling")
+    monkeypatch.setitem(sys.modules, "signaling", None)  # as if no such package
+
+    assert localrun_main.load_signaling_handler() is None
+
+
+def test_a_signaling_folder_that_does_not_import_is_said_plainly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(localrun_main, "SIGNALING_DIR", tmp_path)
+    monkeypatch.setitem(sys.modules, "signaling", None)
+
+    with pytest.raises(localrun_main.SignalingNotImportable, match="make deps"):
+        localrun_main.load_signaling_handler()
+
+
+def test_the_signaling_functions_handler_is_the_one_plugged_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    def lambda_handler(event: dict[str, Any], context: Any) -> None:
+        return None
+
+    package, module = types.ModuleType("signaling"), types.ModuleType("signaling.handler")
+    module.lambda_handler = lambda_handler  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "signaling", package)
+    monkeypatch.setitem(sys.modules, "signaling.handler", module)
+
+    assert localrun_main.load_signaling_handler() is lambda_handler

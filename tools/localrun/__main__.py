@@ -17,7 +17,14 @@ from typing import Any
 from localrun.database import admin_store, prepare_database
 from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY
 from localrun.dynamodb_local import DynamoDBLocalError, local_aws_environment, running_dynamodb_local
-from localrun.runfile import LocalRun, LocalRunError, local_dir, recorded_local_run, refuse_a_second_run
+from localrun.runfile import (
+    PROJECT_ROOT,
+    LocalRun,
+    LocalRunError,
+    local_dir,
+    recorded_local_run,
+    refuse_a_second_run,
+)
 from localrun.server import Handler, LocalServer
 from localrun.static import GENESYS_PAGE_PATH, Site
 
@@ -53,6 +60,13 @@ def apply_local_addresses(environ: MutableMapping[str, str], port: int) -> None:
     environ["SIGNALING_CALLBACK_URL"] = f"{origin}/__connections__"
 
 
+SIGNALING_DIR = PROJECT_ROOT / "functions" / "signaling"
+
+
+class SignalingNotImportable(RuntimeError):
+    pass
+
+
 def load_signaling_handler() -> Handler | None:
     """The signaling function, if this checkout has it (functions/signaling)."""
     try:
@@ -60,6 +74,11 @@ def load_signaling_handler() -> Handler | None:
     except ModuleNotFoundError as error:
         if error.name not in ("signaling", "signaling.handler"):
             raise
+        if SIGNALING_DIR.is_dir():
+            raise SignalingNotImportable(
+                f"{SIGNALING_DIR} is here but `import signaling.handler` fails: run `make deps` "
+                "again (the editable install maps the packages it found)"
+            ) from error
         return None
     handler: Handler = module.lambda_handler
     return handler
@@ -100,7 +119,7 @@ def main() -> int:
             for made in prepare_database(admin_store(endpoint)):
                 print(f"Created {made}")
             return asyncio.run(serve(port, endpoint, directory))
-    except (LocalRunError, DynamoDBLocalError) as error:
+    except (LocalRunError, DynamoDBLocalError, SignalingNotImportable) as error:
         print(f"make run: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
