@@ -171,8 +171,8 @@ def banner(server: LocalServer, retry_scale: float, signaling: bool) -> str:
     url = server.url
     cache_ttl = get_settings().cache_ttl_seconds
     cache = f"{cache_ttl:g} s" if cache_ttl else "off, an operator's change applies to the next request"
-    calls = (
-        f"  call page: {get_settings().join_base_url}/c/<callId> (the join links), signaling on {url}/ws\n"
+    calls = f"  call page (the join links): {get_settings().join_base_url}/c/<callId>\n" + (
+        f"  signaling: {os.environ.get('SIGNALING_URL')}\n"
         if signaling
         else "  signaling: functions/signaling is not in this checkout, so /ws is not served\n"
     )
