@@ -26,6 +26,7 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -277,7 +278,8 @@ class WebSocketApi:
             return _refusal(500, "Internal server error")
         status = int(result.get("statusCode", 200)) if isinstance(result, dict) else 200
         if not 200 <= status < 300:
-            return _refusal(status if status >= 400 else 500, "Forbidden")
+            refused = status if status >= 400 and status in {code.value for code in HTTPStatus} else 500
+            return _refusal(refused, HTTPStatus(refused).phrase)
         return None
 
     async def _relay(self, connection: Connection, socket: web.WebSocketResponse) -> None:
