@@ -41,7 +41,7 @@ node_modules/.installed: package.json package-lock.json
 
 deps: $(VENV_STAMP) node_modules/.installed ## install the Python and npm dependencies
 
-run: deps ## the API on http://127.0.0.1:$${PORT:-3000} over DynamoDB Local
+run: deps ## the API, signaling and pages on http://127.0.0.1:3000 (PORT) over DynamoDB Local
 	$(PY) -m localrun
 
 test: deps browser-deps lint typecheck ## lint, types and the whole test suite
@@ -89,5 +89,5 @@ deploy: deps ## deploy the stack with your AWS credentials (docs/deploy.md); STA
 destroy: deps ## delete the stack; prod keeps its tables and logs (RETAIN); STAGE=dev|prod
 	$(CDK) destroy -c stage=$(STAGE)
 
-smoke: deps ## end-to-end test of a deployed stage: make smoke URL=<ApiUrl> APP_ID=... WIDGET_KEY=...
+smoke: deps ## end-to-end test of a deployed stage or the local run: make smoke URL=<ApiUrl> APP_ID=... WIDGET_KEY=...
 	SMOKE_URL='$(URL)' SMOKE_APP_ID='$(APP_ID)' SMOKE_WIDGET_KEY='$(WIDGET_KEY)' $(PY) -m pytest tests/smoke -v -rs

@@ -416,7 +416,8 @@ def local_server(environment: dict[str, str], work: Path) -> Iterator[int]:
         process = subprocess.Popen(
             [sys.executable, "-m", "localrun"],
             cwd=REPO_ROOT,
-            env={**environment, "PORT": str(port)},
+            # Its run file in the bench's folder, never beside a developer's `make run`.
+            env={**environment, "PORT": str(port), "LOCAL_RUN_DIR": str(work)},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=log,

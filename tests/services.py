@@ -182,15 +182,20 @@ def local_api(prepared_endpoint: str, tmp_path_factory: pytest.TempPathFactory) 
 
     The app cache is left to the local run's own default (off), never set here, so that the
     tests of an operator's change seen on the next request hold that default; the cache has
-    tests of its own with a controllable clock.
+    tests of its own with a controllable clock. The join links keep the upstream's base, which
+    the tests of their shape hold (the local run's own default, itself, is tested on its own),
+    and the run file goes to a folder of the session's, never beside a developer's `make run`.
     """
     port = free_port()
-    log_path = tmp_path_factory.mktemp("local-api") / "server.log"
+    work = tmp_path_factory.mktemp("local-api")
+    log_path = work / "server.log"
     inherited = {name: value for name, value in os.environ.items() if name != "CACHE_TTL_SECONDS"}
     env = {
         **inherited,
         **table_environment(prepared_endpoint),
         "PORT": str(port),
+        "LOCAL_RUN_DIR": str(work),
+        "JOIN_BASE_URL": "https://video.apifycloud.io",
         # Webhook receivers in the tests time out after 1 s, not the deployed 10 s.
         "WEBHOOK_TIMEOUT_SECONDS": "1",
         "POWERTOOLS_LOG_LEVEL": "DEBUG",

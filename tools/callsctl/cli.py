@@ -99,7 +99,10 @@ PRESET_ARGUMENT = click.argument("preset_id", metavar="PRESET_ID", callback=chec
 
 @click.group(cls=CallsctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--local", is_flag=True, help="The local run's DynamoDB Local (127.0.0.1:$DYNAMODB_LOCAL_PORT, 8000)."
+    "--local",
+    is_flag=True,
+    help="The local run's DynamoDB: 127.0.0.1:$DYNAMODB_LOCAL_PORT if set, else the running make run's "
+    "(.local/run.json), else 127.0.0.1:8000.",
 )
 @click.option(
     "--endpoint-url", metavar="URL", help="A DynamoDB-compatible endpoint; table names from the environment."

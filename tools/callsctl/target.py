@@ -54,6 +54,8 @@ class Target:
     region: str | None = None
     profile: str | None = None
     unreachable_hint: str = ""
+    # The base of the guest links `calls` commands show, where the target says (the local run).
+    join_base_url: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -83,15 +85,7 @@ def choose_target(options: TargetOptions, environ: Mapping[str, str]) -> Target:
     if len(chosen) > 1:
         raise ConflictingTargets(f"choose one target: {' or '.join(chosen)}")
     if local:
-        port = environ.get("DYNAMODB_LOCAL_PORT", "").strip() or "8000"
-        url = f"http://127.0.0.1:{port}"
-        return Target(
-            f"the local run's DynamoDB at {url}",
-            url,
-            region=region,
-            profile=profile,
-            unreachable_hint=" (is `make run` running?)",
-        )
+        return local_target(environ, region, profile)
     if endpoint_url:
         return Target(f"DynamoDB at {endpoint_url}", endpoint_url, region=region, profile=profile)
     if stack:
@@ -105,6 +99,24 @@ def choose_target(options: TargetOptions, environ: Mapping[str, str]) -> Target:
     raise NoTarget(
         "no target: pass --local, --endpoint-url URL or --stack NAME, "
         "or set APPS_TABLE_NAME and CALLS_TABLE_NAME"
+    )
+
+
+def local_target(environ: Mapping[str, str], region: str | None, profile: str | None) -> Target:
+    """The running `make run`'s DynamoDB, as its run file (.local/run.json) says; DYNAMODB_LOCAL_PORT
+    names another port, and without either it is DynamoDB Local's default, 8000."""
+    from localrun.runfile import local_dir, read_local_run
+
+    port = environ.get("DYNAMODB_LOCAL_PORT", "").strip()
+    running = None if port else read_local_run(local_dir(environ))
+    url = running.dynamodb_endpoint if running is not None else f"http://127.0.0.1:{port or '8000'}"
+    return Target(
+        f"the local run's DynamoDB at {url}",
+        url,
+        region=region,
+        profile=profile,
+        unreachable_hint=" (is `make run` running?)",
+        join_base_url=running.join_base_url if running is not None else None,
     )
 
 
@@ -182,7 +194,7 @@ def open_store(target: Target, environ: Mapping[str, str] | None = None) -> Admi
         join_base_url = outputs.get(JOIN_BASE_URL_OUTPUT) or environment_settings().join_base_url
     else:
         names = table_names_from_environment()
-        join_base_url = environment_settings().join_base_url
+        join_base_url = target.join_base_url or environment_settings().join_base_url
     client = cast(
         "DynamoDBClient", session.client("dynamodb", endpoint_url=target.endpoint_url, config=config)
     )

@@ -1,9 +1,13 @@
-"""`make run`: DynamoDB Local (or DYNAMODB_ENDPOINT_URL), tables, demo data, and the API on loopback."""
+"""`make run`: DynamoDB Local (or DYNAMODB_ENDPOINT_URL), tables, demo data, and on one port the API,
+the signaling WebSocket API and the pages, as the deployed stack serves them on one origin."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import importlib
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Iterator, MutableMapping
@@ -12,11 +16,17 @@ from typing import Any
 
 from localrun.database import admin_store, prepare_database
 from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY
-from localrun.dynamodb_local import PROJECT_ROOT, local_aws_environment, running_dynamodb_local
-from localrun.server import LocalApiServer
-from localrun.static import GENESYS_PAGE_PATH, static_routes
-
-DATA_DIR = PROJECT_ROOT / ".local"
+from localrun.dynamodb_local import DynamoDBLocalError, local_aws_environment, running_dynamodb_local
+from localrun.runfile import (
+    PROJECT_ROOT,
+    LocalRun,
+    LocalRunError,
+    local_dir,
+    recorded_local_run,
+    refuse_a_second_run,
+)
+from localrun.server import Handler, LocalServer
+from localrun.static import GENESYS_PAGE_PATH, Site
 
 # The deployed function caches apps for 30 s, which suits a fleet of Lambdas. A local run is one
 # process and one developer, who runs `callsctl` and expects the very next request to obey it.
@@ -30,17 +40,62 @@ def apply_local_run_defaults(environ: MutableMapping[str, str]) -> None:
             environ[name] = value
 
 
+def apply_local_addresses(environ: MutableMapping[str, str], port: int) -> None:
+    """Where the functions find the local run: its own page, WebSocket API and management API.
+
+    The join links and the signaling URL lead to this server unless the developer points them
+    elsewhere (a tunnel, say); the management API is always this server's, since the connections
+    live here. Without a SIGNALING_TOKEN_KEY the two functions share a random one: they run in
+    this one process.
+    """
+    origin = f"http://127.0.0.1:{port}"
+    defaults = {
+        "JOIN_BASE_URL": origin,
+        "SIGNALING_URL": f"ws://127.0.0.1:{port}/ws",
+        "SIGNALING_TOKEN_KEY": secrets.token_urlsafe(48),
+    }
+    for name, value in defaults.items():
+        if not environ.get(name, "").strip():
+            environ[name] = value
+    environ["SIGNALING_CALLBACK_URL"] = f"{origin}/__connections__"
+
+
+SIGNALING_DIR = PROJECT_ROOT / "functions" / "signaling"
+
+
+class SignalingNotImportable(RuntimeError):
+    pass
+
+
+def load_signaling_handler() -> Handler | None:
+    """The signaling function, if this checkout has it (functions/signaling)."""
+    try:
+        module = importlib.import_module("signaling.handler")
+    except ModuleNotFoundError as error:
+        if error.name not in ("signaling", "signaling.handler"):
+            raise
+        if SIGNALING_DIR.is_dir():
+            raise SignalingNotImportable(
+                f"{SIGNALING_DIR} is here but `import signaling.handler` fails: run `make deps` "
+                "again (the editable install maps the packages it found)"
+            ) from error
+        return None
+    handler: Handler = module.lambda_handler
+    return handler
+
+
 @contextlib.contextmanager
-def database_endpoint() -> Iterator[str]:
+def database_endpoint(directory: Path | None = None) -> Iterator[str]:
     configured = os.environ.get("DYNAMODB_ENDPOINT_URL")
     if configured:
         print(f"Using the DynamoDB endpoint {configured}")
         yield configured
         return
+    directory = directory or local_dir()
     port = int(os.environ.get("DYNAMODB_LOCAL_PORT", "8000"))
-    data_dir = Path(os.environ.get("DYNAMODB_LOCAL_DATA_DIR", str(DATA_DIR / "dynamodb")))
-    DATA_DIR.mkdir(exist_ok=True)
-    with running_dynamodb_local(port, data_dir, log_path=DATA_DIR / "dynamodb-local.log") as endpoint:
+    data_dir = Path(os.environ.get("DYNAMODB_LOCAL_DATA_DIR", str(directory / "dynamodb")))
+    directory.mkdir(parents=True, exist_ok=True)
+    with running_dynamodb_local(port, data_dir, log_path=directory / "dynamodb-local.log") as endpoint:
         print(f"DynamoDB Local on {endpoint}, data kept in {data_dir}")
         yield endpoint
 
@@ -53,49 +108,91 @@ def main() -> int:
     local_aws_environment()
     apply_local_run_defaults(os.environ)
     port = int(os.environ.get("PORT", "3000"))
+    apply_local_addresses(os.environ, port)
+    directory = local_dir()
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    with database_endpoint() as endpoint:
-        os.environ["DYNAMODB_ENDPOINT_URL"] = endpoint
-        for made in prepare_database(admin_store(endpoint)):
-            print(f"Created {made}")
+    try:
+        refuse_a_second_run(directory)
+        with database_endpoint(directory) as endpoint:
+            os.environ["DYNAMODB_ENDPOINT_URL"] = endpoint
+            for made in prepare_database(admin_store(endpoint)):
+                print(f"Created {made}")
+            return asyncio.run(serve(port, endpoint, directory))
+    except (LocalRunError, DynamoDBLocalError, SignalingNotImportable) as error:
+        print(f"make run: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
 
-        from calls.handler import lambda_handler
-        from calls.settings import get_settings
 
-        from localrun.events import LocalEvents
+async def serve(port: int, endpoint: str, directory: Path) -> int:
+    from calls.handler import lambda_handler
+    from calls.settings import get_settings
 
-        # Section 7 for real: the calls table's stream drives the events and delivery code.
-        events = LocalEvents(endpoint, get_settings().calls_table_name)
-        events.start()
-        cache_ttl = get_settings().cache_ttl_seconds
-        cache = f"{cache_ttl:g} s" if cache_ttl else "off, an operator's change applies to the next request"
-        server = LocalApiServer(("127.0.0.1", port), lambda_handler, static_routes())
-        print(
-            f"\nVideo Calls API listening on {server.url}\n"
-            f"  demo credentials: appId={DEMO_APP_ID} widgetKey={DEMO_WIDGET_KEY}\n"
-            f"  widget demo page: {server.url}/   API reference: {server.url}/docs\n"
-            f"  Genesys agent panel: {server.url}{GENESYS_PAGE_PATH}?appId={DEMO_APP_ID}"
-            f"&widgetKey={DEMO_WIDGET_KEY}&conversationId=demo-conversation&gcLangTag=en-us\n"
-            f"  app cache (CACHE_TTL_SECONDS): {cache}\n\n"
-            "Create a call:\n"
-            f"  curl -i -X POST {server.url}/api/calls -H 'Content-Type: application/json' "
-            f"-H 'X-App-Id: {DEMO_APP_ID}' -H 'X-Widget-Key: {DEMO_WIDGET_KEY}' "
-            '-d \'{"title": "Support Session #1234"}\'\n\n'
-            "Webhooks: `callsctl --local webhooks add APP_ID URL` registers a receiver; deliveries run\n"
-            f"  in-process with the retry schedule compressed {1 / events.scale:.0f}x "
-            "(LOCAL_RETRY_SPAN_SECONDS).\n\n"
-            "Ctrl-C stops the server and the database.",
-            flush=True,
-        )
+    from localrun.events import LocalEvents
+
+    signaling = load_signaling_handler()
+    server = LocalServer(lambda_handler, site=Site(), signaling=signaling, port=port)
+    # Section 7 for real: the calls table's stream drives the events and delivery code, and the
+    # signaling function's stream handler, which tells the call's pages that it ended. Started
+    # first, so that nothing written once the server answers is missed.
+    events = LocalEvents(
+        endpoint,
+        get_settings().calls_table_name,
+        signaling=server.signaling.invoke_from_thread if server.signaling is not None else None,
+    )
+    events.start()
+    try:
         try:
-            server.serve_forever()
-        except KeyboardInterrupt:
+            await server.start()
+        except OSError as error:
+            print(f"make run: cannot listen on {server.url}: {error.strerror}; set PORT", file=sys.stderr)
+            return 1
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        run = LocalRun(os.getpid(), server.url, endpoint, get_settings().join_base_url)
+        with recorded_local_run(directory, run):
+            print(banner(server, events.scale, signaling is not None), flush=True)
+            await stop.wait()
             print("\nStopping…", flush=True)
-        finally:
-            server.server_close()
-            events.stop()
+    finally:
+        # In a thread: a stream handler still running may be posting to this server's sockets.
+        await asyncio.to_thread(events.stop)
+        await server.stop()
     return 0
+
+
+def banner(server: LocalServer, retry_scale: float, signaling: bool) -> str:
+    from calls.settings import get_settings
+
+    url = server.url
+    cache_ttl = get_settings().cache_ttl_seconds
+    cache = f"{cache_ttl:g} s" if cache_ttl else "off, an operator's change applies to the next request"
+    calls = f"  call page (the join links): {get_settings().join_base_url}/c/<callId>\n" + (
+        f"  signaling: {os.environ.get('SIGNALING_URL')}\n"
+        if signaling
+        else "  signaling: functions/signaling is not in this checkout, so /ws is not served\n"
+    )
+    return (
+        f"\nVideo Calls API listening on {url}\n"
+        f"  demo credentials: appId={DEMO_APP_ID} widgetKey={DEMO_WIDGET_KEY}\n"
+        f"  widget demo page: {url}/   API reference: {url}/docs\n"
+        f"  Genesys agent panel: {url}{GENESYS_PAGE_PATH}?appId={DEMO_APP_ID}"
+        f"&widgetKey={DEMO_WIDGET_KEY}&conversationId=demo-conversation&gcLangTag=en-us\n"
+        f"{calls}"
+        f"  app cache (CACHE_TTL_SECONDS): {cache}\n\n"
+        "Create a call:\n"
+        f"  curl -i -X POST {url}/api/calls -H 'Content-Type: application/json' "
+        f"-H 'X-App-Id: {DEMO_APP_ID}' -H 'X-Widget-Key: {DEMO_WIDGET_KEY}' "
+        '-d \'{"title": "Support Session #1234"}\'\n\n'
+        "Webhooks: `callsctl --local webhooks add APP_ID URL` registers a receiver; deliveries run\n"
+        f"  in-process with the retry schedule compressed {1 / retry_scale:.0f}x "
+        "(LOCAL_RETRY_SPAN_SECONDS).\n\n"
+        "Ctrl-C stops the server and the database."
+    )
 
 
 if __name__ == "__main__":

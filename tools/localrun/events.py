@@ -7,6 +7,10 @@ played in-process: the bus prints each event, and a small queue gives the delive
 own `handle` SQS-shaped batches, honours its batch item failures and its visibility changes
 (the retry schedule), and dead-letters after the last attempt. The schedule is the deployed
 one compressed, by default so that every attempt fits in about a minute.
+
+The signaling function has a trigger on the same stream (an end, from anywhere, tells the
+call's pages): a second follower hands it the same batches, with retries of its own, as a
+second event source mapping would.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from callevents.envelope import Event
 from callevents.messages import Delivery
 
 Printer = Callable[[str], None]
+StreamHandler = Callable[[dict[str, Any]], Any]
 
 DEFAULT_RETRY_SPAN_SECONDS = 60.0
 # The deployed queue's visibility timeout: how long a received message stays hidden while it
@@ -173,6 +178,8 @@ class LocalEvents:
     say: Printer = _say
     scale: float = field(default_factory=retry_scale)
     workers: int = 4
+    # The signaling function's handler, for the calls stream's batches (None: not in this checkout).
+    signaling: StreamHandler | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -207,6 +214,14 @@ class LocalEvents:
             threading.Thread(target=follower.run, name="calls-stream", daemon=True),
             threading.Thread(target=self._deliver_forever, name="webhook-deliveries", daemon=True),
         ]
+        if self.signaling is not None:
+            signaling = StreamFollower(
+                self.endpoint_url, self.calls_table_name, self._handle_signaling_stream, self._stop
+            )
+            signaling.prepare()
+            self._threads.append(
+                threading.Thread(target=signaling.run, name="calls-stream-signaling", daemon=True)
+            )
         for thread in self._threads:
             thread.start()
 
@@ -219,6 +234,16 @@ class LocalEvents:
         from callevents.stream_handler import handle
 
         return dict(handle(event, None, self.outbox))
+
+    def _handle_signaling_stream(self, event: dict[str, Any]) -> dict[str, Any]:
+        assert self.signaling is not None
+        try:
+            result = self.signaling(event)
+        except Exception as error:  # a crashed invocation: the batch is retried, as Lambda does
+            self.say(f"[signaling] the stream handler failed: {error.__class__.__name__}: {error}")
+            numbers = [record["dynamodb"]["SequenceNumber"] for record in event["Records"]]
+            return {"batchItemFailures": [{"itemIdentifier": number} for number in numbers]}
+        return dict(result) if isinstance(result, dict) else {}
 
     def _deliver_forever(self) -> None:
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="delivery") as pool:

@@ -1,27 +1,58 @@
-"""A local HTTP server that runs the Lambda handler exactly as API Gateway would call it.
+"""The local run's HTTP server: on one port, what the deployed stack serves on one origin.
 
-Each HTTP request becomes a REST API proxy event (payload v1); the handler's result
-becomes the HTTP response. Requests are accepted concurrently; the handler runs one
-event at a time, as one Lambda execution environment does.
+- `/ws`: the WebSocket API, and `/__connections__/@connections/{id}` its management API
+  (localrun.websocket), when a signaling function is plugged in.
+- GET and HEAD of the local server's own files (localrun.static): the demo page, the widget, the
+  Genesys panel, the call page, /docs, /openapi.json, /__ready__.
+- Everything else: a REST API proxy event (payload v1) into the API function, whose answer
+  becomes the HTTP response; what it does not route it answers with the envelope's 404 or 405.
+
+The handlers are plain Lambda handlers, given as parameters; each runs in a worker thread of its
+own, one event at a time, as one Lambda execution environment does. What the server answers
+itself (a body over the API's limit, a request it cannot read) is the API's error envelope, as
+API Gateway's gateway responses are in the deployed stack.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import json
+import re
 import threading
 import time
+import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+from aiohttp import web
+from aiohttp.http_exceptions import LineTooLong
+from aiohttp.http_parser import HttpRequestParserPy
+from aiohttp.web_protocol import RequestHandler
+from calls.errors import InternalError, PayloadTooLarge
+from calls.models import MAX_BODY_BYTES
+from multidict import CIMultiDict
+
+if TYPE_CHECKING:
+    from localrun.static import Site
+    from localrun.websocket import WebSocketApi
+
+Handler = Callable[[dict[str, Any], Any], Any]
 
 # Content types API Gateway would pass base64-encoded if configured as binary media types.
 BINARY_CONTENT_TYPES = ("application/octet-stream",)
 STAGE = "local"
+# API Gateway's code for its own 4xx answers (the stack's Default4xx gateway response).
+BAD_REQUEST_CODE = "BAD_REQUEST"
+# A request line that starts like one: the parser's "line too long" is then the URL's, a 414.
+_REQUEST_LINE = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ ")
+# A header value the server may echo: one line of visible characters and spaces.
+_SINGLE_LINE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
 @dataclass
@@ -40,6 +71,45 @@ class LocalLambdaContext:
         return 10_000
 
 
+class LocalFunction:
+    """A Lambda handler as one execution environment: one event at a time, in a worker thread."""
+
+    def __init__(self, handler: Handler, name: str):
+        self.handler = handler
+        self.name = name
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    async def invoke(self, event: dict[str, Any]) -> Any:
+        """From the event loop, which goes on serving while the handler runs."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, event)
+
+    def invoke_from_thread(self, event: dict[str, Any]) -> Any:
+        """From another thread (the stream follower): waits for its turn and the result."""
+        return self._executor.submit(self._call, event).result()
+
+    def _call(self, event: dict[str, Any]) -> Any:
+        return self.handler(event, LocalLambdaContext(aws_request_id=str(uuid.uuid4())))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def header_maps(headers: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """`headers` and `multiValueHeaders` as API Gateway builds them: the last value wins."""
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for name, value in headers:
+        single[name] = value
+        multi.setdefault(name, []).append(value)
+    return single, multi
+
+
+def query_maps(query: str) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
+    multi = parse_qs(query, keep_blank_values=True) or None
+    single = {name: values[-1] for name, values in multi.items()} if multi else None
+    return single, multi
+
+
 def build_event(
     method: str,
     raw_path: str,
@@ -52,13 +122,8 @@ def build_event(
     url = urlsplit(raw_path)
     # CONNECT's target is host:port and OPTIONS may ask about *: as paths, they match no route.
     path = url.path if url.path.startswith("/") else f"/{raw_path}"
-    single_headers: dict[str, str] = {}
-    multi_headers: dict[str, list[str]] = {}
-    for name, value in headers:
-        single_headers[name] = value
-        multi_headers.setdefault(name, []).append(value)
-    multi_query = parse_qs(url.query, keep_blank_values=True) or None
-    single_query = {name: values[-1] for name, values in multi_query.items()} if multi_query else None
+    single_headers, multi_headers = header_maps(headers)
+    single_query, multi_query = query_maps(url.query)
 
     content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
     is_binary = content_type.split(";")[0].strip().lower() in BINARY_CONTENT_TYPES
@@ -114,80 +179,231 @@ def response_headers(result: dict[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
-class LocalApiServer(ThreadingHTTPServer):
-    daemon_threads = True
-    # Many clients at once (the 200-concurrent test, benchmarks) must not be refused.
-    request_queue_size = 512
+# What the server answers itself
+
+
+def single_line(value: str | None) -> str | None:
+    """The value if it is one line of visible text, else None: never echo a line break."""
+    if value and _SINGLE_LINE.fullmatch(value):
+        return value
+    return None
+
+
+def own_headers(origin: str | None = None) -> dict[str, str]:
+    """The headers of every answer the server writes itself: the API's, and the gateway's CORS."""
+    headers = {"Cache-Control": "no-store", "X-Request-Id": str(uuid.uuid4())}
+    origin = single_line(origin)
+    if origin:
+        headers.update({"Access-Control-Allow-Origin": origin, "Vary": "Origin"})
+    return headers
+
+
+def error_response(status: int, code: str, message: str, origin: str | None = None) -> web.Response:
+    """The API's error envelope, as API Gateway's gateway responses write it."""
+    headers = own_headers(origin)
+    body = {"ok": False, "error": {"code": code, "message": message, "requestId": headers["X-Request-Id"]}}
+    headers["Content-Type"] = "application/json"
+    return web.Response(status=status, body=json.dumps(body).encode("utf-8"), headers=headers)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_bounded(request: web.BaseRequest, limit: int) -> bytes:
+    """The body, chunked or not, refused from its Content-Length or as soon as it passes `limit`."""
+    if request.method == "CONNECT":
+        return b""  # what follows a CONNECT is a tunnel, not a body
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge
+    body = bytearray()
+    while len(body) <= limit:
+        chunk = await request.content.read(limit + 1 - len(body))
+        if not chunk:
+            break
+        body += chunk
+    if len(body) > limit:
+        raise BodyTooLarge
+    return bytes(body)
+
+
+class _LocalRequestHandler(RequestHandler):
+    """aiohttp's connection handler, reading HTTP with its pure-Python parser and answering what
+    it cannot parse with the API's envelope.
+
+    The C parser (llhttp) refuses methods it does not know (BREW) and lower-case ones before any
+    handler sees them; the Python parser hands every method on, and the API function answers it
+    with its 404 or 405 as the existing tests require. Folded headers, a Content-Length that is not
+    a number, a bad chunked encoding and over-long lines are refused by the parser itself: here
+    they become 400, 414 (the URL) or 431 (a header), each in the envelope.
+    """
+
+    def __init__(self, manager: web.Server, *, loop: asyncio.AbstractEventLoop, **kwargs: Any) -> None:
+        super().__init__(manager, loop=loop, **kwargs)
+        self._parser = HttpRequestParserPy(
+            self,
+            loop,
+            self._read_bufsize,
+            max_line_size=self.max_line_size,
+            max_field_size=self.max_field_size,
+            max_headers=self.max_headers,
+            payload_exception=web.RequestPayloadError,
+            max_msg_queue_size=self._max_msg_queue_size,
+        )
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if status >= 500:
+            self.log_exception("Error handling a request", exc_info=exc)
+            if request.writer.output_size > 0:  # an answer had begun: the connection is broken
+                raise ConnectionError("an answer was already being sent")
+            response = error_response(500, InternalError.code, InternalError.default_message)
+            response.force_close()
+            return response
+        if isinstance(exc, LineTooLong):
+            line = exc.args[0] if isinstance(exc.args[0], bytes) else str(exc.args[0]).encode()
+            if _REQUEST_LINE.match(line):
+                status, message = 414, "The request's URL is too long."
+            else:
+                status, message = 431, "A request header is too long."
+        else:
+            message = "The request could not be read as HTTP/1.1."
+        response = error_response(status, BAD_REQUEST_CODE, message)
+        response.force_close()
+        return response
+
+
+class _LocalHttpServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _LocalRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class LocalServer:
+    """The HTTP side of the local run; the handlers and the files it serves are its parameters."""
 
     def __init__(
         self,
-        address: tuple[str, int],
-        handler: Handler,
-        static_routes: dict[str, Callable[[], tuple[int, str, bytes]]] | None = None,
+        api: Handler,
+        *,
+        site: Site | None = None,
+        signaling: Handler | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ):
-        super().__init__(address, _RequestHandler)
-        self.lambda_handler = handler
-        self.static_routes = static_routes or {}
-        self.invocation_lock = threading.Lock()
+        self.api = LocalFunction(api, "api")
+        self.signaling = LocalFunction(signaling, "signaling") if signaling is not None else None
+        self.site = site
+        self.host = host
+        self.port = port
+        self.websockets: WebSocketApi | None = None
+        self._runner: web.ServerRunner | None = None
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://{self.host}:{self.port}"
 
-    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        context = LocalLambdaContext(aws_request_id=str(uuid.uuid4()))
-        with self.invocation_lock:
-            return self.lambda_handler(event, context)
+    async def start(self) -> None:
+        """Bind and listen (OSError if the port is taken); `port` 0 picks a free one."""
+        if self.signaling is not None:
+            from localrun.websocket import WebSocketApi
 
+            self.websockets = WebSocketApi(self.signaling, domain_name=f"{self.host}:{self.port}")
+        server = _LocalHttpServer(self._dispatch)
+        self._runner = web.ServerRunner(server, access_log=None, shutdown_timeout=5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=512, reuse_address=True)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        if self.websockets is not None:
+            self.websockets.domain_name = f"{self.host}:{self.port}"
 
-class _RequestHandler(BaseHTTPRequestHandler):
-    server: LocalApiServer
-    protocol_version = "HTTP/1.1"
+    async def stop(self) -> None:
+        if self.websockets is not None:
+            await self.websockets.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self.api.close()
+        if self.signaling is not None:
+            self.signaling.close()
 
-    def _serve(self) -> None:
-        path = urlsplit(self.path).path
-        static = self.server.static_routes.get(path) if self.command in ("GET", "HEAD") else None
-        if static is not None:
-            status, content_type, payload = static()
-            self._send(status, [("Content-Type", content_type)], payload)
-            return
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        event = build_event(
-            self.command,
-            self.path,
-            list(self.headers.items()),
-            body,
-            source_ip=self.client_address[0],
-        )
+    async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
+        path = request.path
+        if self.websockets is not None:
+            if path == "/ws":
+                return await self.websockets.handle_upgrade(request)
+            connection_id = self.websockets.management_connection_id(path)
+            if connection_id is not None:
+                return await self.websockets.handle_management(request, connection_id)
+        if self.site is not None and request.method in ("GET", "HEAD"):
+            answer = self.site.answer(path, request.query_string)
+            if answer is not None:
+                headers = {**own_headers(), "Content-Type": answer.content_type, **answer.headers}
+                return web.Response(status=answer.status, body=answer.body, headers=headers)
+        return await self._invoke_api(request)
+
+    async def _invoke_api(self, request: web.BaseRequest) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.raw_headers]
+        if any(single_line(value) is None and value for _, value in headers):
+            return error_response(400, BAD_REQUEST_CODE, "A request header holds a control character.")
         try:
-            result = self.server.invoke(event)
-        except Exception:  # the handler must answer every request; this is a local safety net
-            self._send(502, [("Content-Type", "application/json")], b'{"message":"Internal server error"}')
-            raise
+            body = await read_bounded(request, MAX_BODY_BYTES)
+        except BodyTooLarge:
+            response = error_response(413, PayloadTooLarge.code, PayloadTooLarge.default_message, origin)
+            response.force_close()  # the rest of the body is never read
+            return response
+        event = build_event(request.method, request.raw_path, headers, body, source_ip=request.remote or "")
+        try:
+            result = await self.api.invoke(event)
+            status = int(result["statusCode"])
+        except Exception:  # Lambda's answer to a crashed function: API Gateway's 502
+            traceback.print_exc()
+            return error_response(502, InternalError.code, InternalError.default_message, origin)
         text: str = result.get("body") or ""
         data = base64.b64decode(text) if result.get("isBase64Encoded") else text.encode("utf-8")
-        self._send(int(result["statusCode"]), response_headers(result), data)
+        answer_headers = CIMultiDict(
+            (name, value)
+            for name, value in response_headers(result)
+            if name.lower() not in ("content-length", "connection", "transfer-encoding")
+        )
+        response = web.Response(status=status, body=data or None, headers=answer_headers)
+        if request.method == "CONNECT":
+            response.force_close()
+        return response
 
-    def _send(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers:
-            if name.lower() not in ("content-length", "connection"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
 
-    def __getattr__(self, name: str) -> Any:
-        # http.server looks up do_<METHOD> and, without one, answers an HTML 501 of its own. Every
-        # method (TRACE, CONNECT, made-up ones) goes to the handler instead, which answers what it
-        # does not route with the envelope's 404 or 405. (Deployed, API Gateway forwards only the
-        # standard methods to the function.)
-        if name.startswith("do_"):
-            return self._serve
-        raise AttributeError(name)
+@contextlib.contextmanager
+def serving_in_background(server: LocalServer) -> Iterator[LocalServer]:
+    """The server on an event loop of its own thread, for tests and tools that stay synchronous."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    failure: list[BaseException] = []
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return  # the handler's own JSON logs say what happened
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(server.start())
+        except BaseException as error:
+            failure.append(error)
+            started.set()
+            return
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, name="local-server", daemon=True)
+    thread.start()
+    started.wait()
+    if failure:
+        raise failure[0]
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
