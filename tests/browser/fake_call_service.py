@@ -126,6 +126,7 @@ class FakeCallService:
         self.used_tokens: set[str] = set()
         self.sockets: list[Socket] = []
         self.pretend: dict[str, str] = {}  # role -> display name of a peer played by the test
+        self.answers_pings = True  # False: a socket that is dead without the browser knowing
         self._counter = itertools.count(1)
 
     # -- Setting it up --
@@ -258,7 +259,8 @@ class FakeCallService:
             elif other_role(socket.role) not in self.pretend:  # else the test's pretend peer takes it
                 socket.send({"type": "error", "code": "PEER_NOT_CONNECTED", "message": "no peer"})
         elif action == "ping":
-            socket.send({"type": "pong"})
+            if self.answers_pings:
+                socket.send({"type": "pong"})
         else:
             socket.send({"type": "error", "code": "INVALID_MESSAGE", "message": "unknown action"})
 

@@ -660,6 +660,25 @@ def test_the_keep_alive_ping_is_answered(guest: Page, call_site: CallSite, servi
     expect_state(guest, "waiting", "peer")
 
 
+def test_a_socket_that_stops_answering_is_replaced(
+    guest: Page, call_site: CallSite, service: FakeCallService
+) -> None:
+    guest.clock.install()
+    joined_as(guest, call_site)
+    service.answers_pings = False
+    guest.clock.run_for("00:31")
+    wait_until(
+        guest,
+        lambda: any(message == {"action": "ping"} for message in service.sockets[0].received),
+        "a ping",
+    )
+
+    guest.clock.run_for("00:11")  # no pong within 10 s
+    wait_until(guest, lambda: len(service.sockets) == 2, "a new connection")
+    assert len(service.joins()) == 2  # with a fresh token
+    expect_state(guest, "waiting", "peer")
+
+
 # Language and branding
 
 
@@ -987,15 +1006,18 @@ def test_media_goes_on_while_a_socket_reconnects(
     assert guest.evaluate("() => window.__recorded.pcs.length") == 1  # the same connection throughout
 
 
-def test_a_reloaded_page_gets_media_again(two_pages: tuple[Page, Page], service: FakeCallService) -> None:
+@pytest.mark.parametrize("reloaded", ["guest", "agent"])
+def test_a_reloaded_page_gets_media_again(two_pages: tuple[Page, Page], reloaded: str) -> None:
     agent, guest = two_pages
     expect_media_flowing(agent, "the agent")
+    page, other = (guest, agent) if reloaded == "guest" else (agent, guest)
 
-    guest.reload()
-    expect_state(guest, "in-call")
-    expect_media_flowing(guest, "the reloaded guest")
-    expect_media_flowing(agent, "the agent after the guest's reload")
-    expect(agent.locator("#remote-name")).to_have_text("John Doe")  # the name this tab kept
+    page.reload()
+    expect_state(page, "in-call")  # straight back in, with the name and credential the tab kept
+    expect_media_flowing(page, f"the reloaded {reloaded}")
+    expect_media_flowing(other, f"the other page after the {reloaded}'s reload")
+    expect(agent.locator("#remote-name")).to_have_text("John Doe")
+    expect(guest.locator("#remote-name")).to_have_text("Sarah (Support)")
 
 
 def test_a_page_that_leaves_is_waited_for_at_once(two_pages: tuple[Page, Page]) -> None:
