@@ -5,8 +5,10 @@
 //
 // A page that is reloaded comes back with a new RTCPeerConnection, and so a new DTLS certificate.
 // A description whose fingerprint differs from the one this connection already talks to comes
-// from such a new page: the connection is replaced by a fresh one before it is applied. A socket
-// that merely reconnected keeps both connections, and the media never stops.
+// from such a new page: the connection is replaced by a fresh one before it is applied. (Chromium
+// would restart DTLS on the old connection by itself; a browser need not, and a fresh connection
+// carries no state of the old peer.) A socket that merely reconnected keeps both connections,
+// and the media never stops.
 
 const FINGERPRINT = /^a=fingerprint:(.+)$/m;
 const GUEST_RESTART_AFTER_MS = 4000; // the agent restarts a failed connection first
