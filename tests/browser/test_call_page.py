@@ -320,9 +320,7 @@ def test_the_preview_shows_the_camera_the_microphone_level_and_the_devices(
     assert scroll_width(guest) <= DESKTOP["width"]
 
 
-def test_the_mute_toggles_carry_into_the_call(
-    guest: Page, call_site: CallSite, service: FakeCallService
-) -> None:
+def test_the_mute_toggles_carry_into_the_call(guest: Page, call_site: CallSite) -> None:
     open_call(guest, call_site)
     guest.get_by_role("button", name="Mute microphone").click()
     guest.get_by_role("button", name="Turn camera off").click()
