@@ -443,8 +443,11 @@ on("end-no", () => view.showEndConfirm(false));
 on("end-yes", () => endForEveryone());
 on("rejoin", () => load({ direct: true }));
 on("sound-on", async () => {
-  if (await view.unmuteRemote()) {
-    model.soundBlocked = false;
+  // play() settles only once media arrives: take the click as enough unless it is refused.
+  model.soundBlocked = false;
+  render();
+  if (!(await view.unmuteRemote())) {
+    model.soundBlocked = true;
     render();
   }
 });

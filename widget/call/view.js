@@ -233,10 +233,19 @@ export class CallView {
     }
   }
 
+  /** Resolves false if the browser still refuses the sound. */
   unmuteRemote() {
     const video = this.el["remote-video"];
     video.muted = false;
-    return video.play().then(() => true, () => false);
+    return video.play().then(
+      () => true,
+      (error) => {
+        if (error.name !== "NotAllowedError") return true;
+        video.muted = true;
+        video.play().catch(() => {});
+        return false;
+      },
+    );
   }
 
   /** The preview after a device change: the same stream with another track. */
