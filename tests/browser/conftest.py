@@ -3,6 +3,9 @@
 The widget runs in pages served by `site`, on another port than the local API, so every call
 is a real cross-origin request with its CORS preflight. The local API and DynamoDB Local are
 the shared fixtures of tests/services.py.
+
+The call page (widget/call/) is served by `call_site` as the deployed stack serves it: /c/{callId}
+is its index.html, /call/{file} its modules. `media_chromium` has a fake camera and microphone.
 """
 
 from __future__ import annotations
@@ -43,6 +46,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# A fake camera (a moving test pattern) and microphone (a beep). No fake permission prompt: a
+# context granted camera and microphone gets them, one without is refused, as a person who
+# clicks "Block" is.
+MEDIA_ARGS = ["--use-fake-device-for-media-stream"]
+CALL_PAGE_DIR = ROOT / "widget" / "call"
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 WAIT_MS = 15_000
 
@@ -76,6 +84,17 @@ def chromium(playwright_driver: Playwright) -> Iterator[Browser]:
     expect.set_options(timeout=WAIT_MS)
     browser = playwright_driver.chromium.launch(
         executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="package")
+def media_chromium(playwright_driver: Playwright) -> Iterator[Browser]:
+    """A second browser, with the fake camera and microphone, for the call page."""
+    expect.set_options(timeout=WAIT_MS)
+    browser = playwright_driver.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS + MEDIA_ARGS
     )
     yield browser
     browser.close()
@@ -164,6 +183,59 @@ def site() -> Iterator[StaticSite]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield StaticSite(f"http://127.0.0.1:{server.server_address[1]}", pages)
+    server.shutdown()
+    server.server_close()
+
+
+_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+
+
+def _call_page_handler(directory: Path) -> type[BaseHTTPRequestHandler]:
+    """/c/{callId} -> index.html, /call/{file} -> that file of the directory (no subfolders)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?")[0]
+            file: Path | None = None
+            if re.fullmatch(r"/c/[^/]+/?", path):
+                file = directory / "index.html"
+            elif match := re.fullmatch(r"/call/([A-Za-z0-9_-]+\.(?:js|css))", path):
+                file = directory / match.group(1)
+            body = file.read_bytes() if file is not None and file.is_file() else None
+            self.send_response(200 if body is not None else 404)
+            content_type = _CONTENT_TYPES.get(file.suffix if file else "", "text/plain; charset=utf-8")
+            self.send_header("Content-Type", content_type)
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Handler
+
+
+@dataclass
+class CallSite:
+    """The call page's origin: the page at /c/{callId}, its files at /call/."""
+
+    origin: str
+
+    def page_url(self, call_id: str, query: str = "") -> str:
+        return f"{self.origin}/c/{call_id}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="package")
+def call_site() -> Iterator[CallSite]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _call_page_handler(CALL_PAGE_DIR))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield CallSite(f"http://127.0.0.1:{server.server_address[1]}")
     server.shutdown()
     server.server_close()
 
