@@ -27,7 +27,11 @@ from localrun.processes import stop, wait_for_local_api
 from tests.conftest import ROOT
 
 TABLE_NAMES = TableNames(
-    apps="it-apps", calls="it-calls", idempotency="it-idempotency", webhooks="it-webhooks"
+    apps="it-apps",
+    calls="it-calls",
+    idempotency="it-idempotency",
+    webhooks="it-webhooks",
+    connections="it-connections",
 )
 
 
@@ -45,6 +49,7 @@ def table_environment(endpoint: str) -> dict[str, str]:
         "CALLS_TABLE_NAME": TABLE_NAMES.calls,
         "IDEMPOTENCY_TABLE_NAME": TABLE_NAMES.idempotency,
         "WEBHOOKS_TABLE_NAME": TABLE_NAMES.webhooks,
+        "CONNECTIONS_TABLE_NAME": TABLE_NAMES.connections,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",

@@ -95,7 +95,28 @@ WEBHOOKS = TableSchema(
 )
 WEBHOOK_ENDPOINTS_ATTRIBUTE = "endpoints"
 
+# Signaling (docs/behaviour.md section 9.4): a call's live WebSocket connections, one item per
+# role, so the other party is one GetItem and both are one Query of the call's partition. The tokens used to
+# open them live in the same partition, as items whose sort key is USED_TOKEN_PREFIX + the
+# digest of their nonce, written once each: a token opens one connection. Roles sort before the
+# token items ("agent" < "guest" < "token#"), so a Query of the roles' range never reads a token.
+CONNECTIONS = TableSchema(
+    purpose="connections",
+    name_variable="CONNECTIONS_TABLE_NAME",
+    default_name="video-calls-connections",
+    partition_key=KeyAttribute("callId"),
+    sort_key=KeyAttribute("role"),
+    ttl_attribute="expiresAt",
+)
+USED_TOKEN_PREFIX = "token#"  # noqa: S105 - a key prefix, no secret
+
+# The tables the stack deploys (infra/ makes one per schema here, each with its throttling alarm
+# over the operations its functions call).
 ALL_TABLES = (APPS, CALLS, IDEMPOTENCY, WEBHOOKS)
+# Every table the functions use: what the local run, the operator's tools and the tests create.
+# CONNECTIONS joins ALL_TABLES with the stack's signaling function, which brings the operations
+# it calls on it (a table without any would leave its alarm an empty expression).
+LOCAL_TABLES = (*ALL_TABLES, CONNECTIONS)
 
 
 def table_name(schema: TableSchema, environ: Mapping[str, str] = os.environ) -> str:

@@ -37,11 +37,12 @@ class TableNames:
     calls: str
     idempotency: str
     webhooks: str = tables.WEBHOOKS.default_name
+    connections: str = tables.CONNECTIONS.default_name
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> TableNames:
         """The names the functions read from the same environment (calls.tables.table_name)."""
-        return cls(**{schema.purpose: tables.table_name(schema, environ) for schema in tables.ALL_TABLES})
+        return cls(**{schema.purpose: tables.table_name(schema, environ) for schema in tables.LOCAL_TABLES})
 
     def for_schema(self, schema: tables.TableSchema) -> str:
         name: str = getattr(self, schema.purpose)
@@ -155,7 +156,7 @@ class AdminStore:
         `TABLE/index/INDEX` for each index added."""
         existing = set(self._all_table_names())
         created: list[str] = []
-        for schema in tables.ALL_TABLES:
+        for schema in tables.LOCAL_TABLES:
             name = self.names.for_schema(schema)
             if name in existing:
                 self._ensure_stream(schema, name)
