@@ -35,7 +35,17 @@ def _isolated_configuration(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "POWERTOOLS_TRACE_DISABLED": "true",
     }.items():
         monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "JOIN_BASE_URL", "CACHE_TTL_SECONDS"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "JOIN_BASE_URL",
+        "CACHE_TTL_SECONDS",
+        "SIGNALING_URL",
+        "SIGNALING_TOKEN_KEY",
+        "SIGNALING_CALLBACK_URL",
+        "ICE_PROVIDER",
+        "ICE_SERVERS",
+    ):
         monkeypatch.delenv(name, raising=False)
     clear_cached_state()
     yield

@@ -41,6 +41,11 @@ class Settings:
     dynamodb_max_attempts: int
     # Signs list cursors. Unset (the local run, tests): a random key for this process only.
     cursor_signing_key: bytes
+    # The call page's signaling socket (docs/behaviour.md section 9.3), as the join answer names it.
+    signaling_url: str
+    # Signs the signaling tokens the join issues and the signaling function verifies; both must
+    # read the same one. Unset: a random key for this process (the local run serves both in one).
+    signaling_token_key: bytes
 
 
 def _number(name: str, default: float, *, minimum: float, integer: bool = False) -> float:
@@ -72,16 +77,32 @@ def get_settings() -> Settings:
         dynamodb_connect_timeout_seconds=_number("DYNAMODB_CONNECT_TIMEOUT_SECONDS", 0.5, minimum=0.05),
         dynamodb_read_timeout_seconds=_number("DYNAMODB_READ_TIMEOUT_SECONDS", 1, minimum=0.05),
         dynamodb_max_attempts=int(_number("DYNAMODB_MAX_ATTEMPTS", 2, minimum=1, integer=True)),
-        cursor_signing_key=_cursor_signing_key(),
+        cursor_signing_key=_signing_key("CURSOR_SIGNING_KEY"),
+        signaling_url=_signaling_url(join_base_url.rstrip("/")),
+        signaling_token_key=_signing_key("SIGNALING_TOKEN_KEY"),
     )
 
 
-def _cursor_signing_key() -> bytes:
-    raw = os.environ.get("CURSOR_SIGNING_KEY", "").strip()
+def _signing_key(name: str) -> bytes:
+    """A key of at least 32 characters from `name`; unset, a random one for this process only."""
+    raw = os.environ.get(name, "").strip()
     if not raw:
         import secrets
 
         return secrets.token_bytes(32)
     if len(raw) < 32:
-        raise ConfigurationError("CURSOR_SIGNING_KEY must be at least 32 characters")
+        raise ConfigurationError(f"{name} must be at least 32 characters")
     return raw.encode("utf-8")
+
+
+def _signaling_url(join_base_url: str) -> str:
+    """SIGNALING_URL, else the join links' origin as a WebSocket URL: `{JOIN_BASE_URL}/ws` with
+    http -> ws and https -> wss, where the page, the API and signaling share one origin."""
+    configured = os.environ.get("SIGNALING_URL", "").strip()
+    if configured:
+        scheme, separator, rest = configured.partition("://")
+        if scheme not in ("ws", "wss") or not separator or not rest.strip("/"):
+            raise ConfigurationError(f"SIGNALING_URL must be a ws(s) URL, got {configured!r}")
+        return configured.rstrip("/")
+    scheme, rest = join_base_url.split("://", 1)
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/ws"
