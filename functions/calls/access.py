@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from calls.errors import AppDisabled, OriginNotAllowed, Unauthorized
-from calls.models import AppRecord
+from calls.models import AppRecord, CallRecord
 from calls.request import CallRequest, first_query_value
 
 _NEGATIVE_CACHE_SECONDS = 5.0
@@ -169,3 +169,17 @@ def admit(request: CallRequest, payload: Mapping[str, Any], apps: AppDirectory) 
     app = authenticate(credentials, apps.get(credentials.app_id))
     check_origin(app, request.origin)
     return Caller(credentials=credentials, app=app)
+
+
+def admit_host_key(host_key: str, call: CallRecord, apps: AppDirectory, *, refusal: str) -> AppRecord:
+    """The agent of `call` by its host key (docs/behaviour.md section 6.2), whatever the app's mode now: a
+    wrong key, a call without one (widgetKey mode) and a deleted app are 401 with `refusal`, a
+    disabled app 403. The key is checked before the app is read."""
+    if not within_bounds(host_key) or not host_key_matches(host_key, call.host_key_digest):
+        raise Unauthorized(refusal)
+    app = apps.get(call.app_id)
+    if app is None:
+        raise Unauthorized(refusal)
+    if not app.enabled:
+        raise AppDisabled()
+    return app

@@ -5,23 +5,23 @@ the appId and widgetKey of the call's app while that app's host links carry its 
 allowedOrigins here: the page lives on the join links' origin, not on the app's site.
 
 A join costs a GetItem of the call, and only on a role's first join one conditional update
-that stamps it; the app is read (through the cache) for the agent only.
+that stamps it; the app is read (through the cache) for the agent only. The answer hands the page
+what it needs to start the call: a signaling token (signed here, no request) and the ICE servers.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from pydantic import ValidationError
 
-from calls.access import AppDirectory, authenticate, extract_credentials, host_key_matches, within_bounds
+from calls.access import AppDirectory, admit_host_key, authenticate, extract_credentials
 from calls.body import parse_body
 from calls.errors import (
-    AppDisabled,
     CallEnded,
     CallExpiredGone,
     CallNotFound,
@@ -40,9 +40,11 @@ from calls.models import (
 )
 from calls.read import is_call_id
 from calls.request import CallRequest, first_query_value
+from calls.signaling_tokens import issue_token
 from calls.view import ENDED, EXPIRED, call_status, iso_timestamp, utc_now
 
 if TYPE_CHECKING:
+    from calls.ice import IceServers
     from calls.responses import JoinView
 
 AGENT, GUEST = "agent", "guest"
@@ -56,6 +58,20 @@ _HOST_KEY_ONLY = (
     "This app's calls take their host key only (hostKey mode): open the agent link (hostJoinUrl) that "
     "creating the call answered; the appId and widgetKey do not make an agent."
 )
+
+
+def no_ice_servers(call_id: str, role: str) -> list[dict[str, Any]]:
+    return []
+
+
+@dataclass(frozen=True)
+class SignalingOffer:
+    """What every successful join hands the page for the call itself (docs/behaviour.md, 9.3):
+    the signaling socket with a token for it, and the ICE servers."""
+
+    url: str  # the signaling socket, SIGNALING_URL
+    token_key: bytes = field(repr=False)  # SIGNALING_TOKEN_KEY, shared with the signaling function
+    ice_servers: IceServers = no_ice_servers  # calls.ice: by ICE_PROVIDER
 
 
 class StampJoinOnce(Protocol):
@@ -127,7 +143,7 @@ def page_settings(preset_settings: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-def join_view(call: CallRecord, role: str, now: datetime) -> JoinView:
+def join_view(call: CallRecord, role: str, now: datetime, signaling: SignalingOffer) -> JoinView:
     settings = call.settings
     view: dict[str, Any] = {
         "callId": call.call_id,
@@ -140,6 +156,13 @@ def join_view(call: CallRecord, role: str, now: datetime) -> JoinView:
         view["title"] = call.title
     view["status"] = call_status(call, now)
     view.update(page_settings(settings.extra))
+    issued = issue_token(signaling.token_key, call.call_id, role, now.timestamp())
+    view["signaling"] = {
+        "url": signaling.url,
+        "token": issued.token,
+        "expiresAt": iso_timestamp(datetime.fromtimestamp(issued.expires_at, UTC)),
+    }
+    view["iceServers"] = signaling.ice_servers(call.call_id, role)
     return cast("JoinView", view)
 
 
@@ -149,6 +172,7 @@ class JoinCall:
     get_call: Callable[[str], CallRecord | None]
     stamp_join_once: StampJoinOnce
     now: Callable[[], datetime] = utc_now
+    signaling: SignalingOffer = field(kw_only=True)
 
     def __call__(self, request: CallRequest, call_id: str) -> JoinView:
         """Checks in this order: body (400/413), fields (422), the call (404), the agent's
@@ -174,7 +198,7 @@ class JoinCall:
             # Stamped now or by a racing join; or ended meanwhile, which refuses this join too.
             call = stamped
             refuse_if_over(call, now)
-        return join_view(call, role, now)
+        return join_view(call, role, now, self.signaling)
 
     def _admit_agent(
         self, call: CallRecord, host_key: str | None, request: CallRequest, payload: Mapping[str, Any]
@@ -182,13 +206,7 @@ class JoinCall:
         """The host key when one is presented (then nothing else); else the app's credentials,
         good only for the call's own app and only while its host links carry the widget key."""
         if host_key is not None:
-            if not within_bounds(host_key) or not host_key_matches(host_key, call.host_key_digest):
-                raise Unauthorized(_AGENT_REFUSED)
-            app = self.apps.get(call.app_id)
-            if app is None:
-                raise Unauthorized(_AGENT_REFUSED)
-            if not app.enabled:
-                raise AppDisabled()
+            admit_host_key(host_key, call, self.apps, refusal=_AGENT_REFUSED)
             return
         try:
             credentials = extract_credentials(request, payload)

@@ -183,6 +183,35 @@ class Branding(TypedDict):
     ]
 
 
+class SignalingAccess(TypedDict):
+    """Where and how the page opens the call's signaling socket (docs/asyncapi.yaml)."""
+
+    url: Annotated[
+        str,
+        Field(
+            description="The WebSocket URL (`wss://{host}/ws`); open `{url}?token={token}`",
+            json_schema_extra={"format": "uri", "pattern": "^wss?://"},
+        ),
+    ]
+    token: Annotated[
+        str,
+        Field(
+            description="Opaque and URL-safe: for one connection to this call as this role, within "
+            "60 s. A used, expired or altered token is refused at the handshake; join again for another",
+            min_length=1,
+        ),
+    ]
+    expiresAt: Annotated[Timestamp, Field(description="When the token stops opening a connection")]
+
+
+class IceServer(TypedDict):
+    """One entry of `RTCConfiguration.iceServers`, as the browser takes it."""
+
+    urls: Annotated[str | list[str], Field(description="`stun:`, `stuns:`, `turn:` or `turns:` URL(s)")]
+    username: NotRequired[Annotated[str, Field(description="For TURN")]]
+    credential: NotRequired[Annotated[str, Field(description="For TURN")]]
+
+
 @with_config(ConfigDict(extra="allow"))
 class JoinView(TypedDict):
     """Who joins, as what, and what the join page needs. Clients must ignore fields they do not know."""
@@ -208,6 +237,13 @@ class JoinView(TypedDict):
         ]
     ]
     branding: NotRequired[Annotated[Branding, Field(description="The preset's branding for the page")]]
+    signaling: Annotated[
+        SignalingAccess, Field(description="The call's signaling socket and a token to open it with")
+    ]
+    iceServers: Annotated[
+        list[IceServer],
+        Field(description="`RTCConfiguration.iceServers` for the peer connection; may be empty"),
+    ]
 
 
 class JoinResponse(TypedDict):

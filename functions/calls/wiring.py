@@ -78,11 +78,20 @@ def get_end_call() -> EndCall:
 
 @functools.cache
 def get_join_call() -> JoinCall:
-    from calls.join import JoinCall
-    from calls.repository import get_repository
+    from calls.ice import ice_servers_from, ice_settings
+    from calls.join import JoinCall, SignalingOffer
+    from calls.repository import KinesisVideoSignaling, get_repository
+    from calls.settings import get_settings
 
     repository = get_repository()
-    return JoinCall(get_app_directory(), repository.get_call, repository.stamp_join_once)
+    settings = get_settings()
+    ice = ice_settings()
+    signaling = SignalingOffer(
+        url=settings.signaling_url,
+        token_key=settings.signaling_token_key,
+        ice_servers=ice_servers_from(ice, lambda: KinesisVideoSignaling(ice.region)),
+    )
+    return JoinCall(get_app_directory(), repository.get_call, repository.stamp_join_once, signaling=signaling)
 
 
 SERVICE_FACTORIES = (

@@ -25,7 +25,18 @@ from moto import mock_aws
 from tests.conftest import ROOT, load_event
 
 NAMES = TableNames(apps="apps", calls="calls", idempotency="idempotency")
-OTHER_ROUTES = frozenset({"calls.read", "calls.listing", "calls.end", "calls.cursor", "calls.join"})
+OTHER_ROUTES = frozenset(
+    {
+        "calls.read",
+        "calls.listing",
+        "calls.end",
+        "calls.cursor",
+        "calls.join",
+        # The join's own: the signaling token and the ICE servers.
+        "calls.signaling_tokens",
+        "calls.ice",
+    }
+)
 
 # Nothing of the function is imported before the handler: the tables are filled with boto3 alone.
 CHILD = """

@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -65,6 +65,11 @@ def join(
     )
 
 
+def without_signaling(answer: dict[str, Any]) -> dict[str, Any]:
+    """The join answer as it was before section 9 added the signaling fields (tested on their own)."""
+    return {name: value for name, value in answer.items() if name not in ("signaling", "iceServers")}
+
+
 def scan_everything(admin: AdminStore) -> str:
     """Every item of every table, as one text to search for secrets."""
     items = []
@@ -90,7 +95,7 @@ def test_host_key_mode_end_to_end(local_api: LocalApi, host_key_app: TestApp, ad
     assert host_key_app.widget_key not in json.dumps(created)
 
     agent = assert_ok(join(local_api, call_id, query))
-    assert agent == {
+    assert without_signaling(agent) == {
         "callId": call_id,
         "role": "agent",
         "displayName": "Sarah",
@@ -311,7 +316,7 @@ def test_joins_that_all_read_an_unstamped_call_stamp_it_once(
     joins race for real, each in its own thread with its own clock, on DynamoDB Local: every
     one has read the call before any stamps it."""
     from calls.access import AppDirectory
-    from calls.join import JoinCall
+    from calls.join import JoinCall, SignalingOffer
     from calls.repository import get_repository
     from calls.request import CallRequest
     from calls.view import utc_now
@@ -337,7 +342,11 @@ def test_joins_that_all_read_an_unstamped_call_stamp_it_once(
     def race(number: int) -> dict[str, Any]:
         moment = utc_now() + timedelta(milliseconds=number)
         joiner = JoinCall(
-            AppDirectory(repository.load_app, ttl_seconds=0), read_then_wait, stamp, lambda: moment
+            AppDirectory(repository.load_app, ttl_seconds=0),
+            read_then_wait,
+            stamp,
+            lambda: moment,
+            signaling=SignalingOffer(url="wss://video.example/ws", token_key=b"k" * 32),
         )
         request = CallRequest(request_id=f"race-{number}", query={k: [v] for k, v in query.items()})
         return joiner(request, data["callId"])
@@ -519,3 +528,25 @@ def test_the_presets_language_and_branding_reach_the_join_answer(
         assert joined["branding"] == branded["branding"]
     view = assert_ok(local_api.request("GET", f"/api/calls/{created['callId']}", headers=creds(app)))
     assert "branding" not in view  # the page's settings are the join's business only
+
+
+def test_the_join_answer_names_the_signaling_socket_of_the_links_origin_and_a_fresh_token(
+    local_api: LocalApi, widget_key_app: TestApp
+) -> None:
+    created = create(local_api, widget_key_app)
+    origin = urlsplit(created["guestJoinUrl"])
+    socket = f"{'wss' if origin.scheme == 'https' else 'ws'}://{origin.netloc}/ws"
+    tokens = set()
+    for link in (created["hostJoinUrl"], created["guestJoinUrl"], created["guestJoinUrl"]):
+        before = datetime.now(UTC)
+        joined = assert_ok(join(local_api, created["callId"], link_query(link)))
+        assert joined["signaling"]["url"] == socket
+        expires = datetime.fromisoformat(joined["signaling"]["expiresAt"])
+        assert (
+            before.replace(microsecond=0) + timedelta(seconds=59)
+            <= expires
+            <= datetime.now(UTC) + timedelta(seconds=60)
+        )
+        tokens.add(joined["signaling"]["token"])
+        assert joined["iceServers"] == []  # the local run's: loopback needs no TURN
+    assert len(tokens) == 3

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -85,6 +86,9 @@ class Calls:
         return call
 
 
+SIGNALING = join.SignalingOffer(url="wss://video.example/ws", token_key=b"t" * 32)
+
+
 def joiner(calls: Calls, *apps: AppRecord) -> join.JoinCall:
     by_id = {app.app_id: app for app in (apps or (app_record(),))}
     return join.JoinCall(
@@ -92,7 +96,13 @@ def joiner(calls: Calls, *apps: AppRecord) -> join.JoinCall:
         get_call=calls.get_call,
         stamp_join_once=calls.stamp_join_once,
         now=lambda: NOW,
+        signaling=SIGNALING,
     )
+
+
+def without_signaling(view: Mapping[str, Any]) -> dict[str, Any]:
+    """The join answer as it was before section 9 added the signaling fields (tested on their own)."""
+    return {name: value for name, value in view.items() if name not in ("signaling", "iceServers")}
 
 
 def request(
@@ -113,7 +123,7 @@ def test_a_guest_joins_by_the_call_id_alone_and_is_stamped_once() -> None:
     call = call_record()
     calls = Calls(call)
     view = joiner(calls)(request(), call.call_id)
-    assert view == {
+    assert without_signaling(view) == {
         "callId": call.call_id,
         "role": "guest",
         "displayName": "John",
@@ -437,3 +447,68 @@ def test_the_join_answer_carries_the_presets_language_and_branding() -> None:
 )
 def test_only_well_formed_page_settings_reach_the_page(extra: dict[str, Any], kept: dict[str, Any]) -> None:
     assert join.page_settings(extra) == kept
+
+
+# What the call page needs for the call itself: signaling and ICE servers
+
+
+def test_the_join_answer_carries_a_signaling_token_for_this_call_and_role() -> None:
+    from calls.signaling_tokens import verify_token
+
+    call = host_key_call()
+    for query, role in (({}, "guest"), ({"role": "agent", "hostKey": HOST_KEY}, "agent")):
+        view = joiner(Calls(call))(request(query), call.call_id)
+        signaling = view["signaling"]
+        assert set(signaling) == {"url", "token", "expiresAt"}
+        assert signaling["url"] == "wss://video.example/ws"
+        granted = verify_token(SIGNALING.token_key, signaling["token"], NOW.timestamp())
+        assert (granted.call_id, granted.role) == (call.call_id, role)
+        assert signaling["expiresAt"] == "2026-11-23T12:01:00.000Z"
+        assert granted.expires_at == int((NOW + timedelta(seconds=60)).timestamp())
+
+
+def test_every_join_gets_a_token_of_its_own_and_pays_no_request_for_it() -> None:
+    call = call_record(guest_joined_at="2026-11-23T11:30:00.000Z")
+    calls = Calls(call)
+    tokens = {joiner(calls)(request(), call.call_id)["signaling"]["token"] for _ in range(3)}
+    assert len(tokens) == 3
+    assert calls.reads == [call.call_id] * 3
+    assert calls.stamps == []
+
+
+def test_the_ice_servers_are_the_sources_for_this_call_and_role() -> None:
+    call = call_record()
+    asked: list[tuple[str, str]] = []
+
+    def servers(call_id: str, role: str) -> list[dict[str, Any]]:
+        asked.append((call_id, role))
+        return [
+            {"urls": ["stun:stun.example:3478"]},
+            {"urls": ["turn:t.example"], "username": "u", "credential": "c"},
+        ]
+
+    offer = dataclasses.replace(SIGNALING, ice_servers=servers)
+    view = dataclasses.replace(joiner(Calls(call)), signaling=offer)(request(), call.call_id)
+    assert view["iceServers"] == servers(call.call_id, "guest")
+    assert asked[0] == (call.call_id, "guest")
+    assert joiner(Calls(call))(request(), call.call_id)["iceServers"] == []
+
+
+def test_a_refused_join_hands_out_no_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    issued: list[str] = []
+    real = join.issue_token
+
+    def spy(key: bytes, call_id: str, role: str, now: float) -> Any:
+        issued.append(role)
+        return real(key, call_id, role, now)
+
+    monkeypatch.setattr(join, "issue_token", spy)
+    ended = call_record(status="ended", ended_at="2026-11-23T11:50:00.000Z")
+    with pytest.raises(CallEnded):
+        joiner(Calls(ended))(request(), ended.call_id)
+    agents_call = host_key_call()
+    with pytest.raises(Unauthorized):
+        joiner(Calls(agents_call))(request({"role": "agent", "hostKey": "wrong"}), agents_call.call_id)
+    assert issued == []
+    joiner(Calls(agents_call))(request(), agents_call.call_id)
+    assert issued == ["guest"]

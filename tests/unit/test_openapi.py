@@ -661,7 +661,9 @@ def test_the_documented_join_answer_is_what_the_code_builds(document: dict[str, 
     call = _every_fact_call()
     now = view.utc_now()
     for role in (join.AGENT, join.GUEST):
-        built = join.join_view(call, role, now)
+        built = join.join_view(
+            call, role, now, join.SignalingOffer(url="wss://x.example/ws", token_key=b"k" * 32)
+        )
         assert set(built) == set(responses.JoinView.__annotations__), role
         TypeAdapter(responses.JoinView).validate_python(built)
     assert set(responses.JoinRole.__args__) == {join.AGENT, join.GUEST}
