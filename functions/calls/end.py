@@ -1,22 +1,32 @@
-"""POST /api/calls/{callId}/end: one conditional update, so racing ends record one endedAt."""
+"""POST /api/calls/{callId}/end: one conditional update, so racing ends record one endedAt.
+
+The app's credentials end any of its calls, as on every app route (credentials, then origin).
+The agent credential of a host-key link ends its own call too (docs/behaviour.md section 9.3), so that the
+call page of such a link can end the call for everyone: `hostKey` in the query or the body. Like
+the join it comes from the page on the join links' origin, so `allowedOrigins` does not apply; it
+costs a GetItem of the call before the update, the call being what the key is checked against.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from calls.access import AppDirectory, admit
+from calls.access import AppDirectory, admit, admit_host_key
 from calls.body import parse_body
 from calls.errors import CallExpired, CallNotFound
 from calls.models import CallRecord
 from calls.read import is_call_id, own_call
-from calls.request import CallRequest
-from calls.view import ENDED, caller_view, iso_timestamp, utc_now
+from calls.request import CallRequest, first_query_value
+from calls.view import ENDED, call_view, caller_view, iso_timestamp, utc_now
 
 if TYPE_CHECKING:
     from calls.responses import CallView
+
+# One message for every refused host key, whatever was wrong with it.
+_HOST_KEY_REFUSED = "Ending this call needs its hostKey, or the appId and widgetKey of its app."
 
 
 class EndCallOnce(Protocol):
@@ -38,16 +48,44 @@ def end_own_call(end_call_once: EndCallOnce, app_id: str, call_id: str, now: dat
     return call
 
 
+def presented_host_key(request: CallRequest, payload: Mapping[str, Any]) -> str | None:
+    """`hostKey` from the query string, else the body; an empty value, or one that is not a
+    string, is no host key (the body is read for credentials only, as for appId and widgetKey)."""
+    from_body = payload.get("hostKey")
+    return first_query_value(request.query, "hostKey") or (
+        from_body if isinstance(from_body, str) and from_body else None
+    )
+
+
 @dataclass(frozen=True)
 class EndCall:
     apps: AppDirectory
     end_call_once: EndCallOnce
     join_base_url: str
     now: Callable[[], datetime] = utc_now
+    get_call: Callable[[str], CallRecord | None] = field(kw_only=True)
 
     def __call__(self, request: CallRequest, call_id: str) -> CallView:
-        caller = admit(request, parse_body(request.body), self.apps)
+        payload = parse_body(request.body)
+        host_key = presented_host_key(request, payload)
+        if host_key is not None:
+            return self._end_by_host_key(host_key, call_id)
+        caller = admit(request, payload, self.apps)
         now = self.now()
         # Ended by this request or an earlier one: the same view, the first endedAt.
         call = end_own_call(self.end_call_once, caller.app.app_id, call_id, now)
         return caller_view(call, caller, now=now, base_url=self.join_base_url)
+
+    def _end_by_host_key(self, host_key: str, call_id: str) -> CallView:
+        """Checks in the join's order: the call (404), the key (401), its app (401/403); then the
+        end itself, as the app's credentials would end it. A host key presented decides alone,
+        whatever else the request carries. The view has no host link: it is shown once, on create."""
+        if not is_call_id(call_id):
+            raise CallNotFound()
+        call = self.get_call(call_id)
+        if call is None:
+            raise CallNotFound()
+        admit_host_key(host_key, call, self.apps, refusal=_HOST_KEY_REFUSED)
+        now = self.now()
+        ended = end_own_call(self.end_call_once, call.app_id, call_id, now)
+        return call_view(ended, now=now, base_url=self.join_base_url)

@@ -73,7 +73,13 @@ def get_end_call() -> EndCall:
     from calls.repository import get_repository
     from calls.settings import get_settings
 
-    return EndCall(get_app_directory(), get_repository().end_call_once, get_settings().join_base_url)
+    repository = get_repository()
+    return EndCall(
+        get_app_directory(),
+        repository.end_call_once,
+        get_settings().join_base_url,
+        get_call=repository.get_call,
+    )
 
 
 @functools.cache

@@ -550,3 +550,90 @@ def test_the_join_answer_names_the_signaling_socket_of_the_links_origin_and_a_fr
         tokens.add(joined["signaling"]["token"])
         assert joined["iceServers"] == []  # the local run's: loopback needs no TURN
     assert len(tokens) == 3
+
+
+# Ending with the host link's credential (the call page of a host-key link ends its call)
+
+
+def end(
+    local_api: LocalApi,
+    call_id: str,
+    query: dict[str, str] | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> HttpResult:
+    return local_api.request(
+        "POST", f"/api/calls/{call_id}/end", query=query, json_body=body, headers=headers
+    )
+
+
+def test_a_host_key_link_ends_its_own_call(
+    local_api: LocalApi, host_key_app: TestApp, admin: AdminStore
+) -> None:
+    created = create(local_api, host_key_app)
+    call_id = created["callId"]
+    host_key = link_query(created["hostJoinUrl"])["hostKey"]
+    page = {"Origin": "https://video.example", "Content-Type": "text/plain"}
+    ended = assert_ok(end(local_api, call_id, {"hostKey": host_key}, headers=page))
+    assert (ended["callId"], ended["status"]) == (call_id, "ended")
+    assert not {"hostJoinUrl", "agentJoinUrl"} & ended.keys()
+    assert host_key not in json.dumps(ended)
+    item = admin.get_call(call_id)
+    assert item is not None
+    assert item["endedAt"]["S"] == ended["endedAt"]
+    # Again, from the body: the same endedAt; and the call is over for every join.
+    again = assert_ok(end(local_api, call_id, body={"hostKey": host_key}))
+    assert again["endedAt"] == ended["endedAt"]
+    assert_error(join(local_api, call_id, link_query(created["hostJoinUrl"])), 410, "CALL_ENDED")
+
+
+def test_another_calls_host_key_or_a_wrong_one_ends_nothing(
+    local_api: LocalApi, host_key_app: TestApp, admin: AdminStore
+) -> None:
+    mine, other = create(local_api, host_key_app), create(local_api, host_key_app)
+    other_key = link_query(other["hostJoinUrl"])["hostKey"]
+    my_key = link_query(mine["hostJoinUrl"])["hostKey"]
+    for key in (other_key, my_key[:-1], my_key + "A", "x"):
+        error = assert_error(end(local_api, mine["callId"], {"hostKey": key}), 401, "UNAUTHORIZED")
+        assert key not in json.dumps(error)
+    item = admin.get_call(mine["callId"])
+    assert item is not None
+    assert "endedAt" not in item
+
+
+def test_a_host_key_ends_no_widget_key_mode_call(
+    local_api: LocalApi, widget_key_app: TestApp, host_key_app: TestApp
+) -> None:
+    widget_call = create(local_api, widget_key_app)
+    some_key = link_query(create(local_api, host_key_app)["hostJoinUrl"])["hostKey"]
+    assert_error(end(local_api, widget_call["callId"], {"hostKey": some_key}), 401, "UNAUTHORIZED")
+    # The app's credentials end it as before.
+    assert (
+        assert_ok(end(local_api, widget_call["callId"], headers=creds(widget_key_app)))["status"] == "ended"
+    )
+
+
+def test_the_apps_credentials_still_answer_to_allowed_origins_where_the_host_key_does_not(
+    local_api: LocalApi, make_app: Callable[..., TestApp], admin: AdminStore
+) -> None:
+    app = make_app(allowed_origins=("https://shop.example",))
+    admin.set_host_links(app.app_id, "hostKey")
+    created = create(local_api, app)
+    foreign = {"Origin": "https://video.example"}
+    assert_error(
+        end(local_api, created["callId"], headers={**creds(app), **foreign}), 403, "ORIGIN_NOT_ALLOWED"
+    )
+    host_key = link_query(created["hostJoinUrl"])["hostKey"]
+    result = end(local_api, created["callId"], {"hostKey": host_key}, headers=foreign)
+    assert assert_ok(result)["status"] == "ended"
+    assert result.header("Access-Control-Allow-Origin") == "https://video.example"
+
+
+def test_a_disabled_apps_host_key_ends_nothing(
+    local_api: LocalApi, host_key_app: TestApp, admin: AdminStore
+) -> None:
+    created = create(local_api, host_key_app)
+    admin.set_status(host_key_app.app_id, "disabled")
+    host_key = link_query(created["hostJoinUrl"])["hostKey"]
+    assert_error(end(local_api, created["callId"], {"hostKey": host_key}), 403, "APP_DISABLED")
+    assert_error(end(local_api, str(uuid.uuid4()), {"hostKey": host_key}), 404, "CALL_NOT_FOUND")

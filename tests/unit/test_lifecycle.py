@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,15 @@ import pytest
 from calls.access import AppDirectory
 from calls.cursor import CursorScope, issue_cursor, open_cursor
 from calls.end import EndCall
-from calls.errors import CallExpired, CallNotFound, InvalidCursor, ValidationFailed
+from calls.errors import (
+    AppDisabled,
+    CallExpired,
+    CallNotFound,
+    InvalidCursor,
+    OriginNotAllowed,
+    Unauthorized,
+    ValidationFailed,
+)
 from calls.listing import validate_list_query
 from calls.models import DEFAULT_SETTINGS, AppRecord, CallRecord, PageKey
 from calls.read import ReadCall, is_call_id
@@ -161,7 +170,10 @@ def end_with(outcome: CallRecord | None) -> EndCall:
         assert ended_at == "2026-11-30T12:00:00.000Z"
         return outcome
 
-    return EndCall(apps(), end_call_once, "https://join.example", now=lambda: NOW)
+    def never(_call_id: str) -> CallRecord | None:
+        raise AssertionError("the app's credentials end a call without reading it first")
+
+    return EndCall(apps(), end_call_once, "https://join.example", now=lambda: NOW, get_call=never)
 
 
 def test_end_answers_the_ended_call() -> None:
@@ -180,3 +192,176 @@ def test_end_refused_by_expiry_is_409() -> None:
 def test_end_of_unknown_or_foreign_call_is_404(outcome: CallRecord | None) -> None:
     with pytest.raises(CallNotFound):
         end_with(outcome)(request(), str(uuid.uuid4()))
+
+
+# Ending with the agent's credential of a host-key link
+
+
+HOST_KEY = "the-calls-own-host-key-0123456789abcdefghij"
+
+
+def host_key_call(**overrides: Any) -> CallRecord:
+    return call(host_key_digest=hashlib.sha256(HOST_KEY.encode()).hexdigest(), **overrides)
+
+
+class EndLog:
+    """The calls table as the end sees it: reads and conditional ends, recorded."""
+
+    def __init__(self, *calls: CallRecord) -> None:
+        self.calls = {each.call_id: each for each in calls}
+        self.reads: list[str] = []
+        self.ends: list[tuple[str, str]] = []
+
+    def get_call(self, call_id: str) -> CallRecord | None:
+        self.reads.append(call_id)
+        return self.calls.get(call_id)
+
+    def end_call_once(self, app_id: str, call_id: str, *, ended_at: str, now: int) -> CallRecord | None:
+        self.ends.append((app_id, call_id))
+        found = self.calls.get(call_id)
+        if found is None:
+            return None
+        if found.app_id == app_id and found.status == "created" and found.expires_at > now:
+            found = dataclasses.replace(found, status="ended", ended_at=ended_at)
+            self.calls[call_id] = found
+        return found
+
+
+def host_apps(status: str = "active", allowed_origins: tuple[str, ...] = ()) -> AppDirectory:
+    app = AppRecord(
+        app_id="app-1",
+        status=status,
+        key_digests=(hashlib.sha256(b"key").hexdigest(),),
+        allowed_origins=allowed_origins,
+        host_links="hostKey",
+    )
+    return AppDirectory(lambda app_id: app if app_id == "app-1" else None, ttl_seconds=0)
+
+
+def ender(log: EndLog, directory: AppDirectory | None = None) -> EndCall:
+    return EndCall(
+        host_apps() if directory is None else directory,
+        log.end_call_once,
+        "https://join.example",
+        now=lambda: NOW,
+        get_call=log.get_call,
+    )
+
+
+def host_request(query: dict[str, str] | None = None, body: bytes = b"", **headers: str) -> CallRequest:
+    return CallRequest(
+        request_id="r",
+        headers=headers,
+        query={name: [value] for name, value in (query or {}).items()},
+        body=body,
+    )
+
+
+def test_the_host_key_ends_its_own_call() -> None:
+    mine = host_key_call()
+    log = EndLog(mine)
+    view = ender(log)(host_request({"hostKey": HOST_KEY}), mine.call_id)
+    assert (view["status"], view["endedAt"]) == ("ended", "2026-11-30T12:00:00.000Z")
+    assert not {"hostJoinUrl", "agentJoinUrl"} & view.keys()
+    assert view["guestJoinUrl"] == f"https://join.example/c/{mine.call_id}"
+    assert log.reads == [mine.call_id]
+    assert log.ends == [("app-1", mine.call_id)]
+    # Again: the same endedAt, as with the app's credentials.
+    again = ender(log)(host_request(body=b'{"hostKey": "' + HOST_KEY.encode() + b'"}'), mine.call_id)
+    assert again["endedAt"] == view["endedAt"]
+
+
+@pytest.mark.parametrize(
+    "presented",
+    [
+        HOST_KEY[:-1],
+        HOST_KEY + "x",
+        HOST_KEY.upper(),
+        hashlib.sha256(HOST_KEY.encode()).hexdigest(),
+        "k" * 300,
+    ],
+)
+def test_a_wrong_host_key_is_401_and_ends_nothing(presented: str) -> None:
+    mine = host_key_call()
+    log = EndLog(mine)
+    with pytest.raises(Unauthorized) as refused:
+        ender(log)(host_request({"hostKey": presented}), mine.call_id)
+    assert "hostKey" in refused.value.message
+    assert log.ends == []
+
+
+def test_another_calls_host_key_is_401() -> None:
+    mine, other = host_key_call(), call(host_key_digest=hashlib.sha256(b"other-key").hexdigest())
+    log = EndLog(mine, other)
+    with pytest.raises(Unauthorized):
+        ender(log)(host_request({"hostKey": HOST_KEY}), other.call_id)
+    assert log.ends == []
+
+
+def test_a_host_key_ends_no_widget_key_mode_call() -> None:
+    widget_mode = call()
+    log = EndLog(widget_mode)
+    with pytest.raises(Unauthorized):
+        ender(log, apps())(host_request({"hostKey": HOST_KEY}), widget_mode.call_id)
+    assert log.ends == []
+
+
+def test_a_host_key_decides_alone_even_beside_good_app_credentials() -> None:
+    mine = host_key_call()
+    log = EndLog(mine)
+    with pytest.raises(Unauthorized):
+        ender(log)(
+            host_request({"hostKey": "wrong"}, **{"x-app-id": "app-1", "x-widget-key": "key"}), mine.call_id
+        )
+    assert log.ends == []
+
+
+def test_a_disabled_apps_host_key_is_403_and_a_deleted_apps_401() -> None:
+    mine = host_key_call()
+    log = EndLog(mine)
+    with pytest.raises(AppDisabled):
+        ender(log, host_apps(status="disabled"))(host_request({"hostKey": HOST_KEY}), mine.call_id)
+    orphan = host_key_call(app_id="app-gone")
+    with pytest.raises(Unauthorized):
+        ender(EndLog(orphan))(host_request({"hostKey": HOST_KEY}), orphan.call_id)
+    assert log.ends == []
+
+
+def test_an_unknown_or_malformed_call_is_404_by_host_key_and_a_malformed_id_costs_no_read() -> None:
+    log = EndLog()
+    with pytest.raises(CallNotFound):
+        ender(log)(host_request({"hostKey": HOST_KEY}), str(uuid.uuid4()))
+    with pytest.raises(CallNotFound):
+        ender(log)(host_request({"hostKey": HOST_KEY}), "not-a-call")
+    assert len(log.reads) == 1
+
+
+def test_an_expired_call_is_409_by_host_key_too() -> None:
+    expired = host_key_call(expires_at=int(NOW.timestamp()) - 1)
+    with pytest.raises(CallExpired):
+        ender(EndLog(expired))(host_request({"hostKey": HOST_KEY}), expired.call_id)
+
+
+def test_allowed_origins_do_not_apply_to_the_host_key_but_still_to_the_apps_credentials() -> None:
+    mine = host_key_call()
+    log = EndLog(mine)
+    listed = host_apps(allowed_origins=("https://shop.example",))
+    page = {"origin": "https://video.example"}
+    assert ender(log, listed)(host_request({"hostKey": HOST_KEY}, **page), mine.call_id)["status"] == "ended"
+    with pytest.raises(OriginNotAllowed):
+        ender(log, listed)(host_request(**{"x-app-id": "app-1", "x-widget-key": "key", **page}), mine.call_id)
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"hostKey": 42}', b'{"hostKey": ["k"]}', b'{"hostKey": ""}', b'{"hostKey": null}']
+)
+def test_a_body_host_key_that_is_no_string_is_ignored_like_any_other_field(body: bytes) -> None:
+    mine = host_key_call()
+    log = EndLog(mine)
+    with pytest.raises(Unauthorized):  # no credential at all, then
+        ender(log)(host_request(body=body), mine.call_id)
+    view = ender(log, apps())(
+        host_request(body=body, **{"x-app-id": "app-1", "x-widget-key": "key"}), mine.call_id
+    )
+    assert view["status"] == "ended"
+    assert log.reads == []

@@ -132,8 +132,9 @@ def _allows_null(schema: Schema) -> bool:
 
 
 class EndCallRequest(BaseModel):
-    """Optional. Read only for the credentials, as string fields `appId` and `widgetKey`, when the
-    headers and the query string carry none; any other field is ignored."""
+    """Optional. Read only for the credentials, as string fields: `appId` and `widgetKey` when the
+    headers and the query string carry none, and the call's `hostKey` when the query string
+    carries none; any other field, and a credential that is not a string, is ignored."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -501,6 +502,17 @@ def join_parameters() -> list[Schema]:
     ]
 
 
+def end_host_key_parameter() -> Schema:
+    """POST /api/calls/{callId}/end's `hostKey`: the join's field, as a host-key link carries it."""
+    field_schema = JoinCallRequest.model_json_schema()["properties"]["hostKey"]
+    return _query_parameter(
+        "hostKey",
+        f"{field_schema['description']}: ends that call, instead of the app's credentials; the body's "
+        "`hostKey` when absent.",
+        field_schema,
+    )
+
+
 # Operations, one builder per route function of the handler
 
 
@@ -613,9 +625,16 @@ def _end_call(path: str) -> Schema:
         "description": "Ends a call of the calling app. Ending an ended call again answers the same, with "
         "the first `endedAt`: nothing is rewritten, so a retry is safe and racing ends record one "
         "`endedAt`. A call that expired before it was ended answers 409 `CALL_EXPIRED`. Checks run in "
-        f"this order: size, JSON, credentials, origin, the call. {CREDENTIALS_NOTE}",
+        f"this order: size, JSON, credentials, origin, the call. {CREDENTIALS_NOTE}\n\n"
+        "The agent of a host-key link may end its own call with the link's credential instead: "
+        "`hostKey` in the query string or the body (the page behind the link forwards it). A host key "
+        "decides alone, whatever else the request carries; any origin may send it (`allowedOrigins` "
+        "does not apply, as for the join), and the answer has no host link. Then the checks run in "
+        "the join's order: size, JSON, the call (404), the key (401: another call's, a wrong one, or a "
+        "call without one), the call's app (401 when deleted, 403 `APP_DISABLED`), the end.",
+        # Or the call's host key, a parameter as the join documents it.
         "security": CREDENTIALS,
-        "parameters": _parameter_refs("CallId", "Origin"),
+        "parameters": [*_parameter_refs("CallId", "Origin"), end_host_key_parameter()],
         "requestBody": {
             "required": False,
             "content": {JSON: {"schema": {"$ref": REF.format(model="EndCallRequest")}}},
