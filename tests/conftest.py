@@ -21,8 +21,10 @@ def load_event(name: str) -> dict[str, Any]:
 def clear_cached_state() -> None:
     """Forget configuration, clients and the app cache, so each test starts as a cold container."""
     from calls import wiring
+    from signaling import adapters
 
     wiring.reset()
+    adapters.reset()
 
 
 @pytest.fixture(autouse=True)
