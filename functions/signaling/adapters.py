@@ -229,16 +229,18 @@ class ApiGatewayManagementApi:
         self._client = client
 
     def post(self, connection_id: str, message: bytes) -> None:
+        client = self._client()
         try:
-            self._client().post_to_connection(ConnectionId=connection_id, Data=message)
+            client.post_to_connection(ConnectionId=connection_id, Data=message)
         except Exception as error:
             if _code(error) in GONE_CODES:
                 raise ConnectionGone(connection_id) from None
             raise _failed(error) from error
 
     def close(self, connection_id: str) -> None:
+        client = self._client()
         try:
-            self._client().delete_connection(ConnectionId=connection_id)
+            client.delete_connection(ConnectionId=connection_id)
         except Exception as error:
             if _code(error) in GONE_CODES:
                 return
