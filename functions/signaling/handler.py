@@ -125,6 +125,7 @@ def authorize(event: dict[str, Any]) -> dict[str, Any]:
         metrics.add_metric(name="SignalingRefused", unit=MetricUnit.Count, value=1)
         return policy("Deny", event["methodArn"], principal="refused")
     logger.info("Signaling connection admitted", extra={"callId": admitted.call_id, "role": admitted.role})
+    metrics.add_metric(name="SignalingAdmitted", unit=MetricUnit.Count, value=1)
     return policy(
         "Allow",
         event["methodArn"],
@@ -177,6 +178,7 @@ def on_message(identity: Identity, route: str, event: dict[str, Any]) -> dict[st
         from signaling.delivery import send
 
         logger.info("Message refused", extra={"errorCode": refused.code})
+        metrics.add_metric(name="SignalingMessageRefused", unit=MetricUnit.Count, value=1)
         send(ports(), identity, messages.refusal(refused))
         return OK
     if isinstance(message, messages.Signal):
@@ -224,6 +226,7 @@ def end_calls(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             return
         closed = end_connections(call_id, ports=ports())
         logger.info("Call ended: its connections closed", extra={"callId": call_id, "connections": closed})
+        metrics.add_metric(name="SignalingCallEnded", unit=MetricUnit.Count, value=1)
 
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
     answer = process_partial_response(
