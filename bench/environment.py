@@ -17,7 +17,9 @@ from callsctl.store import TableNames
 from bench.machine import REPO_ROOT
 from infra.config import LAMBDA_RUNTIME
 
-TABLE_NAMES = TableNames(apps="bench-apps", calls="bench-calls", idempotency="bench-idempotency")
+TABLE_NAMES = TableNames(
+    apps="bench-apps", calls="bench-calls", idempotency="bench-idempotency", connections="bench-connections"
+)
 REGION = "us-east-1"
 
 BENCH_CURSOR_SIGNING_KEY = "bench" * 12 + "0123"

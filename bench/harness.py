@@ -21,7 +21,7 @@ from bench.asset import ASSET_ROOT, build_asset_zip, unpack
 from bench.environment import PYTHON_FLAGS, REGION, TABLE_NAMES, lambda_environment, reported_environment
 from bench.http_load import run_load
 from bench.machine import REPO_ROOT, git_info, machine_info
-from bench.report import Verdict, evaluate
+from bench.report import SIGNALING_BUDGETS, Verdict, evaluate
 from bench.stats import median, ratio, spread, summarize
 
 # A widget's typical request: title, metadata, both names, recording, a preset of the demo app.
@@ -30,6 +30,8 @@ EVENT_PATH = REPO_ROOT / "events" / "full-upstream-example.json"
 READ_EVENT_PATH = REPO_ROOT / "events" / "get-call.json"
 # POST /api/calls/{callId}/join as a guest's page sends it; the warm run names its calls in it.
 JOIN_EVENT_PATH = REPO_ROOT / "events" / "join-call.json"
+# The signaling function's sample events: the authorizer's, $connect and a signal.
+SIGNALING_EVENTS_DIR = REPO_ROOT / "events" / "signaling"
 Progress = Callable[[str], None]
 
 
@@ -111,11 +113,15 @@ def run(options: Options, progress: Progress) -> tuple[dict[str, Any], list[Verd
                 options.warm_calls, environment, work, progress, profile=options.warm_profile
             )
             results["http"] = measure_http(options, environment, work, progress)
+            results["signaling"] = measure_signaling(options.warm_calls, environment, work, progress)
     results["machine"]["load_average_1m_after"] = os.getloadavg()[0]
     verdicts = evaluate(results)
     results["budgets"] = [asdict(verdict) for verdict in verdicts]
-    results["passed"] = all(verdict.passed for verdict in verdicts)
-    return results, verdicts
+    # The signaling function's own, listed apart: it is another function of the same asset.
+    signaling_verdicts = evaluate(results, SIGNALING_BUDGETS)
+    results["signaling_budgets"] = [asdict(verdict) for verdict in signaling_verdicts]
+    results["passed"] = all(verdict.passed for verdict in (*verdicts, *signaling_verdicts))
+    return results, [*verdicts, *signaling_verdicts]
 
 
 def _shown_path(path: Path) -> str:
@@ -396,6 +402,71 @@ def measure_warm(
         },
         "floor_client": STOCK_CLIENT,
         "cache_ttl_seconds": report["cache_ttl_seconds"],
+        "peak_rss_mb": report["peak_rss_kib"] / 1024,
+    }
+
+
+# The signaling function
+
+
+def _signaling_series(series: dict[str, Any]) -> dict[str, Any]:
+    if set(series["statuses"]) != {"200"}:
+        raise BenchError(f"signaling events answered {series['statuses']}, not only 200")
+    figures: dict[str, Any] = {"duration_s": series["duration_s"]}
+    for side in ("project", "floor"):
+        figures[side] = {
+            "latency_ms": summarize(_milliseconds(series[f"{side}_ns"])),
+            "requests_per_call": _per_call(series[f"{side}_requests"]),
+            "posts_per_call": _per_call(series[f"{side}_posts"]),
+        }
+    figures["ratios"] = {
+        name: ratio(figures["project"]["latency_ms"][name], figures["floor"]["latency_ms"][name])
+        for name in ("p50", "p95", "p99")
+    }
+    return figures
+
+
+def measure_signaling(
+    calls: int, environment: dict[str, str], work: Path, progress: Progress
+) -> dict[str, Any]:
+    """The signaling function warm, in one process: a relay against a bare Query and post, a
+    connection's handshake against its four bare requests. Its management API is a local endpoint."""
+    from bench.management_endpoint import running_management_endpoint
+
+    progress(f"signaling: {calls} relays against a bare Query and post, {calls} connects against 4 requests")
+    report_path = work / "signaling.json"
+    with running_management_endpoint() as callback_url:
+        completed = subprocess.run(  # noqa: S603 - our own interpreter and module
+            [
+                sys.executable,
+                *PYTHON_FLAGS,
+                "-m",
+                "bench.children.signaling",
+                str(work / "event.json"),
+                str(SIGNALING_EVENTS_DIR),
+                str(calls),
+                str(report_path),
+            ],
+            cwd=REPO_ROOT,
+            env={
+                **environment,
+                "CONNECTIONS_TABLE_NAME": TABLE_NAMES.connections,
+                "SIGNALING_CALLBACK_URL": callback_url,
+            },
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            check=False,
+            timeout=900,
+        )
+    if completed.returncode != 0:
+        raise BenchError(f"the signaling run failed:\n{completed.stderr.decode(errors='replace')[-3000:]}")
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    return {
+        "calls": calls,
+        "relay": _signaling_series(report["relay"]),
+        "connect": _signaling_series(report["connect"]),
+        "floor_client": STOCK_CLIENT,
         "peak_rss_mb": report["peak_rss_kib"] / 1024,
     }
 

@@ -76,6 +76,26 @@ BUDGETS = (
 )
 
 
+def _exactly(name: str, per_call: FigurePath, count: int) -> Budget:
+    return Budget(name, ((*per_call, "min"), (*per_call, "max")), "==", count, f"exactly {count}")
+
+
+_RELAY = ("signaling", "relay", "project")
+_CONNECT = ("signaling", "connect", "project")
+
+# The signaling function's (docs/signaling.md): a warm relay is one read of the call's partition and
+# one post; a connection's handshake (the authorizer, then $connect) the call read and the token's
+# one-time write, then the connection's write and the call read again that closes the race with an
+# end. Its latency ratios are the API routes' own.
+SIGNALING_BUDGETS = (
+    _exactly("warm relay DynamoDB requests per signal", (*_RELAY, "requests_per_call"), 1),
+    _exactly("warm relay posts per signal", (*_RELAY, "posts_per_call"), 1),
+    Budget("warm relay p50 ratio", (("signaling", "relay", "ratios", "p50"),), "<=", 1.25, "<= 1.25"),
+    _exactly("warm connect DynamoDB requests", (*_CONNECT, "requests_per_call"), 4),
+    Budget("warm connect p50 ratio", (("signaling", "connect", "ratios", "p50"),), "<=", 1.25, "<= 1.25"),
+)
+
+
 def figure(results: Mapping[str, Any], path: FigurePath) -> Any:
     value: Any = results
     for key in path:
@@ -261,6 +281,9 @@ def table_rows(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> list[
                     *judged("warm first join DynamoDB requests"),
                 )
             )
+    signaling = results.get("signaling")
+    if signaling:
+        rows.extend(_signaling_rows(signaling, judged))
     load = results.get("http")
     if load:
         clients, requests = load["clients"], load["requests"]
@@ -327,6 +350,55 @@ def _warm_rows(
             *judged(f"warm {series} DynamoDB requests per call"),
         )
     )
+    return rows
+
+
+def _signaling_rows(
+    signaling: Mapping[str, Any], judged: Callable[[str], tuple[str, str]]
+) -> list[tuple[str, ...]]:
+    calls = signaling["calls"]
+    rows: list[tuple[str, ...]] = []
+    for series, title, budget_prefix, requests_budget in (
+        (
+            "relay",
+            f"Warm signal (relay): {calls} events in one process vs a bare Query and post, interleaved",
+            "warm relay",
+            "warm relay DynamoDB requests per signal",
+        ),
+        (
+            "connect",
+            f"Warm connect (authorizer + $connect): {calls} handshakes vs their 4 bare requests, interleaved",
+            "warm connect",
+            "warm connect DynamoDB requests",
+        ),
+    ):
+        figures = signaling[series]
+        project, floor, ratios = figures["project"], figures["floor"], figures["ratios"]
+        rows.append((title,))
+        for name in ("p50", "p95", "p99"):
+            rows.append(
+                (
+                    f"  {name}",
+                    milliseconds(project["latency_ms"][name]),
+                    milliseconds(floor["latency_ms"][name]),
+                    times(ratios[name]),
+                    *(judged(f"{budget_prefix} p50 ratio") if name == "p50" else ("", "")),
+                )
+            )
+        posts_budget = "warm relay posts per signal" if series == "relay" else ""
+        for label, key, budget in (
+            ("  DynamoDB requests per event", "requests_per_call", requests_budget),
+            ("  posts per event", "posts_per_call", posts_budget),
+        ):
+            rows.append(
+                (
+                    label,
+                    _count_range(project[key]["min"], project[key]["max"]),
+                    _count_range(floor[key]["min"], floor[key]["max"]),
+                    "",
+                    *judged(budget),
+                )
+            )
     return rows
 
 

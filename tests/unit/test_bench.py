@@ -12,7 +12,16 @@ import pytest
 
 from bench.asset import build_asset_zip, shipped_files
 from bench.machine import UnknownRevision, export_functions
-from bench.report import BUDGETS, HEADER, Budget, evaluate, format_table, render, table_rows
+from bench.report import (
+    BUDGETS,
+    HEADER,
+    SIGNALING_BUDGETS,
+    Budget,
+    evaluate,
+    format_table,
+    render,
+    table_rows,
+)
 from bench.stats import median, percentile, ratio, spread, summarize
 from infra.function_asset import runtime_cache_tag, stage_function_asset
 
@@ -307,3 +316,97 @@ def test_functions_at_a_revision_are_exported_for_comparison(tmp_path: Path) -> 
     assert len(commit) == 40
     with pytest.raises(UnknownRevision, match="names no commit"):
         export_functions("no-such-revision", tmp_path / "other")
+
+
+# The signaling function's figures (bench/children/signaling.py)
+
+
+def _signaling(**overrides: float) -> dict[str, Any]:
+    figures = {
+        "relay_min": 1,
+        "relay_max": 1,
+        "relay_posts_min": 1,
+        "relay_posts_max": 1,
+        "relay_p50": 1.1,
+        "connect_min": 4,
+        "connect_max": 4,
+        "connect_p50": 1.2,
+    }
+    figures.update(overrides)
+    latency = {"n": 3, "p50": 2.0, "p95": 3.0, "p99": 4.0}
+
+    def series(kind: str, requests: int, posts: int) -> dict[str, Any]:
+        return {
+            "project": {
+                "latency_ms": latency,
+                "requests_per_call": {"min": figures[f"{kind}_min"], "max": figures[f"{kind}_max"]},
+                "posts_per_call": {
+                    "min": figures.get(f"{kind}_posts_min", 0),
+                    "max": figures.get(f"{kind}_posts_max", 0),
+                },
+            },
+            "floor": {
+                "latency_ms": latency,
+                "requests_per_call": {"min": requests, "max": requests},
+                "posts_per_call": {"min": posts, "max": posts},
+            },
+            "ratios": {"p50": figures[f"{kind}_p50"], "p95": 1.0, "p99": 1.0},
+        }
+
+    return {"calls": 1000, "relay": series("relay", 1, 1), "connect": series("connect", 4, 0)}
+
+
+def test_the_signaling_budgets_hold_on_good_figures() -> None:
+    verdicts = evaluate({"signaling": _signaling()}, SIGNALING_BUDGETS)
+    assert [verdict.name for verdict in verdicts] == [
+        "warm relay DynamoDB requests per signal",
+        "warm relay posts per signal",
+        "warm relay p50 ratio",
+        "warm connect DynamoDB requests",
+        "warm connect p50 ratio",
+    ]
+    assert all(verdict.passed for verdict in verdicts)
+
+
+@pytest.mark.parametrize(
+    ("override", "failing"),
+    [
+        ({"relay_max": 2}, "warm relay DynamoDB requests per signal"),
+        ({"relay_min": 0}, "warm relay DynamoDB requests per signal"),
+        ({"relay_posts_max": 2}, "warm relay posts per signal"),
+        ({"relay_posts_min": 0}, "warm relay posts per signal"),
+        ({"relay_p50": 1.2501}, "warm relay p50 ratio"),
+        ({"connect_max": 5}, "warm connect DynamoDB requests"),
+        ({"connect_min": 3}, "warm connect DynamoDB requests"),
+        ({"connect_p50": 1.2501}, "warm connect p50 ratio"),
+    ],
+)
+def test_a_signaling_figure_past_its_limit_fails_exactly_its_budget(
+    override: dict[str, float], failing: str
+) -> None:
+    verdicts = evaluate({"signaling": _signaling(**override)}, SIGNALING_BUDGETS)
+    assert [verdict.name for verdict in verdicts if not verdict.passed] == [failing]
+
+
+def test_without_signaling_figures_every_signaling_budget_fails() -> None:
+    assert not any(verdict.passed for verdict in evaluate(_results(), SIGNALING_BUDGETS))
+
+
+def test_the_signaling_rows_follow_the_warm_routes_with_their_budgets() -> None:
+    results = {**_results(), "signaling": _signaling(relay_p50=1.3)}
+    verdicts = [*evaluate(results), *evaluate(results, SIGNALING_BUDGETS)]
+    table = table_rows(results, verdicts)
+    titles = [row[0] for row in table if len(row) == 1]
+    assert titles[4:6] == [
+        "Warm signal (relay): 1000 events in one process vs a bare Query and post, interleaved",
+        "Warm connect (authorizer + $connect): 1000 handshakes vs their 4 bare requests, interleaved",
+    ]
+    start = table.index((titles[4],))
+    relay, connect = table[start + 1 : start + 6], table[start + 7 : start + 12]
+    assert relay[0][3:] == ("1.30x", "<= 1.25", "FAIL")
+    assert relay[3][1:] == ("1", "1", "", "exactly 1", "PASS")
+    assert relay[4][1:] == ("1", "1", "", "exactly 1", "PASS")
+    assert connect[0][3:] == ("1.20x", "<= 1.25", "PASS")
+    assert connect[3][1:] == ("4", "4", "", "exactly 4", "PASS")
+    assert connect[4][1:] == ("0", "0", "", "", "")
+    assert render(results, verdicts).endswith("17 of 18 budgets hold; failing: warm relay p50 ratio")

@@ -94,3 +94,20 @@ def test_every_figure_is_produced(results: dict[str, Any]) -> None:
     assert [budget["name"] for budget in results["budgets"]] == [budget.name for budget in BUDGETS]
     assert results["machine"]["cores"] >= 1
     assert results["git"]["commit"]
+
+
+def test_a_warm_relay_is_one_query_and_one_post_and_a_connect_four_requests(results: dict[str, Any]) -> None:
+    signaling = results["signaling"]
+    relay, connect = signaling["relay"], signaling["connect"]
+    for side in ("project", "floor"):
+        assert relay[side]["requests_per_call"] == {"min": 1, "max": 1, "mean": 1.0}
+        assert relay[side]["posts_per_call"] == {"min": 1, "max": 1, "mean": 1.0}
+        assert connect[side]["requests_per_call"] == {"min": 4, "max": 4, "mean": 4.0}
+        assert connect[side]["posts_per_call"] == {"min": 0, "max": 0, "mean": 0.0}
+        for series in (relay, connect):
+            assert series[side]["latency_ms"]["n"] == TINY.warm_calls
+            assert _positive(series[side]["latency_ms"]["p50"])
+    budgets = {budget["name"]: budget for budget in results["signaling_budgets"]}
+    for name in ("warm relay DynamoDB requests per signal", "warm relay posts per signal"):
+        assert budgets[name]["passed"], budgets[name]
+    assert budgets["warm connect DynamoDB requests"]["passed"]
