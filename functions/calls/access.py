@@ -32,23 +32,32 @@ class Credentials:
     widget_key: str
 
 
+def _first_value(request: CallRequest, payload: Mapping[str, Any], header: str, name: str) -> str | None:
+    """A credential from the first place that has it: header, query, body (strings only)."""
+    from_body = payload.get(name)
+    candidates = (
+        request.headers.get(header),
+        first_query_value(request.query, name),
+        from_body if isinstance(from_body, str) else None,
+    )
+    return next((value for value in candidates if value), None)
+
+
 def extract_credentials(request: CallRequest, payload: Mapping[str, Any]) -> Credentials:
     """Each of appId and widgetKey from the first place that has it: header, query, body."""
-
-    def first(header: str, name: str) -> str | None:
-        from_body = payload.get(name)
-        candidates = (
-            request.headers.get(header),
-            first_query_value(request.query, name),
-            from_body if isinstance(from_body, str) else None,
-        )
-        return next((value for value in candidates if value), None)
-
-    app_id = first("x-app-id", "appId")
-    widget_key = first("x-widget-key", "widgetKey")
+    app_id = _first_value(request, payload, "x-app-id", "appId")
+    widget_key = _first_value(request, payload, "x-widget-key", "widgetKey")
     if not app_id or not widget_key or not within_bounds(app_id) or not within_bounds(widget_key):
         raise Unauthorized()
     return Credentials(app_id=app_id, widget_key=widget_key)
+
+
+def presents_app_credentials(request: CallRequest, payload: Mapping[str, Any]) -> bool:
+    """Whether the request carries an appId or a widgetKey anywhere, complete or not."""
+    return any(
+        _first_value(request, payload, header, name)
+        for header, name in (("x-app-id", "appId"), ("x-widget-key", "widgetKey"))
+    )
 
 
 def within_bounds(credential: str) -> bool:

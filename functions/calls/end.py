@@ -1,10 +1,12 @@
 """POST /api/calls/{callId}/end: one conditional update, so racing ends record one endedAt.
 
 The app's credentials end any of its calls, as on every app route (credentials, then origin).
-The agent credential of a host-key link ends its own call too (docs/behaviour.md section 9.3), so that the
-call page of such a link can end the call for everyone: `hostKey` in the query or the body. Like
-the join it comes from the page on the join links' origin, so `allowedOrigins` does not apply; it
-costs a GetItem of the call before the update, the call being what the key is checked against.
+The agent credential of a host-key link ends its own call too (docs/behaviour.md section 9.3), so
+that the call page of such a link can end the call for everyone: `hostKey` in the query or the
+body, considered only when the request carries no appId or widgetKey (a request with the app's
+credentials is judged by them, exactly as before). Like the join it comes from the page on the
+join links' origin, so `allowedOrigins` does not apply; it costs a GetItem of the call before the
+update, the call being what the key is checked against.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from calls.access import AppDirectory, admit, admit_host_key
+from calls.access import AppDirectory, admit, admit_host_key, presents_app_credentials
 from calls.body import parse_body
-from calls.errors import CallExpired, CallNotFound
+from calls.errors import CallExpired, CallNotFound, Unauthorized
 from calls.models import CallRecord
 from calls.read import is_call_id, own_call
 from calls.request import CallRequest, first_query_value
@@ -68,7 +70,7 @@ class EndCall:
     def __call__(self, request: CallRequest, call_id: str) -> CallView:
         payload = parse_body(request.body)
         host_key = presented_host_key(request, payload)
-        if host_key is not None:
+        if host_key is not None and not presents_app_credentials(request, payload):
             return self._end_by_host_key(host_key, call_id)
         caller = admit(request, payload, self.apps)
         now = self.now()
@@ -77,14 +79,13 @@ class EndCall:
         return caller_view(call, caller, now=now, base_url=self.join_base_url)
 
     def _end_by_host_key(self, host_key: str, call_id: str) -> CallView:
-        """Checks in the join's order: the call (404), the key (401), its app (401/403); then the
-        end itself, as the app's credentials would end it. A host key presented decides alone,
-        whatever else the request carries. The view has no host link: it is shown once, on create."""
-        if not is_call_id(call_id):
-            raise CallNotFound()
-        call = self.get_call(call_id)
+        """The key first, as every app route checks credentials first: a key that opens no call
+        (a wrong one, another call's, one for an id that names no call) is 401, then its app
+        (401 gone, 403 disabled); then the end itself, as the app's credentials would end it. The
+        view has no host link: it is shown once, on create."""
+        call = self.get_call(call_id) if is_call_id(call_id) else None
         if call is None:
-            raise CallNotFound()
+            raise Unauthorized(_HOST_KEY_REFUSED)
         admit_host_key(host_key, call, self.apps, refusal=_HOST_KEY_REFUSED)
         now = self.now()
         ended = end_own_call(self.end_call_once, call.app_id, call_id, now)

@@ -636,4 +636,5 @@ def test_a_disabled_apps_host_key_ends_nothing(
     admin.set_status(host_key_app.app_id, "disabled")
     host_key = link_query(created["hostJoinUrl"])["hostKey"]
     assert_error(end(local_api, created["callId"], {"hostKey": host_key}), 403, "APP_DISABLED")
-    assert_error(end(local_api, str(uuid.uuid4()), {"hostKey": host_key}), 404, "CALL_NOT_FOUND")
+    # A key that opens no call is a 401, as any wrong credential: nothing is told about the call.
+    assert_error(end(local_api, str(uuid.uuid4()), {"hostKey": host_key}), 401, "UNAUTHORIZED")

@@ -306,14 +306,28 @@ def test_a_host_key_ends_no_widget_key_mode_call() -> None:
     assert log.ends == []
 
 
-def test_a_host_key_decides_alone_even_beside_good_app_credentials() -> None:
+def test_the_apps_credentials_decide_when_the_request_carries_them_beside_a_host_key() -> None:
+    """A request with the app's credentials is judged by them, as before the host key: a wrong
+    host key beside good credentials ends the call, a good host key beside a wrong widget key does
+    not, and an appId alone is an incomplete credential, not a host-key request."""
     mine = host_key_call()
     log = EndLog(mine)
-    with pytest.raises(Unauthorized):
-        ender(log)(
-            host_request({"hostKey": "wrong"}, **{"x-app-id": "app-1", "x-widget-key": "key"}), mine.call_id
-        )
-    assert log.ends == []
+    good = {"x-app-id": "app-1", "x-widget-key": "key"}
+    view = ender(log, apps())(host_request({"hostKey": "wrong"}, **good), mine.call_id)
+    assert view["status"] == "ended"
+    assert log.reads == []
+    # Each of these would end the call by its (good) host key alone.
+    for headers, body in (
+        ({"x-app-id": "app-1", "x-widget-key": "nope"}, b""),
+        ({"x-app-id": "app-1"}, b""),
+        ({}, b'{"widgetKey": "nope"}'),
+    ):
+        other = host_key_call()
+        other_log = EndLog(other)
+        with pytest.raises(Unauthorized):
+            ender(other_log)(host_request({"hostKey": HOST_KEY}, body, **headers), other.call_id)
+        assert other_log.ends == []
+        assert ender(other_log)(host_request({"hostKey": HOST_KEY}), other.call_id)["status"] == "ended"
 
 
 def test_a_disabled_apps_host_key_is_403_and_a_deleted_apps_401() -> None:
@@ -327,13 +341,16 @@ def test_a_disabled_apps_host_key_is_403_and_a_deleted_apps_401() -> None:
     assert log.ends == []
 
 
-def test_an_unknown_or_malformed_call_is_404_by_host_key_and_a_malformed_id_costs_no_read() -> None:
+def test_a_host_key_for_an_unknown_or_malformed_call_is_401_and_a_malformed_id_costs_no_read() -> None:
+    """Credentials come first on the end, as on every app route: a key that opens no call is a 401,
+    whether or not the call exists, so the answer tells nothing about the call."""
     log = EndLog()
-    with pytest.raises(CallNotFound):
+    with pytest.raises(Unauthorized):
         ender(log)(host_request({"hostKey": HOST_KEY}), str(uuid.uuid4()))
-    with pytest.raises(CallNotFound):
+    with pytest.raises(Unauthorized):
         ender(log)(host_request({"hostKey": HOST_KEY}), "not-a-call")
     assert len(log.reads) == 1
+    assert log.ends == []
 
 
 def test_an_expired_call_is_409_by_host_key_too() -> None:

@@ -507,8 +507,8 @@ def end_host_key_parameter() -> Schema:
     field_schema = JoinCallRequest.model_json_schema()["properties"]["hostKey"]
     return _query_parameter(
         "hostKey",
-        f"{field_schema['description']}: ends that call, instead of the app's credentials; the body's "
-        "`hostKey` when absent.",
+        f"{field_schema['description']}: ends that call, when the request carries no app credentials; "
+        "the body's `hostKey` when absent.",
         field_schema,
     )
 
@@ -627,11 +627,13 @@ def _end_call(path: str) -> Schema:
         "`endedAt`. A call that expired before it was ended answers 409 `CALL_EXPIRED`. Checks run in "
         f"this order: size, JSON, credentials, origin, the call. {CREDENTIALS_NOTE}\n\n"
         "The agent of a host-key link may end its own call with the link's credential instead: "
-        "`hostKey` in the query string or the body (the page behind the link forwards it). A host key "
-        "decides alone, whatever else the request carries; any origin may send it (`allowedOrigins` "
-        "does not apply, as for the join), and the answer has no host link. Then the checks run in "
-        "the join's order: size, JSON, the call (404), the key (401: another call's, a wrong one, or a "
-        "call without one), the call's app (401 when deleted, 403 `APP_DISABLED`), the end.",
+        "`hostKey` in the query string or the body (the page behind the link forwards it), considered "
+        "only when the request carries no `appId` or `widgetKey` (a request with the app's credentials "
+        "is judged by them, as above). Any origin may send it (`allowedOrigins` does not apply, as "
+        "for the join), and the answer has no host link. Then the checks run in this "
+        "order: size, JSON, the key (401 when it opens no call: another call's, a wrong one, one for a call "
+        "without a key or for no call at all), the call's app (401 when deleted, 403 `APP_DISABLED`), the "
+        "end.",
         # Or the call's host key, a parameter as the join documents it.
         "security": CREDENTIALS,
         "parameters": [*_parameter_refs("CallId", "Origin"), end_host_key_parameter()],
