@@ -92,7 +92,8 @@ def test_asset_is_functions_with_the_runtimes_bytecode(synth: Synth) -> None:
     assert "calls/handler.py" in shipped
     assert "calls/tables.py" in shipped
     assert "callevents/stream_handler.py" in shipped
-    assert all(name.startswith(("calls/", "callevents/")) for name in shipped), sorted(shipped)
+    assert "signaling/handler.py" in shipped
+    assert all(name.startswith(("calls/", "callevents/", "signaling/")) for name in shipped), sorted(shipped)
     # Every module, and only the modules of functions/ (no stale .pyc of a test run), compiled by
     # the runtime's Python: calls/x.py beside calls/__pycache__/x.cpython-313.pyc.
     sources = sorted((ROOT / "functions").rglob("*.py"))

@@ -530,12 +530,12 @@ def test_the_presets_language_and_branding_reach_the_join_answer(
     assert "branding" not in view  # the page's settings are the join's business only
 
 
-def test_the_join_answer_names_the_signaling_socket_of_the_links_origin_and_a_fresh_token(
+def test_the_join_answer_names_the_local_runs_signaling_socket_and_a_fresh_token(
     local_api: LocalApi, widget_key_app: TestApp
 ) -> None:
     created = create(local_api, widget_key_app)
-    origin = urlsplit(created["guestJoinUrl"])
-    socket = f"{'wss' if origin.scheme == 'https' else 'ws'}://{origin.netloc}/ws"
+    # The local run serves signaling itself, and says so (SIGNALING_URL), whatever the links' base.
+    socket = f"ws://127.0.0.1:{local_api.port}/ws"
     tokens = set()
     for link in (created["hostJoinUrl"], created["guestJoinUrl"], created["guestJoinUrl"]):
         before = datetime.now(UTC)

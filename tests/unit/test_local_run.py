@@ -128,6 +128,7 @@ def test_without_functions_signaling_the_local_run_serves_no_websocket(
 ) -> None:
     monkeypatch.setattr(localrun_main, "SIGNALING_DIR", tmp_path / "signaling")
     monkeypatch.setitem(sys.modules, "signaling", None)  # as if no such package
+    monkeypatch.setitem(sys.modules, "signaling.handler", None)  # nor one another test imported
 
     assert localrun_main.load_signaling_handler() is None
 
@@ -137,6 +138,7 @@ def test_a_signaling_folder_that_does_not_import_is_said_plainly(
 ) -> None:
     monkeypatch.setattr(localrun_main, "SIGNALING_DIR", tmp_path)
     monkeypatch.setitem(sys.modules, "signaling", None)
+    monkeypatch.setitem(sys.modules, "signaling.handler", None)
 
     with pytest.raises(localrun_main.SignalingNotImportable, match="make deps"):
         localrun_main.load_signaling_handler()
