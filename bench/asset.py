@@ -1,5 +1,6 @@
-"""What the Lambda ships: functions/ staged with its bytecode by infra/function_asset.py (the same
-function the stack deploys), zipped the way the CDK zips an asset directory."""
+"""What a Lambda function ships: its packages of functions/ staged with their bytecode by
+infra/function_asset.py (the same function the stack deploys), zipped the way the CDK zips an asset
+directory. The API function's (calls/) is the one the asset budget holds."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.function_asset import FUNCTIONS_DIR, stage_function_asset
+from infra.function_asset import API_PACKAGES, FUNCTIONS_DIR, stage_function_asset
 
 ASSET_ROOT = FUNCTIONS_DIR
 # The CDK (yazl) writes files only, deflated at zlib's default level, with a fixed timestamp.
@@ -29,13 +30,20 @@ def shipped_files(staged: Path) -> list[Path]:
     return sorted(path.relative_to(staged) for path in staged.rglob("*") if path.is_file())
 
 
-def build_asset_zip(destination: Path, source: Path = ASSET_ROOT, *, bytecode: bool = True) -> AssetSize:
-    """`source` (functions/ or a copy of it) as the stack would ship it, zipped into `destination`.
-
-    `bytecode=False` packs the sources alone, as the asset was before it shipped bytecode.
+def build_asset_zip(
+    destination: Path,
+    source: Path = ASSET_ROOT,
+    *,
+    packages: tuple[str, ...] = API_PACKAGES,
+    bytecode: bool = True,
+) -> AssetSize:
+    """`packages` of `source` (functions/ or a copy of it) as the stack would ship them, zipped into
+    `destination`. `bytecode=False` packs the sources alone, as the asset was before it shipped bytecode.
     """
     with tempfile.TemporaryDirectory(prefix="video-calls-asset-") as scratch:
-        staged = stage_function_asset(Path(scratch) / "functions", source, bytecode=bytecode)
+        staged = stage_function_asset(
+            Path(scratch) / "functions", source, packages=packages, bytecode=bytecode
+        )
         files = shipped_files(staged.path)
         raw = 0
         with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -11,6 +11,7 @@ from constructs import Construct
 
 from infra.config import StackConfig, function_environment
 from infra.data import INDEX_OPERATIONS, TABLE_OPERATIONS, Data
+from infra.function_asset import API_PACKAGES
 from infra.lambda_defaults import LambdaDefaults
 from infra.parts import NagAcknowledgement, Part
 
@@ -28,6 +29,7 @@ class ApiFunction(Part):
         config: StackConfig,
         data: Data,
         defaults: LambdaDefaults,
+        signaling_url: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.config = config
@@ -38,8 +40,11 @@ class ApiFunction(Part):
                 calls_table=data.calls_table.table_name,
                 idempotency_table=data.idempotency_table.table_name,
             ),
-            # A {{resolve:secretsmanager:...}} dynamic reference: see Data._cursor_signing_key.
+            # {{resolve:secretsmanager:...}} dynamic references: see Data._cursor_signing_key.
             "CURSOR_SIGNING_KEY": data.cursor_signing_key.secret_value.unsafe_unwrap(),
+            "SIGNALING_TOKEN_KEY": data.signaling_token_key.secret_value.unsafe_unwrap(),
+            # The socket the join answer names (infra/signaling.py).
+            "SIGNALING_URL": signaling_url,
         }
         made = defaults.function(
             self,
@@ -54,6 +59,7 @@ class ApiFunction(Part):
                 "log group, nothing else"
             ),
             handler=FUNCTION_HANDLER,
+            packages=API_PACKAGES,
             # 1024 MB (cdk.json), from `make bench`: a cold process peaks near 57 MB and a warm one
             # near 68 MB, so memory is never the limit, but Lambda sizes CPU by memory (one vCPU
             # at 1,769 MB). A warm call spends ~1.9 ms of CPU and a cold start ~0.4 s; at 512 MB

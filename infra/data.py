@@ -1,5 +1,5 @@
 """The stack's data: the DynamoDB tables of calls.tables, what each function calls on each of them,
-and the key list cursors are signed with."""
+the key list cursors are signed with, and the key of the signaling tokens."""
 
 from __future__ import annotations
 
@@ -36,6 +36,12 @@ INDEX_OPERATIONS = {
 }
 # The events and delivery functions' (infra/events.py), the calls table's stream aside.
 EVENTS_TABLE_OPERATIONS = {tables.WEBHOOKS.purpose: ("GetItem",)}
+# The signaling function's (infra/signaling.py): its connections and used tokens, and the call's
+# state (functions/signaling/adapters.py).
+SIGNALING_TABLE_OPERATIONS = {
+    tables.CONNECTIONS.purpose: ("PutItem", "UpdateItem", "Query", "GetItem", "DeleteItem"),
+    tables.CALLS.purpose: ("GetItem",),
+}
 
 
 def alarmed_operations(purpose: str) -> tuple[str, ...]:
@@ -45,12 +51,17 @@ def alarmed_operations(purpose: str) -> tuple[str, ...]:
     on_indexes = [operation for ops in INDEX_OPERATIONS.get(purpose, {}).values() for operation in ops]
     return tuple(
         dict.fromkeys(
-            (*TABLE_OPERATIONS.get(purpose, ()), *on_indexes, *EVENTS_TABLE_OPERATIONS.get(purpose, ()))
+            (
+                *TABLE_OPERATIONS.get(purpose, ()),
+                *on_indexes,
+                *EVENTS_TABLE_OPERATIONS.get(purpose, ()),
+                *SIGNALING_TABLE_OPERATIONS.get(purpose, ()),
+            )
         )
     )
 
 
-# Characters of the generated cursor signing key (letters and digits: about 380 bits).
+# Characters of the generated cursor and token signing keys (letters and digits: about 380 bits).
 CURSOR_SIGNING_KEY_LENGTH = 64
 
 
@@ -70,7 +81,9 @@ class Data(Part):
         self.calls_table = self.tables[tables.CALLS.purpose]
         self.idempotency_table = self.tables[tables.IDEMPOTENCY.purpose]
         self.webhooks_table = self.tables[tables.WEBHOOKS.purpose]
+        self.connections_table = self.tables[tables.CONNECTIONS.purpose]
         self.cursor_signing_key = self._cursor_signing_key()
+        self.signaling_token_key = self._signaling_token_key()
 
     def _table(self, schema: tables.TableSchema) -> dynamodb.Table:
         table = dynamodb.Table(
@@ -121,8 +134,31 @@ class Data(Part):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
+    def _signaling_token_key(self) -> secretsmanager.Secret:
+        """The key the join signs signaling tokens with and the signaling function checks them
+        with: one secret for both functions, reaching them as SIGNALING_TOKEN_KEY through a
+        dynamic reference, as the cursor key does. A token lives 60 seconds, so a new key costs
+        at most a page's reconnect (it joins again for a fresh token)."""
+        return secretsmanager.Secret(
+            self,
+            "SignalingTokenKey",
+            description=f"Signs the signaling tokens of the Video Calls API ({self.config.stage})",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=CURSOR_SIGNING_KEY_LENGTH, exclude_punctuation=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
     def nag_acknowledgements(self) -> list[NagAcknowledgement]:
         return [
+            NagAcknowledgement(
+                self.signaling_token_key,
+                "AwsSolutions-SMG4",
+                "The signaling token key is not rotated on a schedule: the functions read it through "
+                "dynamic references resolved at deploy, so a rotated value would reach them only at the "
+                "next deploy; a token is valid for 60 seconds and one connection, so rotating by deploying "
+                "costs at most a reconnect.",
+            ),
             NagAcknowledgement(
                 self.cursor_signing_key,
                 "AwsSolutions-SMG4",
@@ -132,5 +168,5 @@ class Data(Part):
                 "INVALID_CURSOR, and the function reads it through a dynamic reference resolved at "
                 "deploy, so a rotated value would reach it only at the next deploy that updates the "
                 "function.",
-            )
+            ),
         ]

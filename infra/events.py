@@ -21,6 +21,7 @@ from constructs import Construct
 
 from infra.config import StackConfig
 from infra.data import EVENTS_TABLE_OPERATIONS, Data
+from infra.function_asset import EVENTS_PACKAGES
 from infra.lambda_defaults import LambdaDefaults, PythonFunction
 from infra.monitoring import ALARM_PERIOD, alarm
 from infra.parts import NagAcknowledgement
@@ -126,6 +127,7 @@ class CallEvents(Construct):
                 description=description,
                 role_description=f"The {name.lower()} function: its own log group, and what section 7 needs",
                 handler=handler,
+                packages=EVENTS_PACKAGES,
                 memory_size=MEMORY_MB,
                 timeout=timeout,
                 environment={**shared, tables.WEBHOOKS.name_variable: webhooks_table.table_name, **variables},

@@ -69,18 +69,33 @@ def bytecode_path(source: Path, cache_tag: str) -> Path:
     return source.parent / "__pycache__" / f"{source.stem}.{cache_tag}.pyc"
 
 
+# What each function ships: its own package and the packages it imports, nothing else. The API
+# function's cold start and its asset budget (make bench) concern calls/ alone; and a function
+# cannot import what it does not ship.
+API_PACKAGES = ("calls",)
+EVENTS_PACKAGES = ("calls", "callevents")
+SIGNALING_PACKAGES = ("calls", "signaling")
+
+
 def stage_function_asset(
     destination: Path,
     source: Path = FUNCTIONS_DIR,
     *,
+    packages: tuple[str, ...] | None = None,
     bytecode: bool = True,
     runtime: str = LAMBDA_RUNTIME,
 ) -> StagedAsset:
-    """Copy `source` into `destination` (which must not exist) and compile every module there.
+    """Copy `source` (only its `packages`, when given) into `destination` (which must not exist)
+    and compile every module there.
 
     With `bytecode=False`, or on a Python of another minor than the runtime's, sources only.
     """
-    shutil.copytree(source, destination, ignore=shutil.ignore_patterns(*EXCLUDED))
+    if packages is None:
+        shutil.copytree(source, destination, ignore=shutil.ignore_patterns(*EXCLUDED))
+    else:
+        destination.mkdir(parents=True)
+        for package in packages:
+            shutil.copytree(source / package, destination / package, ignore=shutil.ignore_patterns(*EXCLUDED))
     modules = sorted(destination.rglob("*.py"))
     cache_tag = runtime_cache_tag(runtime)
     if not bytecode:

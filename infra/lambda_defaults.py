@@ -99,18 +99,26 @@ class PythonFunction:
 class LambdaDefaults:
     """The settings the stack's functions share, and the helper that applies them.
 
-    functions/ with its bytecode compiled ahead (infra/function_asset.py) is the code of every
-    function: one asset, staged once per stack into a scratch directory that lives as long as this
-    object (the CDK copies it into cdk.out as it binds the code).
+    A function's code is the packages of functions/ it needs (infra/function_asset.py), with their
+    bytecode compiled ahead: staged once per stack and set of packages into a scratch directory
+    that lives as long as this object (the CDK copies it into cdk.out as it binds the code).
     """
 
     def __init__(self, config: StackConfig, *, removal_policy: RemovalPolicy) -> None:
         self._scratch = tempfile.TemporaryDirectory(prefix="video-calls-asset-")
-        self.asset: StagedAsset = stage_function_asset(Path(self._scratch.name) / "functions")
-        self.code = lambda_.Code.from_asset(str(self.asset.path))
+        self.assets: dict[tuple[str, ...], StagedAsset] = {}
+        self._code: dict[tuple[str, ...], lambda_.Code] = {}
         self.log_retention = RETENTION_DAYS[config.log_retention_days]
         self.removal_policy = removal_policy
         self._layer: lambda_.ILayerVersion | None = None
+
+    def code(self, packages: tuple[str, ...]) -> lambda_.Code:
+        """The asset of these packages of functions/, staged once for the stack."""
+        if packages not in self._code:
+            staged = stage_function_asset(Path(self._scratch.name) / "-".join(packages), packages=packages)
+            self.assets[packages] = staged
+            self._code[packages] = lambda_.Code.from_asset(str(staged.path))
+        return self._code[packages]
 
     def powertools_layer(self, scope: Construct) -> lambda_.ILayerVersion:
         """The layer, imported once for the whole stack (an import: no resource of the template)."""
@@ -139,6 +147,7 @@ class LambdaDefaults:
         description: str,
         role_description: str,
         handler: str,
+        packages: tuple[str, ...],
         memory_size: int,
         timeout: Duration,
         environment: Mapping[str, str],
@@ -146,8 +155,9 @@ class LambdaDefaults:
         inline_policy: str | None = None,
         **options: Any,
     ) -> PythonFunction:
-        """A traced function of the shared runtime, layer and code, logging to a log group of its
-        own, whose role may write that log group and do what `statements` allow.
+        """A traced function of the shared runtime and layer, shipping `packages` of functions/,
+        logging to a log group of its own, whose role may write that log group and do what
+        `statements` allow.
 
         The statements go in the role's inline policy named `inline_policy`, after them the log
         group's; without a name, into its default policy, after the log group's (the order each
@@ -181,7 +191,7 @@ class LambdaDefaults:
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=handler,
-            code=self.code,
+            code=self.code(packages),
             layers=[self.powertools_layer(scope)],
             memory_size=memory_size,
             timeout=timeout,

@@ -18,6 +18,7 @@ from infra.lambda_defaults import LambdaDefaults
 from infra.monitoring import Monitoring
 from infra.parts import LogicalIds, NagAcknowledgement, Part, apply_acknowledgements
 from infra.rest_api import RestApi
+from infra.signaling import Signaling
 
 
 class VideoCallsStack(Stack):
@@ -29,8 +30,16 @@ class VideoCallsStack(Stack):
 
         self.data = Data(self, "Data", config=config, removal_policy=removal_policy)
         self.lambda_defaults = LambdaDefaults(config, removal_policy=removal_policy)
+        self.signaling = Signaling(
+            self, "Signaling", config=config, data=self.data, defaults=self.lambda_defaults
+        )
         self.api_function = ApiFunction(
-            self, "ApiFunction", config=config, data=self.data, defaults=self.lambda_defaults
+            self,
+            "ApiFunction",
+            config=config,
+            data=self.data,
+            defaults=self.lambda_defaults,
+            signaling_url=self.signaling.url,
         )
         self.call_events = CallEvents(
             self,
@@ -52,7 +61,7 @@ class VideoCallsStack(Stack):
             api_function=self.api_function,
             rest_api=self.rest_api,
             edge=self.edge,
-            other_alarms=self.call_events.alarms,
+            other_alarms=[*self.call_events.alarms, *self.signaling.alarms],
         )
         self._outputs()
         self._acknowledge_nag_findings()
@@ -77,6 +86,11 @@ class VideoCallsStack(Stack):
                 "Webhook deliveries that failed every attempt",
             ),
             "JoinBaseUrl": (self.config.join_base_url, "Base of the join links (JOIN_BASE_URL)"),
+            "SignalingUrl": (self.signaling.url, "The call pages' WebSocket (SIGNALING_URL)"),
+            "ConnectionsTableName": (
+                data.connections_table.table_name,
+                "DynamoDB table of signaling connections",
+            ),
             "AlarmTopicArn": (self.monitoring.topic.topic_arn, "SNS topic the alarms notify"),
             "DashboardName": (self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard of this stage"),
         }
@@ -85,8 +99,10 @@ class VideoCallsStack(Stack):
 
     def nag_acknowledgements(self) -> list[NagAcknowledgement]:
         """Each cdk-nag finding this stack accepts, collected from the construct it concerns."""
-        owners: list[Part | CallEvents] = [child for child in self.node.children if isinstance(child, Part)]
-        owners.append(self.call_events)
+        owners: list[Part | CallEvents | Signaling] = [
+            child for child in self.node.children if isinstance(child, Part)
+        ]
+        owners += [self.call_events, self.signaling]
         return [found for owner in owners for found in owner.nag_acknowledgements()]
 
     def _acknowledge_nag_findings(self) -> None:

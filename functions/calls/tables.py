@@ -112,11 +112,7 @@ USED_TOKEN_PREFIX = "token#"  # noqa: S105 - a key prefix, no secret
 
 # The tables the stack deploys (infra/ makes one per schema here, each with its throttling alarm
 # over the operations its functions call).
-ALL_TABLES = (APPS, CALLS, IDEMPOTENCY, WEBHOOKS)
-# Every table the functions use: what the local run, the operator's tools and the tests create.
-# CONNECTIONS joins ALL_TABLES with the stack's signaling function, which brings the operations
-# it calls on it (a table without any would leave its alarm an empty expression).
-LOCAL_TABLES = (*ALL_TABLES, CONNECTIONS)
+ALL_TABLES = (APPS, CALLS, IDEMPOTENCY, WEBHOOKS, CONNECTIONS)
 
 
 def table_name(schema: TableSchema, environ: Mapping[str, str] = os.environ) -> str:

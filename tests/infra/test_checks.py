@@ -127,6 +127,7 @@ def test_cfn_lint_ignores_only_what_cdk_generates(every_synth: Synth) -> None:
         every_synth.stack.api_function.function,
         every_synth.stack.call_events.events_function,
         every_synth.stack.call_events.delivery_function,
+        every_synth.stack.signaling.function,
     )
     assert ignored == {every_synth.logical_id(function): ["W3005"] for function in functions}
 

@@ -55,7 +55,7 @@ def test_both_functions_run_like_the_api_function_with_their_own_log_groups(synt
         assert properties["Runtime"] == api["Runtime"]
         assert properties["Architectures"] == ["arm64"]
         assert properties["Layers"] == api["Layers"]  # the same pinned Powertools layer
-        assert properties["Code"] == api["Code"]  # the same functions/ asset
+        assert properties["Code"] != api["Code"]  # its own asset: calls/ and callevents/
         assert properties["TracingConfig"] == {"Mode": "Active"}
         assert properties["LoggingConfig"]["LogGroup"] == ref(synth, log_group)
         assert resource(synth, log_group)["Properties"]["RetentionInDays"] == int(
@@ -123,7 +123,7 @@ def test_the_delivery_queue_retries_per_the_schedule_then_dead_letters(synth: Sy
 
 def test_every_queue_is_encrypted_and_refuses_plain_http(synth: Synth) -> None:
     queues = synth.resources("AWS::SQS::Queue")
-    assert len(queues) == 3
+    assert len(queues) == 4  # the events' three, and signaling's stream failures queue
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
     policies = synth.resources("AWS::SQS::QueuePolicy").values()
@@ -134,7 +134,7 @@ def test_every_queue_is_encrypted_and_refuses_plain_http(synth: Synth) -> None:
                 "Bool": {"aws:SecureTransport": "false"}
             }:
                 protected.update(json.dumps(queue) for queue in policy["Properties"]["Queues"])
-    assert len(protected) == 3
+    assert len(protected) == len(queues)
 
 
 def test_a_custom_bus_and_the_source_name(synth: Synth) -> None:

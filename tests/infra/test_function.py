@@ -18,6 +18,7 @@ from calls import tables
 
 from infra import data, lambda_defaults
 from infra.config import LAMBDA_RUNTIME
+from infra.function_asset import API_PACKAGES
 from tests.conftest import ROOT
 from tests.infra.conftest import Synth
 
@@ -76,9 +77,14 @@ def test_handler_is_the_calls_entry_point(synth: Synth) -> None:
     assert function_properties(synth)["Handler"] == "calls.handler.lambda_handler"
 
 
-def function_asset(synth: Synth) -> tuple[str, Path]:
-    """The API function's asset in cdk.out: its hash and its directory."""
-    s3_key = function_properties(synth)["Code"]["S3Key"]
+def function_asset(synth: Synth, function: Any = None) -> tuple[str, Path]:
+    """A function's asset in cdk.out (the API function's by default): its hash and its directory."""
+    properties = (
+        function_properties(synth)
+        if function is None
+        else synth.resources("AWS::Lambda::Function")[synth.logical_id(function)]["Properties"]
+    )
+    s3_key = properties["Code"]["S3Key"]
     asset_hash = s3_key.removesuffix(".zip")
     assets = json.loads((synth.outdir / f"{synth.stack.stack_name}.assets.json").read_text())
     source = assets["files"][asset_hash]["source"]
@@ -86,17 +92,16 @@ def function_asset(synth: Synth) -> tuple[str, Path]:
     return asset_hash, synth.outdir / source["path"]
 
 
-def test_asset_is_functions_with_the_runtimes_bytecode(synth: Synth) -> None:
+def test_asset_is_functions_calls_with_the_runtimes_bytecode(synth: Synth) -> None:
     _, asset = function_asset(synth)
     shipped = {path.relative_to(asset).as_posix() for path in asset.rglob("*") if path.is_file()}
     assert "calls/handler.py" in shipped
     assert "calls/tables.py" in shipped
-    assert "callevents/stream_handler.py" in shipped
-    assert "signaling/handler.py" in shipped
-    assert all(name.startswith(("calls/", "callevents/", "signaling/")) for name in shipped), sorted(shipped)
-    # Every module, and only the modules of functions/ (no stale .pyc of a test run), compiled by
-    # the runtime's Python: calls/x.py beside calls/__pycache__/x.cpython-313.pyc.
-    sources = sorted((ROOT / "functions").rglob("*.py"))
+    # The API function ships the API alone: the events and signaling code is the other functions'.
+    assert all(name.startswith("calls/") for name in shipped), sorted(shipped)
+    # Every module, and only the modules of functions/calls (no stale .pyc of a test run), compiled
+    # by the runtime's Python: calls/x.py beside calls/__pycache__/x.cpython-313.pyc.
+    sources = sorted((ROOT / "functions" / "calls").rglob("*.py"))
     tag = "cpython-" + lambda_minor_version().replace(".", "")
     modules = {path.relative_to(ROOT / "functions").as_posix() for path in sources}
     bytecode = {
@@ -111,22 +116,28 @@ def test_asset_is_functions_with_the_runtimes_bytecode(synth: Synth) -> None:
         assert int.from_bytes(header[4:8], "little") == 0b01, name
 
 
-def test_the_asset_is_the_staged_one_the_other_functions_share(synth: Synth) -> None:
-    asset_hash, _ = function_asset(synth)
-    staged = synth.stack.lambda_defaults.asset
-    assert staged.modules == staged.compiled > 30
-    keys = {
-        resource["Properties"]["Code"]["S3Key"]
-        for resource in synth.resources("AWS::Lambda::Function").values()
-        if "S3Key" in resource["Properties"]["Code"]
+def test_each_function_ships_the_packages_it_imports_and_no_other(synth: Synth) -> None:
+    stack = synth.stack
+    shipped_by = {
+        stack.api_function.function: {"calls"},
+        stack.call_events.events_function: {"calls", "callevents"},
+        stack.call_events.delivery_function: {"calls", "callevents"},
+        stack.signaling.function: {"calls", "signaling"},
     }
-    assert keys == {f"{asset_hash}.zip"}
-    assert len(synth.resources("AWS::Lambda::Function")) >= 3
+    hashes = {}
+    for function, packages in shipped_by.items():
+        asset_hash, asset = function_asset(synth, function)
+        assert {path.name for path in asset.iterdir()} == packages, function.node.path
+        hashes[frozenset(packages)] = asset_hash
+    assert len(set(hashes.values())) == 3  # one asset per set of packages, staged once
+    for staged in stack.lambda_defaults.assets.values():
+        assert staged.modules == staged.compiled > 20
 
 
 def test_the_asset_hash_is_the_same_in_every_synth(synth_dev: Synth, synth_prod: Synth) -> None:
     # Two synths, each compiling its own staging copy at its own time: the same bytes, the same hash.
-    assert synth_dev.stack.lambda_defaults.asset.path != synth_prod.stack.lambda_defaults.asset.path
+    dev, prod = (synth.stack.lambda_defaults.assets[API_PACKAGES] for synth in (synth_dev, synth_prod))
+    assert dev.path != prod.path
     assert function_asset(synth_dev)[0] == function_asset(synth_prod)[0]
 
 
@@ -167,18 +178,26 @@ def test_environment_carries_every_setting_the_function_reads(synth: Synth) -> N
         "POWERTOOLS_LOG_LEVEL": context["logLevel"],
         "PYDANTIC_DISABLE_PLUGINS": "__all__",
         "CURSOR_SIGNING_KEY": cursor_key_reference(synth),
+        "SIGNALING_TOKEN_KEY": secret_reference(synth, synth.stack.data.signaling_token_key),
+        "SIGNALING_URL": variables["SIGNALING_URL"],
     }
+    assert "wss://" in json.dumps(variables["SIGNALING_URL"])
+    assert synth.logical_id(synth.stack.signaling.api) in json.dumps(variables["SIGNALING_URL"])
 
 
-def cursor_key_reference(synth: Synth) -> dict[str, Any]:
-    """CloudFormation's dynamic reference to the secret's whole value, resolved at deploy."""
-    secret_id = synth.logical_id(synth.stack.data.cursor_signing_key)
+def secret_reference(synth: Synth, secret: Any) -> dict[str, Any]:
+    """CloudFormation's dynamic reference to a secret's whole value, resolved at deploy."""
+    secret_id = synth.logical_id(secret)
     return {"Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": secret_id}, ":SecretString:::}}"]]}
 
 
+def cursor_key_reference(synth: Synth) -> dict[str, Any]:
+    return secret_reference(synth, synth.stack.data.cursor_signing_key)
+
+
 def test_the_cursor_signing_key_is_a_secret_generated_at_deploy(synth: Synth) -> None:
-    secret_id, secret = synth.one("AWS::SecretsManager::Secret")
-    assert secret_id == synth.logical_id(synth.stack.data.cursor_signing_key)
+    secret_id = synth.logical_id(synth.stack.data.cursor_signing_key)
+    secret = synth.resources("AWS::SecretsManager::Secret")[secret_id]
     properties = secret["Properties"]
     # Generated by Secrets Manager: no value in the template, cdk.out or the repository.
     assert properties["GenerateSecretString"] == {
@@ -352,8 +371,14 @@ def test_the_only_wildcard_resource_is_x_ray(synth: Synth) -> None:
         if any("*" in str(resource) for resource in as_list(statement["Resource"]))
         for action in as_list(statement["Action"])
     }
-    # dynamodb:ListStreams (the events function's stream source), like X-Ray's, has no resource.
-    assert wildcard_actions == {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "dynamodb:ListStreams"}
+    # dynamodb:ListStreams (the stream sources'), like X-Ray's, has no resource; ManageConnections
+    # names the signaling stage's @connections/* (a connection's id is known only when it connects).
+    assert wildcard_actions == {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "dynamodb:ListStreams",
+        "execute-api:ManageConnections",
+    }
 
 
 def test_no_action_wildcards_anywhere(synth: Synth) -> None:

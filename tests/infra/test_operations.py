@@ -7,7 +7,12 @@ from typing import Any
 
 from calls import tables
 
-from infra.data import EVENTS_TABLE_OPERATIONS, TABLE_OPERATIONS, alarmed_operations
+from infra.data import (
+    EVENTS_TABLE_OPERATIONS,
+    SIGNALING_TABLE_OPERATIONS,
+    TABLE_OPERATIONS,
+    alarmed_operations,
+)
 from tests.infra.conftest import Synth
 
 OUTPUT_KEYS = {
@@ -22,6 +27,8 @@ OUTPUT_KEYS = {
     "WebhooksTableName",
     "EventBusName",
     "DeliveryDeadLetterQueueUrl",
+    "SignalingUrl",
+    "ConnectionsTableName",
 }
 
 
@@ -52,6 +59,11 @@ def test_the_issues_alarms_exist_and_notify_the_topic(synth: Synth) -> None:
             "events-iterator-age",
             "events-function-errors",
             "delivery-function-errors",
+            # Signaling's (tests/infra/test_signaling.py looks at each).
+            "signaling-function-errors",
+            "signaling-5xx",
+            "signaling-4xx",
+            "signaling-stream-failures",
         )
     }
     for properties in alarms(synth).values():
@@ -92,9 +104,10 @@ def test_each_table_has_a_throttled_requests_alarm_over_its_operations(synth: Sy
 
 
 def test_alarm_operations_are_the_granted_ones() -> None:
-    assert set(TABLE_OPERATIONS) | set(EVENTS_TABLE_OPERATIONS) == {
+    assert set(TABLE_OPERATIONS) | set(EVENTS_TABLE_OPERATIONS) | set(SIGNALING_TABLE_OPERATIONS) == {
         schema.purpose for schema in tables.ALL_TABLES
     }
+    assert alarmed_operations(tables.CONNECTIONS.purpose) == SIGNALING_TABLE_OPERATIONS["connections"]
     # The listing's Query on the calls indexes is granted on the indexes, alarmed on the table.
     assert alarmed_operations(tables.CALLS.purpose) == ("GetItem", "PutItem", "UpdateItem", "Query")
     assert alarmed_operations(tables.APPS.purpose) == ("Query",)

@@ -128,7 +128,7 @@ def test_preparation_adds_the_conversation_index_to_an_old_calls_table(
 def test_preparation_is_idempotent_on_an_up_to_date_database(prepared_endpoint: str, tmp_path: Path) -> None:
     store = admin_store(prepared_endpoint, fresh_names(tmp_path))
     first = prepare_database(store)
-    assert sorted(first) == sorted(store.names.for_schema(schema) for schema in tables.LOCAL_TABLES)
+    assert sorted(first) == sorted(store.names.for_schema(schema) for schema in tables.ALL_TABLES)
     assert prepare_database(store) == []
     assert set(indexes(store, store.names.calls)) == {index.name for index in tables.CALLS.indexes}
 

@@ -286,11 +286,14 @@ def test_the_asset_is_the_stacks_staging_of_functions_zipped(tmp_path: Path) -> 
     (root / "calls" / "handler.py").write_text("x = 1\n")
     (root / "calls" / "stale.pyc").write_bytes(b"\0")
     (root / "calls" / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"\0")
+    # Another function's package: not the API function's asset.
+    (root / "signaling").mkdir()
+    (root / "signaling" / "handler.py").write_text("y = 2\n")
 
     size = build_asset_zip(tmp_path / "asset.zip", root)
     # What infra/function_asset.py stages for the stack: the source and its runtime bytecode.
     tag = runtime_cache_tag()
-    staged = stage_function_asset(tmp_path / "staged", root)
+    staged = stage_function_asset(tmp_path / "staged", root, packages=("calls",))
     assert shipped_files(staged.path) == [
         Path(f"calls/__pycache__/handler.{tag}.pyc"),
         Path("calls/handler.py"),

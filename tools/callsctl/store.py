@@ -42,7 +42,7 @@ class TableNames:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> TableNames:
         """The names the functions read from the same environment (calls.tables.table_name)."""
-        return cls(**{schema.purpose: tables.table_name(schema, environ) for schema in tables.LOCAL_TABLES})
+        return cls(**{schema.purpose: tables.table_name(schema, environ) for schema in tables.ALL_TABLES})
 
     def for_schema(self, schema: tables.TableSchema) -> str:
         name: str = getattr(self, schema.purpose)
@@ -156,7 +156,7 @@ class AdminStore:
         `TABLE/index/INDEX` for each index added."""
         existing = set(self._all_table_names())
         created: list[str] = []
-        for schema in tables.LOCAL_TABLES:
+        for schema in tables.ALL_TABLES:
             name = self.names.for_schema(schema)
             if name in existing:
                 self._ensure_stream(schema, name)
