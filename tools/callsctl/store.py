@@ -38,6 +38,7 @@ class TableNames:
     idempotency: str
     webhooks: str = tables.WEBHOOKS.default_name
     connections: str = tables.CONNECTIONS.default_name
+    recordings: str = tables.RECORDINGS.default_name
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> TableNames:
