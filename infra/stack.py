@@ -17,6 +17,7 @@ from infra.events import CallEvents
 from infra.lambda_defaults import LambdaDefaults
 from infra.monitoring import Monitoring
 from infra.parts import LogicalIds, NagAcknowledgement, Part, apply_acknowledgements
+from infra.recordings import Recordings
 from infra.rest_api import RestApi
 
 
@@ -32,6 +33,9 @@ class VideoCallsStack(Stack):
         self.api_function = ApiFunction(
             self, "ApiFunction", config=config, data=self.data, defaults=self.lambda_defaults
         )
+        # The signaling function, where the stack has one, is granted with recordings.grant_signaling.
+        self.recordings = Recordings(self, "Recordings", config=config, table=self.data.recordings_table)
+        self.recordings.grant_api(self.api_function.function)
         self.call_events = CallEvents(
             self,
             "CallEvents",
@@ -71,6 +75,8 @@ class VideoCallsStack(Stack):
                 "DynamoDB table of Idempotency-Key records",
             ),
             "WebhooksTableName": (data.webhooks_table.table_name, "DynamoDB table of webhook endpoints"),
+            "RecordingsTableName": (data.recordings_table.table_name, "DynamoDB table of call recordings"),
+            "RecordingsBucketName": (self.recordings.bucket.bucket_name, "S3 bucket of call recordings"),
             "EventBusName": (events.bus.event_bus_name, "EventBridge bus of call events"),
             "DeliveryDeadLetterQueueUrl": (
                 events.dead_letter_queue.queue_url,

@@ -22,6 +22,8 @@ OUTPUT_KEYS = {
     "WebhooksTableName",
     "EventBusName",
     "DeliveryDeadLetterQueueUrl",
+    "RecordingsTableName",
+    "RecordingsBucketName",
 }
 
 
