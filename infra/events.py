@@ -1,7 +1,6 @@
 """The events and webhooks of docs/behaviour.md section 7 on AWS: the calls and recordings tables'
-streams -> the
-events function -> the event bus and the delivery queue -> the delivery function -> the webhook
-endpoints; a dead-letter queue for what could not be delivered after the whole retry schedule,
+streams -> the events function -> the event bus and the delivery queue -> the delivery function ->
+the webhook endpoints; a dead-letter queue for what could not be delivered after the whole retry schedule,
 and alarms on everything that can stall or lose events."""
 
 from __future__ import annotations

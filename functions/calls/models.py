@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
+from annotated_types import Ge, Le
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StrictBool,
     StrictStr,
     StringConstraints,
@@ -147,7 +149,7 @@ def _json_number(value: Any) -> Any:
 
 
 JsonNumber = BeforeValidator(_json_number)
-PartNumber = Annotated[int, JsonNumber, Field(strict=True, ge=1, le=MAX_PART_NUMBER)]
+PartNumber = Annotated[int, Strict(), Ge(1), Le(MAX_PART_NUMBER), JsonNumber]
 
 
 class StartRecordingRequest(BaseModel):
@@ -181,9 +183,7 @@ class CompleteRecordingRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", defer_build=True)
 
-    durationSeconds: (
-        Annotated[float, JsonNumber, Field(strict=True, ge=0, le=MAX_RECORDING_SECONDS)] | None
-    ) = Field(
+    durationSeconds: Annotated[float, Strict(), Ge(0), Le(MAX_RECORDING_SECONDS), JsonNumber] | None = Field(
         default=None,
         description="How long the recording runs, as the page measured it; else endedAt - startedAt",
     )
