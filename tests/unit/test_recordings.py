@@ -341,7 +341,8 @@ def test_recording_ready_comes_from_the_change_that_made_it_ready_only() -> None
     (event,) = events_from_change(change_from_stream_record(stream_record(recording(), ready)), base_url="x")
     assert (event.type, event.app_id, event.created_at) == (RECORDING_READY, APP.app_id, ready.ended_at)
     assert event.data["sizeBytes"] == 5
-    assert "objectKey" not in event.body() and "upload" not in event.body()
+    assert "objectKey" not in event.body()
+    assert "upload" not in event.body()
     again = events_from_change(change_from_stream_record(stream_record(recording(), ready)), base_url="x")
     assert again[0].id == event.id
     for old, new, kind in (
