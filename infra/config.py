@@ -46,6 +46,7 @@ CONTEXT_KEYS = (
     "provisionedConcurrency",
     "appRateLimitPer5Min",
     "ipRateLimitPer5Min",
+    "recordingRetentionDays",
 )
 # AWS WAF's bounds for a rate-based rule's limit (requests per evaluation window).
 WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
@@ -99,6 +100,8 @@ class StackConfig:
     provisioned_concurrency: int
     app_rate_limit_per_5min: int
     ip_rate_limit_per_5min: int
+    # Days a recording is kept (the bucket's lifecycle rule, the recordings table's TTL).
+    recording_retention_days: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -222,6 +225,8 @@ def load_config(context: ContextSource) -> StackConfig:
         provisioned_concurrency=_integer(node, "provisionedConcurrency", minimum=0),
         app_rate_limit_per_5min=_rate_limit(node, "appRateLimitPer5Min"),
         ip_rate_limit_per_5min=_rate_limit(node, "ipRateLimitPer5Min"),
+        # S3 expires objects after a whole number of days, one at least; ten years is past any use.
+        recording_retention_days=_integer(node, "recordingRetentionDays", minimum=1, maximum=3650),
     )
     if config.snap_start and config.provisioned_concurrency:
         raise ConfigError(

@@ -25,6 +25,9 @@ TABLE_OPERATIONS = {
     tables.APPS.purpose: ("Query",),  # the app and its presets, one partition
     tables.CALLS.purpose: ("GetItem", "PutItem", "UpdateItem"),  # read, create, end and join
     tables.IDEMPOTENCY.purpose: ("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
+    # A start's Put, a completion's Update and a discard's Delete run in transactions
+    # (TransactWriteItems), which IAM authorises by these actions.
+    tables.RECORDINGS.purpose: ("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"),
 }
 # The API function's on indexes, granted on each named index only (never `index/*`): the listing's
 # one Query a page, by app or by conversation.
@@ -44,6 +47,10 @@ SIGNALING_TABLE_OPERATIONS = {
 }
 
 
+# Operations CloudWatch counts throttles under that are no IAM action of their own.
+UNGRANTED_ALARMED_OPERATIONS = {tables.RECORDINGS.purpose: ("TransactWriteItems",)}
+
+
 def alarmed_operations(purpose: str) -> tuple[str, ...]:
     """A table's operations whose throttling is alarmed on: those the API function (on the
     table and its indexes: DynamoDB counts an index's throttled Query under the table's name)
@@ -56,6 +63,7 @@ def alarmed_operations(purpose: str) -> tuple[str, ...]:
                 *on_indexes,
                 *EVENTS_TABLE_OPERATIONS.get(purpose, ()),
                 *SIGNALING_TABLE_OPERATIONS.get(purpose, ()),
+                *UNGRANTED_ALARMED_OPERATIONS.get(purpose, ()),
             )
         )
     )
@@ -82,6 +90,7 @@ class Data(Part):
         self.idempotency_table = self.tables[tables.IDEMPOTENCY.purpose]
         self.webhooks_table = self.tables[tables.WEBHOOKS.purpose]
         self.connections_table = self.tables[tables.CONNECTIONS.purpose]
+        self.recordings_table = self.tables[tables.RECORDINGS.purpose]
         self.cursor_signing_key = self._cursor_signing_key()
         self.signaling_token_key = self._signaling_token_key()
 

@@ -1,6 +1,6 @@
-"""The events and webhooks of docs/behaviour.md section 7 on AWS: the calls table's stream -> the
-events function -> the event bus and the delivery queue -> the delivery function -> the webhook
-endpoints; a dead-letter queue for what could not be delivered after the whole retry schedule,
+"""The events and webhooks of docs/behaviour.md section 7 on AWS: the calls and recordings tables'
+streams -> the events function -> the event bus and the delivery queue -> the delivery function ->
+the webhook endpoints; a dead-letter queue for what could not be delivered after the whole retry schedule,
 and alarms on everything that can stall or lose events."""
 
 from __future__ import annotations
@@ -156,17 +156,19 @@ class CallEvents(Construct):
                 sid="QueueDeliveries", actions=["sqs:SendMessage"], resources=[self.delivery_queue.queue_arn]
             )
         )
-        self.events_function.add_event_source(
-            sources.DynamoEventSource(
-                data.calls_table,
-                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=STREAM_BATCH_SIZE,
-                bisect_batch_on_error=True,
-                retry_attempts=STREAM_RETRY_ATTEMPTS,
-                report_batch_item_failures=True,
-                on_failure=sources.SqsDlq(self.stream_failures_queue),
+        # The calls table's stream gives the call events; the recordings table's `recording.ready`.
+        for table in (data.calls_table, data.recordings_table):
+            self.events_function.add_event_source(
+                sources.DynamoEventSource(
+                    table,
+                    starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                    batch_size=STREAM_BATCH_SIZE,
+                    bisect_batch_on_error=True,
+                    retry_attempts=STREAM_RETRY_ATTEMPTS,
+                    report_batch_item_failures=True,
+                    on_failure=sources.SqsDlq(self.stream_failures_queue),
+                )
             )
-        )
 
         delivery_made = function(
             "Delivery",

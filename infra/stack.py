@@ -17,6 +17,7 @@ from infra.events import CallEvents
 from infra.lambda_defaults import LambdaDefaults
 from infra.monitoring import Monitoring
 from infra.parts import LogicalIds, NagAcknowledgement, Part, apply_acknowledgements
+from infra.recordings import Recordings
 from infra.rest_api import RestApi
 from infra.signaling import Signaling
 
@@ -41,6 +42,10 @@ class VideoCallsStack(Stack):
             defaults=self.lambda_defaults,
             signaling_url=self.signaling.url,
         )
+        self.recordings = Recordings(self, "Recordings", config=config, table=self.data.recordings_table)
+        self.recordings.grant_api(self.api_function.function)
+        # Signaling completes what the agent's page left when its socket or the call ends.
+        self.recordings.grant_signaling(self.signaling.function)
         self.call_events = CallEvents(
             self,
             "CallEvents",
@@ -80,6 +85,8 @@ class VideoCallsStack(Stack):
                 "DynamoDB table of Idempotency-Key records",
             ),
             "WebhooksTableName": (data.webhooks_table.table_name, "DynamoDB table of webhook endpoints"),
+            "RecordingsTableName": (data.recordings_table.table_name, "DynamoDB table of call recordings"),
+            "RecordingsBucketName": (self.recordings.bucket.bucket_name, "S3 bucket of call recordings"),
             "EventBusName": (events.bus.event_bus_name, "EventBridge bus of call events"),
             "DeliveryDeadLetterQueueUrl": (
                 events.dead_letter_queue.queue_url,

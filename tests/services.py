@@ -12,6 +12,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from callsctl.store import AdminStore, TableNames
 from localrun.database import admin_store, prepare_database
 from localrun.dynamodb_local import free_port, running_dynamodb_local
 from localrun.processes import stop, wait_for_local_api
+from localrun.runfile import read_local_run
 
 from tests.conftest import ROOT
 
@@ -32,6 +34,7 @@ TABLE_NAMES = TableNames(
     idempotency="it-idempotency",
     webhooks="it-webhooks",
     connections="it-connections",
+    recordings="it-recordings",
 )
 
 
@@ -50,6 +53,7 @@ def table_environment(endpoint: str) -> dict[str, str]:
         "IDEMPOTENCY_TABLE_NAME": TABLE_NAMES.idempotency,
         "WEBHOOKS_TABLE_NAME": TABLE_NAMES.webhooks,
         "CONNECTIONS_TABLE_NAME": TABLE_NAMES.connections,
+        "RECORDINGS_TABLE_NAME": TABLE_NAMES.recordings,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -148,6 +152,9 @@ class LocalApi:
     port: int
     log_path: Path
     environment: Mapping[str, str]
+    # The local S3 server (moto) the local run started for recordings, and the run's folder.
+    s3_endpoint: str = ""
+    directory: Path | None = None
 
     def request(
         self,
@@ -212,6 +219,14 @@ def local_api(prepared_endpoint: str, tmp_path_factory: pytest.TempPathFactory) 
         )
         try:
             wait_for_local_api(port, process, log_path)
-            yield LocalApi(f"http://127.0.0.1:{port}", port, log_path, env)
+            run = read_local_run(work)
+            for _ in range(50):  # the run file follows the first answer by a moment
+                if run is not None:
+                    break
+                time.sleep(0.1)
+                run = read_local_run(work)
+            assert run is not None, "the local run wrote no run file"
+            assert run.s3_endpoint, "the local run started no S3 server"
+            yield LocalApi(f"http://127.0.0.1:{port}", port, log_path, env, run.s3_endpoint, work)
         finally:
             stop(process)

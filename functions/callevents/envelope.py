@@ -1,5 +1,6 @@
-"""The events of docs/behaviour.md section 7, decided from the calls table's stream: which committed change is
-which event, and the envelope each one is sent in.
+"""The events of docs/behaviour.md section 7, decided from the streams of the calls table and of the
+recordings table (section 10): which committed change is which event, and the envelope each one
+is sent in.
 
 Everything here is a pure function of the stream record, so a redelivered record yields the
 same events, ids and bodies byte for byte.
@@ -13,9 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from calls.items import call_from_item
+from calls.items import call_from_item, is_recording_item, recording_from_item
 from calls.jsontext import dumps_exact
-from calls.view import ENDED, call_view, iso_timestamp
+from calls.view import ENDED, READY, RECORDING, call_view, iso_timestamp, recording_view
 
 # The events' source on the EventBridge bus (what a rule matches on); the stack's rules read it here.
 EVENT_SOURCE = "video-calls"
@@ -26,6 +27,10 @@ CALL_EXPIRED = "call.expired"
 CALL_AGENT_JOINED = "call.agent_joined"
 CALL_GUEST_JOINED = "call.guest_joined"
 CALL_EVENT_TYPES = (CALL_CREATED, CALL_ENDED, CALL_EXPIRED, CALL_AGENT_JOINED, CALL_GUEST_JOINED)
+# From the recordings table: a recording completed (by its page, or by the server for it).
+RECORDING_READY = "recording.ready"
+# Every type an endpoint may subscribe to.
+EVENT_TYPES = (*CALL_EVENT_TYPES, RECORDING_READY)
 # Sent by `callsctl webhooks test` only; never derived from a change.
 WEBHOOK_TEST = "webhook.test"
 
@@ -95,6 +100,8 @@ def change_from_stream_record(record: dict[str, Any]) -> Change:
 
 def events_from_change(change: Change, *, base_url: str) -> list[Event]:
     """The events one committed change stands for: none, one, or (several stamps at once) more."""
+    if _is_recordings_change(change):
+        return recording_events_from_change(change)
     if change.kind == "INSERT" and change.new_image:
         call = call_from_item(change.new_image)
         return [_event(change, CALL_CREATED, call.created_at, change.new_image, base_url)]
@@ -113,6 +120,33 @@ def events_from_change(change: Change, *, base_url: str) -> list[Event]:
         moment = max(change.approximate_time, datetime.fromtimestamp(expires_at, UTC))
         return [_event(change, CALL_EXPIRED, iso_timestamp(moment), change.old_image, base_url)]
     return []
+
+
+def _is_recordings_change(change: Change) -> bool:
+    """A record of the recordings table's stream: its items, the recordings and the marker of the
+    one in progress, are the only ones keyed by a recordingId."""
+    image = change.new_image or change.old_image or {}
+    return "recordingId" in image
+
+
+def recording_events_from_change(change: Change) -> list[Event]:
+    """`recording.ready` for the MODIFY that made a recording ready; nothing for anything else
+    (a start, a discarded recording, the marker, the TTL's removal)."""
+    old, new = change.old_image, change.new_image
+    if change.kind != "MODIFY" or not old or not new or not is_recording_item(new):
+        return []
+    if old.get("status", {}).get("S") != RECORDING or new.get("status", {}).get("S") != READY:
+        return []
+    recording = recording_from_item(new)
+    return [
+        Event(
+            id=event_id(change.record_id, RECORDING_READY),
+            type=RECORDING_READY,
+            created_at=recording.ended_at or iso_timestamp(change.approximate_time),
+            app_id=recording.app_id,
+            data=recording_view(recording),
+        )
+    ]
 
 
 def event_id(record_id: str, event_type: str) -> str:

@@ -103,6 +103,30 @@ class CallExpiredGone(ApiError):
     default_message = "The call has expired."
 
 
+class RecordingNotFound(ApiError):
+    """An unknown recording id, or one of another call, answer this."""
+
+    status, code = 404, "RECORDING_NOT_FOUND"
+    default_message = "No recording with this recordingId exists for this call."
+
+
+class RecordingInProgress(ApiError):
+    status, code = 409, "RECORDING_IN_PROGRESS"
+    default_message = "The call is being recorded already: complete that recording before starting another."
+
+
+class RecordingNotInProgress(ApiError):
+    status, code = 409, "RECORDING_NOT_IN_PROGRESS"
+    default_message = "The recording is not in progress any more: it takes no more parts."
+
+
+class RecordingEmpty(ApiError):
+    """Completing a recording of which no part arrived: it was discarded."""
+
+    status, code = 409, "RECORDING_EMPTY"
+    default_message = "No part of the recording was uploaded: it was discarded."
+
+
 class IdempotencyKeyInUse(ApiError):
     status, code = 409, "IDEMPOTENCY_KEY_IN_USE"
     default_message = "A request with this Idempotency-Key is still in progress. Retry shortly."

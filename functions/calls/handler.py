@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calls import rest, routes, wiring
 from calls.errors import ApiError, InternalError
+from calls.jsontext import dumps_exact
 from calls.routes import resolver_path
 from calls.snapstart import register_hooks as register_snapstart_hooks
 from calls.telemetry import METRICS_NAMESPACE, SERVICE_NAME
@@ -85,6 +86,40 @@ def join_call(call_id: str) -> Response[str]:
     logger.info("Call joined", extra={"callId": joined["callId"], "role": joined["role"]})
     metrics.add_metric(name="CallJoined", unit=MetricUnit.Count, value=1)
     return exchange.ok(joined)
+
+
+@app.post(resolver_path(routes.RECORDINGS))
+def start_recording(call_id: str) -> Response[str]:
+    exchange = http()
+    started = wiring.get_start_recording()(exchange.request(), call_id)
+    logger.info("Recording started", extra={"callId": call_id, "recordingId": started["recordingId"]})
+    metrics.add_metric(name="RecordingStarted", unit=MetricUnit.Count, value=1)
+    return exchange.respond(201, dumps_exact({"ok": True, "data": started}))
+
+
+@app.post(resolver_path(routes.RECORDING_PARTS))
+def recording_part_urls(call_id: str, recording_id: str) -> Response[str]:
+    exchange = http()
+    urls = wiring.get_recording_part_urls()(exchange.request(), call_id, recording_id)
+    metrics.add_metric(name="RecordingPartUrls", unit=MetricUnit.Count, value=len(urls["parts"]))
+    return exchange.ok(urls)
+
+
+@app.post(resolver_path(routes.RECORDING_COMPLETE))
+def complete_recording(call_id: str, recording_id: str) -> Response[str]:
+    exchange = http()
+    view = wiring.get_complete_recording()(exchange.request(), call_id, recording_id)
+    logger.info("Recording completed", extra={"callId": call_id, "recordingId": recording_id})
+    metrics.add_metric(name="RecordingCompleted", unit=MetricUnit.Count, value=1)
+    return exchange.ok(view)
+
+
+@app.get(resolver_path(routes.RECORDINGS))
+def list_recordings(call_id: str) -> Response[str]:
+    exchange = http()
+    listed = wiring.get_list_recordings()(exchange.request(), call_id)
+    metrics.add_metric(name="RecordingsListed", unit=MetricUnit.Count, value=1)
+    return exchange.ok(listed)
 
 
 def preflight(**_path: str) -> Response[str]:

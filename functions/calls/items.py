@@ -22,6 +22,7 @@ from calls.models import (
     CallSettings,
     Preset,
     PreviousAttempt,
+    RecordingRecord,
     StoredResponse,
 )
 
@@ -253,6 +254,83 @@ def call_from_item(item: Item) -> CallRecord:
         agent_joined_at=text("agentJoinedAt"),
         guest_joined_at=text("guestJoinedAt"),
     )
+
+
+# Recordings
+
+
+def recording_key(call_id: str, recording_id: str) -> Item:
+    return {
+        tables.RECORDINGS.partition_key.name: {"S": call_id},
+        "recordingId": {"S": recording_id},
+    }
+
+
+def active_recording_key(call_id: str) -> Item:
+    """The call's marker of its recording in progress (tables.RECORDING_ACTIVE_SK)."""
+    return recording_key(call_id, tables.RECORDING_ACTIVE_SK)
+
+
+def is_recording_item(item: Item) -> bool:
+    """A recording, not the marker of the one in progress."""
+    return item.get("recordingId", {}).get("S") not in (None, tables.RECORDING_ACTIVE_SK)
+
+
+def recording_to_item(recording: RecordingRecord) -> Item:
+    item: Item = {
+        **recording_key(recording.call_id, recording.recording_id),
+        "appId": {"S": recording.app_id},
+        "status": {"S": recording.status},
+        "startedAt": {"S": recording.started_at},
+        "mimeType": {"S": recording.mime_type},
+        "objectKey": {"S": recording.object_key},
+        "uploadId": {"S": recording.upload_id},
+        "expiresAt": {"N": str(recording.expires_at)},
+    }
+    if recording.ended_at is not None:
+        item["endedAt"] = {"S": recording.ended_at}
+    if recording.size_bytes is not None:
+        item["sizeBytes"] = {"N": str(recording.size_bytes)}
+    if recording.duration_seconds is not None:
+        item["durationSeconds"] = {"N": _number_text(recording.duration_seconds)}
+    return item
+
+
+def active_recording_item(recording: RecordingRecord) -> Item:
+    """The marker that the call records now: which recording, gone with it (same TTL)."""
+    return {
+        **active_recording_key(recording.call_id),
+        "activeRecordingId": {"S": recording.recording_id},
+        "expiresAt": {"N": str(recording.expires_at)},
+    }
+
+
+def recording_from_item(item: Item) -> RecordingRecord:
+    def text(name: str) -> str | None:
+        value = item.get(name)
+        return str(value["S"]) if value else None
+
+    size = item.get("sizeBytes")
+    duration = item.get("durationSeconds")
+    return RecordingRecord(
+        call_id=item[tables.RECORDINGS.partition_key.name]["S"],
+        recording_id=item["recordingId"]["S"],
+        app_id=item["appId"]["S"],
+        status=item["status"]["S"],
+        started_at=item["startedAt"]["S"],
+        mime_type=item["mimeType"]["S"],
+        object_key=item["objectKey"]["S"],
+        upload_id=item["uploadId"]["S"],
+        expires_at=int(item["expiresAt"]["N"]),
+        ended_at=text("endedAt"),
+        size_bytes=int(size["N"]) if size else None,
+        duration_seconds=float(duration["N"]) if duration else None,
+    )
+
+
+def _number_text(value: float) -> str:
+    """A duration as DynamoDB stores it: to the millisecond, without a float's noise."""
+    return f"{round(value, 3):.3f}".rstrip("0").rstrip(".")
 
 
 # Idempotency-Key records

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
+from annotated_types import Ge, Le
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StrictBool,
     StrictStr,
     StringConstraints,
@@ -122,6 +125,70 @@ class JoinCallRequest(BaseModel):
     )
 
 
+# Recording (docs/behaviour.md section 10). The page uploads parts of PART_SIZE_BYTES, S3's smallest
+# part but the last, numbered 1..MAX_PART_NUMBER (S3's own limit).
+RECORDING_MIME_TYPE = "video/webm;codecs=vp8,opus"
+# WebM only: the object is stored as `{recordingId}.webm`; codecs as MediaRecorder names them.
+RECORDING_MIME_TYPE_PATTERN = r'^video/webm(\s*;\s*codecs="?[A-Za-z0-9.]+(\s*,\s*[A-Za-z0-9.]+)*"?)?$'
+PART_SIZE_BYTES = 5 * 1024 * 1024
+MAX_PART_NUMBER = 10_000
+MAX_PART_URLS_PER_REQUEST = 10
+# A recording lasts at most as long as a call can: a week is far beyond any configured lifetime.
+MAX_RECORDING_SECONDS = 7 * 24 * 3600
+
+
+def _json_number(value: Any) -> Any:
+    """A body's number as Python's own type: the body parser keeps every number a Decimal
+    (calls.jsontext), an integer when written without a fraction or exponent. The fields below
+    are strict: a string or a boolean is refused, never coerced."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal) and value.is_finite():
+        return int(value) if value.as_tuple().exponent == 0 else float(value)
+    return value
+
+
+JsonNumber = BeforeValidator(_json_number)
+PartNumber = Annotated[int, Strict(), Ge(1), Le(MAX_PART_NUMBER), JsonNumber]
+
+
+class StartRecordingRequest(BaseModel):
+    """POST /api/calls/{callId}/recordings. Built on first use: no other route pays for it."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    mimeType: Annotated[
+        str, StringConstraints(strict=True, max_length=100, pattern=RECORDING_MIME_TYPE_PATTERN)
+    ] = Field(
+        default=RECORDING_MIME_TYPE,
+        description="What MediaRecorder records: WebM, with its codecs. Stored as the object's Content-Type",
+    )
+
+
+class RecordingPartsRequest(BaseModel):
+    """POST /api/calls/{callId}/recordings/{recordingId}/parts."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    partNumbers: list[PartNumber] = Field(
+        min_length=1,
+        max_length=MAX_PART_URLS_PER_REQUEST,
+        description=f"The parts to upload, each 1-{MAX_PART_NUMBER}; every part but the last at least "
+        f"{PART_SIZE_BYTES} bytes (S3's rule)",
+    )
+
+
+class CompleteRecordingRequest(BaseModel):
+    """POST /api/calls/{callId}/recordings/{recordingId}/complete."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    durationSeconds: Annotated[float, Strict(), Ge(0), Le(MAX_RECORDING_SECONDS), JsonNumber] | None = Field(
+        default=None,
+        description="How long the recording runs, as the page measured it; else endedAt - startedAt",
+    )
+
+
 def field_problems(error: ValidationError, prefix: str = "") -> dict[str, FieldProblem]:
     """One problem per offending field, by its dotted name."""
     problems: dict[str, FieldProblem] = {}
@@ -207,6 +274,33 @@ class CallRecord:
     ended_at: str | None = None
     agent_joined_at: str | None = None
     guest_joined_at: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordingRecord:
+    """One recording of a call, as the recordings table holds it (calls.items)."""
+
+    call_id: str
+    recording_id: str
+    app_id: str
+    status: str  # RECORDING, then READY
+    started_at: str
+    mime_type: str
+    object_key: str  # recordings/{callId}/{recordingId}.webm: never a credential
+    upload_id: str  # S3's multipart upload
+    expires_at: int  # epoch seconds: the table's TTL, as long as the bucket keeps the object
+    ended_at: str | None = None
+    size_bytes: int | None = None
+    duration_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    """A part S3 holds of a multipart upload (ListParts)."""
+
+    part_number: int
+    etag: str
+    size_bytes: int
 
 
 @dataclass(frozen=True)

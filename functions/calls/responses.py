@@ -251,6 +251,105 @@ class JoinResponse(TypedDict):
     data: JoinView
 
 
+RecordingStatus = Literal["recording", "ready"]
+RECORDING_ID = "The recording's id (UUID v4)"
+
+
+@with_config(ConfigDict(extra="allow"))
+class RecordingView(TypedDict):
+    """A recording of a call as it stands; optional facts are absent until it has them. Clients must
+    ignore fields they do not know."""
+
+    recordingId: Annotated[Uuid, Field(description=RECORDING_ID)]
+    callId: Annotated[Uuid, Field(description=CALL_ID)]
+    status: Annotated[
+        RecordingStatus,
+        Field(description="`recording` while parts are uploaded; `ready` once completed (and kept)"),
+    ]
+    startedAt: Annotated[Timestamp, Field(description=CREATED_AT)]
+    endedAt: NotRequired[Annotated[Timestamp, Field(description="When it was completed; once ready")]]
+    sizeBytes: NotRequired[
+        Annotated[int, Field(description="The recording's size in bytes; once ready", ge=0)]
+    ]
+    durationSeconds: NotRequired[
+        Annotated[
+            float,
+            Field(
+                description="How long it runs, in seconds (to the millisecond): as the page measured it, "
+                "else from startedAt to endedAt; once ready",
+                ge=0,
+            ),
+        ]
+    ]
+    mimeType: Annotated[str, Field(description="What was recorded: WebM and its codecs")]
+    downloadUrl: NotRequired[
+        Annotated[
+            Url,
+            Field(
+                description="A presigned GET of the WebM file, in the list only, for ready recordings; a "
+                "credential that expires at `downloadUrlExpiresAt` (15 minutes at most)"
+            ),
+        ]
+    ]
+    downloadUrlExpiresAt: NotRequired[
+        Annotated[Timestamp, Field(description="When `downloadUrl` stops working")]
+    ]
+
+
+@with_config(ConfigDict(extra="allow"))
+class StartedRecording(RecordingView):
+    """The recording just started, and how to upload it."""
+
+    partSizeBytes: Annotated[
+        int,
+        Field(
+            description="Upload parts of at least this many bytes (S3's minimum), each but the last",
+            ge=1,
+        ),
+    ]
+    maxPartNumber: Annotated[int, Field(description="Parts are numbered from 1 to this", ge=1)]
+
+
+class StartedRecordingResponse(TypedDict):
+    ok: Literal[True]
+    data: StartedRecording
+
+
+class RecordingViewResponse(TypedDict):
+    ok: Literal[True]
+    data: RecordingView
+
+
+class PartUploadUrl(TypedDict):
+    partNumber: Annotated[int, Field(description="The part this URL uploads", ge=1)]
+    url: Annotated[
+        Url,
+        Field(
+            description="PUT the part's bytes here, with no further headers; the answer's `ETag` header "
+            "says S3 has it. A credential for this part only"
+        ),
+    ]
+    expiresAt: Annotated[Timestamp, Field(description="When the URL stops working (15 minutes)")]
+
+
+class PartUploadUrls(TypedDict):
+    parts: Annotated[list[PartUploadUrl], Field(description="One URL per part asked for, in that order")]
+
+
+class PartUploadUrlsResponse(TypedDict):
+    ok: Literal[True]
+    data: PartUploadUrls
+
+
+class RecordingList(TypedDict):
+    recordings: Annotated[list[RecordingView], Field(description="The call's recordings, newest first")]
+
+
+class RecordingListResponse(TypedDict):
+    ok: Literal[True]
+    data: RecordingList
+
+
 class FieldProblem(TypedDict):
     field: Annotated[str, Field(description="Dotted path of the offending field, e.g. `genesys.gcLangTag`")]
     message: str

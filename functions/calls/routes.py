@@ -14,6 +14,9 @@ CALLS = "/api/calls"
 CALL = "/api/calls/{callId}"
 END = "/api/calls/{callId}/end"
 JOIN = "/api/calls/{callId}/join"
+RECORDINGS = "/api/calls/{callId}/recordings"
+RECORDING_PARTS = "/api/calls/{callId}/recordings/{recordingId}/parts"
+RECORDING_COMPLETE = "/api/calls/{callId}/recordings/{recordingId}/complete"
 
 # Each path's methods, for its preflight and for the 405 (with `Allow`) of any other method on it.
 ROUTES: dict[str, tuple[str, ...]] = {
@@ -21,6 +24,9 @@ ROUTES: dict[str, tuple[str, ...]] = {
     CALL: ("GET",),
     END: ("POST",),
     JOIN: ("POST",),
+    RECORDINGS: ("GET", "POST"),
+    RECORDING_PARTS: ("POST",),
+    RECORDING_COMPLETE: ("POST",),
 }
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from calls import tables
 
 DEFAULT_JOIN_BASE_URL = "https://video.apifycloud.io"
+DEFAULT_RECORDINGS_BUCKET_NAME = "video-calls-recordings"
+DEFAULT_RECORDING_RETENTION_DAYS = 30
 
 # The longest chain of DynamoDB calls one request makes, one after the other: read the app,
 # claim the Idempotency-Key, write the call, store the response for replays.
@@ -46,6 +48,13 @@ class Settings:
     # Signs the signaling tokens the join issues and the signaling function verifies; both must
     # read the same one. Unset: a random key for this process (the local run serves both in one).
     signaling_token_key: bytes
+    # Recording (docs/behaviour.md section 10): the table, the bucket (RECORDINGS_BUCKET_NAME), an
+    # S3-compatible endpoint instead of AWS's (S3_ENDPOINT_URL: the local run's), and how long a
+    # recording is kept (the bucket's lifecycle rule says the same; the table's TTL follows it).
+    recordings_table_name: str = tables.RECORDINGS.default_name
+    recordings_bucket_name: str = DEFAULT_RECORDINGS_BUCKET_NAME
+    s3_endpoint_url: str | None = None
+    recording_retention_days: int = DEFAULT_RECORDING_RETENTION_DAYS
 
 
 def _number(name: str, default: float, *, minimum: float, integer: bool = False) -> float:
@@ -80,7 +89,21 @@ def get_settings() -> Settings:
         cursor_signing_key=_signing_key("CURSOR_SIGNING_KEY"),
         signaling_url=_signaling_url(join_base_url.rstrip("/")),
         signaling_token_key=_signing_key("SIGNALING_TOKEN_KEY"),
+        recordings_table_name=tables.table_name(tables.RECORDINGS),
+        recordings_bucket_name=os.environ.get("RECORDINGS_BUCKET_NAME", "").strip()
+        or DEFAULT_RECORDINGS_BUCKET_NAME,
+        s3_endpoint_url=_endpoint_url("S3_ENDPOINT_URL"),
+        recording_retention_days=int(
+            _number("RECORDING_RETENTION_DAYS", DEFAULT_RECORDING_RETENTION_DAYS, minimum=1, integer=True)
+        ),
     )
+
+
+def _endpoint_url(name: str) -> str | None:
+    configured = os.environ.get(name, "").strip()
+    if configured and not configured.startswith(("https://", "http://")):
+        raise ConfigurationError(f"{name} must be an http(s) URL, got {configured!r}")
+    return configured.rstrip("/") or None
 
 
 def _signing_key(name: str) -> bytes:

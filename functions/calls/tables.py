@@ -110,9 +110,25 @@ CONNECTIONS = TableSchema(
 )
 USED_TOKEN_PREFIX = "token#"  # noqa: S105 - a key prefix, no secret
 
+# Recordings (docs/behaviour.md section 10): one partition per call, one item per recording, and
+# while one records an item RECORDING_ACTIVE_SK naming it, written and removed in the same
+# transactions as the recording, so that a call never has two recordings in progress. The stream
+# is the outbox of `recording.ready` (the MODIFY that makes a recording ready).
+RECORDINGS = TableSchema(
+    purpose="recordings",
+    name_variable="RECORDINGS_TABLE_NAME",
+    default_name="video-calls-recordings",
+    partition_key=KeyAttribute("callId"),
+    sort_key=KeyAttribute("recordingId"),
+    ttl_attribute="expiresAt",
+    stream_view_type="NEW_AND_OLD_IMAGES",
+)
+# Sorts after every recording id (UUIDs are hex digits and dashes): no recording is ever named so.
+RECORDING_ACTIVE_SK = "~active"
+
 # The tables the stack deploys (infra/ makes one per schema here, each with its throttling alarm
 # over the operations its functions call).
-ALL_TABLES = (APPS, CALLS, IDEMPOTENCY, WEBHOOKS, CONNECTIONS)
+ALL_TABLES = (APPS, CALLS, IDEMPOTENCY, WEBHOOKS, CONNECTIONS, RECORDINGS)
 
 
 def table_name(schema: TableSchema, environ: Mapping[str, str] = os.environ) -> str:

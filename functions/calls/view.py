@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from calls.access import Caller, Credentials
-from calls.models import CallRecord
+from calls.models import CallRecord, RecordingRecord
 
 if TYPE_CHECKING:
-    from calls.responses import CallView
+    from calls.responses import CallView, RecordingView
 
 CREATED, ENDED, EXPIRED = "created", "ended", "expired"
 STATUSES = (CREATED, ENDED, EXPIRED)
@@ -111,3 +111,27 @@ def caller_view(call: CallRecord, caller: Caller, *, now: datetime, base_url: st
     if caller.app.host_links_carry_widget_key:
         host_links = build_join_urls(base_url, call.call_id, caller.credentials)
     return call_view(call, now=now, base_url=base_url, host_links=host_links)
+
+
+# Recordings (docs/behaviour.md section 10)
+
+RECORDING, READY = "recording", "ready"
+
+
+def recording_view(recording: RecordingRecord) -> RecordingView:
+    """A recording as the routes, the event `recording.ready` and `callsctl` show it: what it is
+    and how it stands. Never its object key or upload id, and no download URL (the list adds one)."""
+    view: dict[str, Any] = {
+        "recordingId": recording.recording_id,
+        "callId": recording.call_id,
+        "status": recording.status,
+        "startedAt": recording.started_at,
+    }
+    optional = {
+        "endedAt": recording.ended_at,
+        "sizeBytes": recording.size_bytes,
+        "durationSeconds": recording.duration_seconds,
+    }
+    view.update({name: value for name, value in optional.items() if value is not None})
+    view["mimeType"] = recording.mime_type
+    return cast("RecordingView", view)

@@ -18,6 +18,13 @@ if TYPE_CHECKING:
     from calls.join import JoinCall
     from calls.listing import ListCalls
     from calls.read import ReadCall
+    from calls.recordings import (
+        CompleteRecording,
+        ListRecordings,
+        RecordingAccess,
+        RecordingPartUrls,
+        StartRecording,
+    )
 
 
 @functools.cache
@@ -100,6 +107,55 @@ def get_join_call() -> JoinCall:
     return JoinCall(get_app_directory(), repository.get_call, repository.stamp_join_once, signaling=signaling)
 
 
+@functools.cache
+def get_recording_access() -> RecordingAccess:
+    from calls.recordings import RecordingAccess
+    from calls.repository import get_recordings_table, get_repository
+
+    return RecordingAccess(get_app_directory(), get_repository().get_call, get_recordings_table())
+
+
+@functools.cache
+def get_start_recording() -> StartRecording:
+    from calls.recordings import StartRecording
+    from calls.repository import get_recordings_bucket
+    from calls.settings import get_settings
+
+    return StartRecording(
+        get_recording_access(),
+        get_recordings_bucket(),
+        retention_days=get_settings().recording_retention_days,
+    )
+
+
+@functools.cache
+def get_recording_part_urls() -> RecordingPartUrls:
+    from calls.recordings import RecordingPartUrls
+    from calls.repository import get_recordings_bucket
+
+    return RecordingPartUrls(get_recording_access(), get_recordings_bucket())
+
+
+@functools.cache
+def get_complete_recording() -> CompleteRecording:
+    from calls.finish_recording import RecordingFinisher
+    from calls.recordings import CompleteRecording
+    from calls.repository import get_recordings_bucket, get_recordings_table
+
+    finisher = RecordingFinisher(get_recordings_table(), get_recordings_bucket())
+    return CompleteRecording(get_recording_access(), finisher)
+
+
+@functools.cache
+def get_list_recordings() -> ListRecordings:
+    from calls.recordings import ListRecordings
+    from calls.repository import get_recordings_bucket, get_recordings_table, get_repository
+
+    return ListRecordings(
+        get_app_directory(), get_repository().get_call, get_recordings_table(), get_recordings_bucket()
+    )
+
+
 SERVICE_FACTORIES = (
     get_app_directory,
     get_create_call,
@@ -107,17 +163,36 @@ SERVICE_FACTORIES = (
     get_list_calls,
     get_end_call,
     get_join_call,
+    get_recording_access,
+    get_start_recording,
+    get_recording_part_urls,
+    get_complete_recording,
+    get_list_recordings,
 )
 
 
 def build_every_service() -> None:
     """Everything the routes build on first use, built at once: what SnapStart's snapshot holds."""
-    from calls.models import CreateCallRequest, JoinCallRequest, ListCallsQuery
+    from calls.models import (
+        CompleteRecordingRequest,
+        CreateCallRequest,
+        JoinCallRequest,
+        ListCallsQuery,
+        RecordingPartsRequest,
+        StartRecordingRequest,
+    )
 
     for factory in SERVICE_FACTORIES:
         factory()
     # The request models defer their validators to first use (defer_build); build them now.
-    for model in (CreateCallRequest, ListCallsQuery, JoinCallRequest):
+    for model in (
+        CreateCallRequest,
+        ListCallsQuery,
+        JoinCallRequest,
+        StartRecordingRequest,
+        RecordingPartsRequest,
+        CompleteRecordingRequest,
+    ):
         model.model_rebuild(force=True)
 
 
@@ -130,3 +205,5 @@ def reset() -> None:
     settings.get_settings.cache_clear()
     repository.get_repository.cache_clear()
     repository.get_idempotency_table.cache_clear()
+    repository.get_recordings_table.cache_clear()
+    repository.get_recordings_bucket.cache_clear()

@@ -224,6 +224,21 @@ class DynamoDBCalls:
         return CallState(ended=ended, expires_at=int(item["expiresAt"]["N"]))
 
 
+class RecordingsFinisher:
+    """The call's recordings (calls.finish_recording over the API's own adapters of the recordings
+    table and bucket), loaded on first use: only an agent's $disconnect and a call's end need them,
+    so no other route's cold start loads S3's model or pydantic."""
+
+    def finish(self, call_id: str) -> int:
+        from datetime import UTC, datetime
+
+        from calls.finish_recording import RecordingFinisher
+        from calls.repository import get_recordings_bucket, get_recordings_table
+
+        finisher = RecordingFinisher(get_recordings_table(), get_recordings_bucket())
+        return len(finisher.finish_call(call_id, now=datetime.now(UTC)))
+
+
 class ApiGatewayManagementApi:
     def __init__(self, client: Callable[[], Any] = management_client):
         self._client = client
@@ -289,6 +304,7 @@ def get_ports() -> Ports:
         connections=DynamoDBConnections(settings.connections_table_name),
         sockets=ApiGatewayManagementApi(),
         calls=DynamoDBCalls(settings.calls_table_name),
+        recordings=RecordingsFinisher(),
     )
 
 
@@ -298,3 +314,6 @@ def reset() -> None:
     dynamodb_client.cache_clear()
     management_client.cache_clear()
     get_signaling_settings.cache_clear()
+    from calls import wiring
+
+    wiring.reset()

@@ -1,10 +1,12 @@
 """A call ended, from anywhere (the API, `callsctl`, the agent's page, the Genesys panel), or
-expired: each of its connections is told `call-ended` and closed, and its item removed.
+expired: each of its connections is told `call-ended` and closed, and its item removed; then every
+recording of the call still in progress is completed from the parts that arrived (docs/behaviour.md
+section 10).
 
 Driven by the calls table's stream, beside the events function: every committed end (a MODIFY
 that adds `endedAt`) and every removal of a call that had not ended (DynamoDB's TTL, hours late
 at worst, or an operator's delete). A record handled twice closes nothing twice: the second
-time the call has no connections left.
+time the call has no connections left, and its recordings are finished already.
 """
 
 from __future__ import annotations
@@ -53,3 +55,9 @@ def end_connections(call_id: str, *, ports: Ports) -> int:
     for connection_id in open_sockets:
         ports.sockets.close(connection_id)
     return len(connections)
+
+
+def end_call(call_id: str, *, ports: Ports) -> tuple[int, int]:
+    """The call's connections closed, then its recordings finished: how many of each."""
+    closed = end_connections(call_id, ports=ports)
+    return closed, ports.recordings.finish(call_id)

@@ -6,7 +6,8 @@ told apart by their shape, and each WebSocket route by API Gateway's `routeKey`:
 - a WebSocket route event (`requestContext.routeKey`): $connect, $disconnect, and the message
   routes `hello`, `signal`, `ping` and `$default` (what API Gateway's route selection on
   `$request.body.action` sends anywhere else);
-- a batch of the calls table's stream (`Records[*].eventSource` aws:dynamodb): ended calls.
+- a batch of the calls table's stream (`Records[*].eventSource` aws:dynamodb): ended calls, whose
+  connections close and whose recordings are completed.
 
 Each route imports its own module when it first runs, so a `ping`'s cold start loads neither
 the token code nor DynamoDB's model. Replies and pushes go through the management API
@@ -76,7 +77,10 @@ def on_route(event: dict[str, Any]) -> dict[str, Any]:
     if route == "$disconnect":
         from signaling.disconnect import disconnect
 
-        disconnect(identity, ports=ports())
+        finished = disconnect(identity, ports=ports())
+        if finished:
+            logger.info("Agent gone: recordings completed", extra={"recordings": finished})
+            metrics.add_metric(name="RecordingsFinishedOnDisconnect", unit=MetricUnit.Count, value=finished)
         return OK
     if route in MESSAGE_ROUTES:
         return on_message(identity, route, event)
@@ -218,14 +222,17 @@ def end_calls(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-    from signaling.call_ended import end_connections, ended_call_id
+    from signaling.call_ended import end_call, ended_call_id
 
     def record_handler(record: DynamoDBRecord) -> None:
         call_id = ended_call_id(record.raw_event)
         if call_id is None:
             return
-        closed = end_connections(call_id, ports=ports())
-        logger.info("Call ended: its connections closed", extra={"callId": call_id, "connections": closed})
+        closed, finished = end_call(call_id, ports=ports())
+        logger.info(
+            "Call ended: its connections closed, its recordings completed",
+            extra={"callId": call_id, "connections": closed, "recordings": finished},
+        )
         metrics.add_metric(name="SignalingCallEnded", unit=MetricUnit.Count, value=1)
 
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)

@@ -1,10 +1,10 @@
 """What the signaling use cases need from the outside world: the connections table, the calls
-table (read only) and API Gateway's management API. The function gets the AWS implementations
-(signaling.adapters); the tests pass in-memory ones."""
+table (read only), API Gateway's management API and the call's recordings. The function gets the
+AWS implementations (signaling.adapters); the tests pass in-memory ones."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from signaling.models import CallConnections, CallState, Connection, Identity
@@ -52,6 +52,20 @@ class ManagementApi(Protocol):
         ...
 
 
+class CallRecordings(Protocol):
+    def finish(self, call_id: str) -> int:
+        """Complete every recording of the call still recording from the parts that arrived
+        (calls.finish_recording); how many there were."""
+        ...
+
+
+class NoRecordings:
+    """For a function without the recordings (and the tests that need none): nothing to finish."""
+
+    def finish(self, call_id: str) -> int:
+        return 0
+
+
 @dataclass(frozen=True)
 class Ports:
     """Everything a message or a disconnect needs; the authorizer and $connect read calls too."""
@@ -59,3 +73,4 @@ class Ports:
     connections: ConnectionsTable
     sockets: ManagementApi
     calls: CallsTable
+    recordings: CallRecordings = field(default_factory=NoRecordings)

@@ -44,6 +44,7 @@ PROD_OVERRIDES: dict[str, Any] = {
     "latencyP99AlarmMs": "1500",
     "appRateLimitPer5Min": "2000",
     "ipRateLimitPer5Min": "800",
+    "recordingRetentionDays": "90",
 }
 
 

@@ -84,15 +84,19 @@ def test_the_events_function_reads_the_stream_with_partial_failures_and_an_on_fa
         for mapping in synth.resources("AWS::Lambda::EventSourceMapping").values()
         if mapping["Properties"]["FunctionName"] == ref(synth, events.events_function)
     ]
-    (stream,) = mappings
-    assert stream["EventSourceArn"] == {
-        "Fn::GetAtt": [synth.logical_id(synth.stack.data.calls_table), "StreamArn"]
-    }
-    assert stream["StartingPosition"] == "TRIM_HORIZON"
-    assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert stream["BisectBatchOnFunctionError"] is True
-    assert stream["MaximumRetryAttempts"] == call_events.STREAM_RETRY_ATTEMPTS
-    assert stream["DestinationConfig"]["OnFailure"]["Destination"] == arn(synth, events.stream_failures_queue)
+    # The calls table's stream (the call events) and the recordings table's (`recording.ready`).
+    assert sorted(json.dumps(stream["EventSourceArn"]) for stream in mappings) == sorted(
+        json.dumps({"Fn::GetAtt": [synth.logical_id(table), "StreamArn"]})
+        for table in (synth.stack.data.calls_table, synth.stack.data.recordings_table)
+    )
+    for stream in mappings:
+        assert stream["StartingPosition"] == "TRIM_HORIZON"
+        assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert stream["BisectBatchOnFunctionError"] is True
+        assert stream["MaximumRetryAttempts"] == call_events.STREAM_RETRY_ATTEMPTS
+        assert stream["DestinationConfig"]["OnFailure"]["Destination"] == arn(
+            synth, events.stream_failures_queue
+        )
 
 
 def test_the_delivery_queue_retries_per_the_schedule_then_dead_letters(synth: Synth) -> None:
@@ -177,6 +181,7 @@ def test_each_role_may_do_what_its_function_needs_and_no_more(synth: Synth) -> N
     xray = key({"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "*")
     webhooks = key({"dynamodb:GetItem"}, arn(synth, synth.stack.data.webhooks_table))
     stream_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.data.calls_table), "StreamArn"]}
+    recordings_stream_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.data.recordings_table), "StreamArn"]}
 
     events_granted = statements(synth, events.events_role)
     assert events_granted == {
@@ -187,6 +192,10 @@ def test_each_role_may_do_what_its_function_needs_and_no_more(synth: Synth) -> N
         key({"events:PutEvents"}, arn(synth, events.bus)),
         key({"sqs:SendMessage"}, arn(synth, events.delivery_queue)),
         key({"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}, stream_arn),
+        key(
+            {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
+            recordings_stream_arn,
+        ),
         key(
             {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
             arn(synth, events.stream_failures_queue),

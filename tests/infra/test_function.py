@@ -180,6 +180,9 @@ def test_environment_carries_every_setting_the_function_reads(synth: Synth) -> N
         "CURSOR_SIGNING_KEY": cursor_key_reference(synth),
         "SIGNALING_TOKEN_KEY": secret_reference(synth, synth.stack.data.signaling_token_key),
         "SIGNALING_URL": variables["SIGNALING_URL"],
+        "RECORDINGS_TABLE_NAME": {"Ref": synth.logical_id(synth.stack.data.recordings_table)},
+        "RECORDINGS_BUCKET_NAME": {"Ref": synth.logical_id(synth.stack.recordings.bucket)},
+        "RECORDING_RETENTION_DAYS": str(context.get("recordingRetentionDays", 30)),
     }
     assert "wss://" in json.dumps(variables["SIGNALING_URL"])
     assert synth.logical_id(synth.stack.signaling.api) in json.dumps(variables["SIGNALING_URL"])
@@ -334,6 +337,21 @@ def test_role_has_exactly_the_inline_permissions_of_the_issue(synth: Synth) -> N
                 ),
                 str(arn(stack.data.idempotency_table)),
             ),
+            # Recordings: a start's Put, part URLs' and the list's Get and Query, a completion's
+            # Update, a discard's Delete (the writes in transactions). The bucket's objects are
+            # the default policy's (infra/recordings.py, tests/infra/test_recordings.py).
+            (
+                frozenset(
+                    {
+                        "dynamodb:GetItem",
+                        "dynamodb:Query",
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                    }
+                ),
+                str(arn(stack.data.recordings_table)),
+            ),
             (
                 frozenset({"logs:CreateLogStream", "logs:PutLogEvents"}),
                 str(arn(stack.api_function.log_group)),
@@ -372,12 +390,28 @@ def test_the_only_wildcard_resource_is_x_ray(synth: Synth) -> None:
         for action in as_list(statement["Action"])
     }
     # dynamodb:ListStreams (the stream sources'), like X-Ray's, has no resource; ManageConnections
-    # names the signaling stage's @connections/* (a connection's id is known only when it connects).
+    # names the signaling stage's @connections/* (a connection's id is known only when it connects);
+    # the recordings' object actions name the key prefix `recordings/*` of their bucket, nothing wider.
     assert wildcard_actions == {
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
         "dynamodb:ListStreams",
         "execute-api:ManageConnections",
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:ListMultipartUploadParts",
+        "s3:AbortMultipartUpload",
+    }
+    object_resources = {
+        json.dumps(resource, sort_keys=True)
+        for document in documents
+        for statement in statements(document)
+        for resource in as_list(statement["Resource"])
+        if any(action.startswith("s3:") for action in as_list(statement["Action"]))
+    }
+    bucket = synth.logical_id(synth.stack.recordings.bucket)
+    assert object_resources == {
+        json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/recordings/*"]]}, sort_keys=True)
     }
 
 

@@ -29,6 +29,8 @@ OUTPUT_KEYS = {
     "DeliveryDeadLetterQueueUrl",
     "SignalingUrl",
     "ConnectionsTableName",
+    "RecordingsTableName",
+    "RecordingsBucketName",
 }
 
 

@@ -106,7 +106,21 @@ def test_the_function_calls_exactly_its_table_operations(synth: Synth) -> None:
             for operation in ("PutItem", "UpdateItem", "Query", "GetItem", "DeleteItem")
         ),
         json.dumps({"Fn::GetAtt": [synth.logical_id(data.calls_table), "Arn"]}): ["dynamodb:GetItem"],
+        # Completing what an agent's page left (infra/recordings.py).
+        json.dumps({"Fn::GetAtt": [synth.logical_id(data.recordings_table), "Arn"]}): sorted(
+            f"dynamodb:{operation}" for operation in ("GetItem", "Query", "UpdateItem", "DeleteItem")
+        ),
     }
+
+
+def test_the_function_completes_recordings_on_their_objects_only(synth: Synth) -> None:
+    statements = statements_of(synth, synth.stack.signaling.role)
+    bucket = synth.logical_id(synth.stack.recordings.bucket)
+    (objects,) = [s for s in statements if s.get("Sid") == "RecordingObjects"]
+    assert objects["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/recordings/*"]]}
+    variables = resource(synth, synth.stack.signaling.function)["Properties"]["Environment"]["Variables"]
+    assert variables["RECORDINGS_BUCKET_NAME"] == ref(synth, synth.stack.recordings.bucket)
+    assert variables["RECORDINGS_TABLE_NAME"] == ref(synth, synth.stack.data.recordings_table)
 
 
 def test_the_connections_table_is_the_shared_schemas(synth: Synth) -> None:

@@ -32,9 +32,15 @@ CONTRACT_CODES = {
     400: {"INVALID_JSON", "INVALID_BODY", "INVALID_CURSOR"},
     401: {"UNAUTHORIZED"},
     403: {"APP_DISABLED", "ORIGIN_NOT_ALLOWED"},
-    404: {"NOT_FOUND", "CALL_NOT_FOUND"},
+    404: {"NOT_FOUND", "CALL_NOT_FOUND", "RECORDING_NOT_FOUND"},
     405: {"METHOD_NOT_ALLOWED"},
-    409: {"IDEMPOTENCY_KEY_IN_USE", "CALL_EXPIRED"},
+    409: {
+        "IDEMPOTENCY_KEY_IN_USE",
+        "CALL_EXPIRED",
+        "RECORDING_IN_PROGRESS",
+        "RECORDING_NOT_IN_PROGRESS",
+        "RECORDING_EMPTY",
+    },
     410: {"CALL_ENDED", "CALL_EXPIRED"},
     413: {"PAYLOAD_TOO_LARGE"},
     422: {"VALIDATION_ERROR", "PRESET_NOT_FOUND", "IDEMPOTENCY_KEY_REUSED"},
@@ -75,6 +81,33 @@ OPERATION_CODES: dict[str, dict[int, set[str]]] = {
     "preflightCall": {500: {"INTERNAL_ERROR"}},
     "preflightEndCall": {500: {"INTERNAL_ERROR"}},
     "preflightJoinCall": {500: {"INTERNAL_ERROR"}},
+    # Section 10: the agent (host key, any origin) or the app (credentials and origin).
+    "startRecording": {
+        **ADMITTED,
+        **BODY_REFUSALS,
+        404: {"CALL_NOT_FOUND"},
+        409: {"RECORDING_IN_PROGRESS"},
+        410: {"CALL_ENDED", "CALL_EXPIRED"},
+        422: {"VALIDATION_ERROR"},
+    },
+    "getRecordingPartUrls": {
+        **ADMITTED,
+        **BODY_REFUSALS,
+        404: {"CALL_NOT_FOUND", "RECORDING_NOT_FOUND"},
+        409: {"RECORDING_NOT_IN_PROGRESS"},
+        422: {"VALIDATION_ERROR"},
+    },
+    "completeRecording": {
+        **ADMITTED,
+        **BODY_REFUSALS,
+        404: {"CALL_NOT_FOUND", "RECORDING_NOT_FOUND"},
+        409: {"RECORDING_EMPTY"},
+        422: {"VALIDATION_ERROR"},
+    },
+    "listRecordings": {**ADMITTED, 404: {"CALL_NOT_FOUND"}},
+    "preflightRecordings": {500: {"INTERNAL_ERROR"}},
+    "preflightRecordingParts": {500: {"INTERNAL_ERROR"}},
+    "preflightCompleteRecording": {500: {"INTERNAL_ERROR"}},
 }
 # Answered on a path, not by an operation: unknown paths and other methods.
 PATH_LEVEL_CODES = {"NOT_FOUND", "METHOD_NOT_ALLOWED"}
@@ -88,8 +121,23 @@ ROUTES = {
     "preflightCall": ("OPTIONS", "/api/calls/{callId}"),
     "preflightEndCall": ("OPTIONS", "/api/calls/{callId}/end"),
     "preflightJoinCall": ("OPTIONS", "/api/calls/{callId}/join"),
+    "startRecording": ("POST", "/api/calls/{callId}/recordings"),
+    "listRecordings": ("GET", "/api/calls/{callId}/recordings"),
+    "getRecordingPartUrls": ("POST", "/api/calls/{callId}/recordings/{recordingId}/parts"),
+    "completeRecording": ("POST", "/api/calls/{callId}/recordings/{recordingId}/complete"),
+    "preflightRecordings": ("OPTIONS", "/api/calls/{callId}/recordings"),
+    "preflightRecordingParts": ("OPTIONS", "/api/calls/{callId}/recordings/{recordingId}/parts"),
+    "preflightCompleteRecording": ("OPTIONS", "/api/calls/{callId}/recordings/{recordingId}/complete"),
 }
-PREFLIGHTS = ("preflightCalls", "preflightCall", "preflightEndCall", "preflightJoinCall")
+PREFLIGHTS = (
+    "preflightCalls",
+    "preflightCall",
+    "preflightEndCall",
+    "preflightJoinCall",
+    "preflightRecordings",
+    "preflightRecordingParts",
+    "preflightCompleteRecording",
+)
 
 
 @pytest.fixture(scope="module")
@@ -177,6 +225,9 @@ def test_paths_and_methods_are_the_handlers_routes(document: dict[str, Any]) -> 
         "/api/calls/{callId}",
         "/api/calls/{callId}/end",
         "/api/calls/{callId}/join",
+        "/api/calls/{callId}/recordings",
+        "/api/calls/{callId}/recordings/{recordingId}/parts",
+        "/api/calls/{callId}/recordings/{recordingId}/complete",
     }
     assert {path: set(item) - {"description"} for path, item in document["paths"].items()} == expected
     for operation_id, (method, path) in ROUTES.items():
@@ -190,6 +241,12 @@ def test_paths_and_methods_are_the_handlers_routes(document: dict[str, Any]) -> 
         ("/api/calls/{callId}", ["PUT", "POST", "DELETE", "HEAD", "PATCH"], "GET, OPTIONS"),
         ("/api/calls/{callId}/end", ["GET", "PUT", "DELETE", "HEAD", "PATCH"], "POST, OPTIONS"),
         ("/api/calls/{callId}/join", ["GET", "PUT", "DELETE", "HEAD", "PATCH"], "POST, OPTIONS"),
+        ("/api/calls/{callId}/recordings", ["PUT", "DELETE", "HEAD", "PATCH"], "GET, POST, OPTIONS"),
+        (
+            "/api/calls/{callId}/recordings/{recordingId}/parts",
+            ["GET", "PUT", "DELETE", "HEAD", "PATCH"],
+            "POST, OPTIONS",
+        ),
     ],
 )
 def test_each_path_names_its_405s_and_their_allow(

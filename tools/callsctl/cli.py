@@ -577,7 +577,7 @@ def presets_delete(state: State, app_id: str, preset_id: str) -> None:
 
 @cli.group()
 def calls() -> None:
-    """Calls created through the API: show, list, end (kept until their TTL)."""
+    """Calls created through the API: show, list, end (kept until their TTL), and their recordings."""
 
 
 def _call_view(store: AdminStore, call: CallRecord, now: datetime) -> CallView:
@@ -675,6 +675,56 @@ def calls_end(state: State, app_id: str, call_id: str) -> None:
     view = _call_view(store, ended.call, now)
     said = "ended" if ended.ended_now else "was ended already"
     state.emit(view, f"call {call_id} {said}, at {view['endedAt']}\n\n{_call_text(view)}")
+
+
+@calls.command("recordings")
+@APP_ARGUMENT
+@CALL_ARGUMENT
+@click.option(
+    "--download",
+    "directory",
+    type=click.Path(file_okay=False, writable=True),
+    help="Also save each ready recording as DIR/{recordingId}.webm.",
+)
+@pass_state
+def calls_recordings(state: State, app_id: str, call_id: str, directory: str | None) -> None:
+    """A call's recordings, newest first, as GET /api/calls/{callId}/recordings lists them.
+
+    Another app's call is not found, as in the API. --json adds a download URL (15 minutes)
+    to each ready one.
+    """
+    from pathlib import Path
+
+    from calls.view import READY
+
+    store = state.store()
+    recordings = store.list_recordings(app_id, call_id)
+    views = [store.recording_json(recording) for recording in recordings]
+    saved: list[str] = []
+    if directory is not None:
+        for recording in recordings:
+            if recording.status == READY:
+                saved.append(str(store.download_recording(recording, Path(directory))))
+    state.emit(
+        views,
+        output.table(
+            ["RECORDING ID", "STATUS", "STARTED", "ENDED", "SIZE", "SECONDS"],
+            [
+                (
+                    v["recordingId"],
+                    v["status"],
+                    v["startedAt"],
+                    v.get("endedAt"),
+                    v.get("sizeBytes"),
+                    v.get("durationSeconds"),
+                )
+                for v in views
+            ],
+            empty="(no recordings)",
+        ),
+    )
+    for path in saved:
+        click.echo(f"saved {path}", err=True)
 
 
 # webhooks: their own module (callsctl.webhooks_cli), registered here.

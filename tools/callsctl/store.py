@@ -6,6 +6,7 @@ Each method is one operator action; failures the operator can act on are `StoreE
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import secrets
@@ -38,6 +39,7 @@ class TableNames:
     idempotency: str
     webhooks: str = tables.WEBHOOKS.default_name
     connections: str = tables.CONNECTIONS.default_name
+    recordings: str = tables.RECORDINGS.default_name
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> TableNames:
@@ -140,12 +142,29 @@ class NewApp:
     key: NewKey
 
 
+@dataclass(frozen=True)
+class RecordingsBucket:
+    """Where recordings are kept: the bucket, and an S3-compatible endpoint (None: AWS's)."""
+
+    name: str
+    endpoint_url: str | None = None
+    # A session's S3 client (the target's credentials); made from the endpoint when not given.
+    client: Any = None
+
+
 class AdminStore:
-    def __init__(self, client: DynamoDBClient, names: TableNames, join_base_url: str = DEFAULT_JOIN_BASE_URL):
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        names: TableNames,
+        join_base_url: str = DEFAULT_JOIN_BASE_URL,
+        recordings_bucket: RecordingsBucket | None = None,
+    ):
         self.client = client
         self.names = names
         # The base of the guest links the call view shows (the function's JOIN_BASE_URL).
         self.join_base_url = join_base_url.rstrip("/")
+        self.recordings_bucket = recordings_bucket
 
     # Tables
 
@@ -699,6 +718,58 @@ class AdminStore:
         except self.client.exceptions.ConditionalCheckFailedException:
             raise AlreadyExists(f"app {item['appId']['S']!r} exists already") from None
 
+    # Recordings (the API's own adapters of the table and the bucket, over this store's clients)
+
+    def list_recordings(self, app_id: str, call_id: str) -> list[Any]:
+        """The call's recordings, newest first; NotFound for another app's call, as in the API
+        (a removed call's recordings are still its app's, by their own appId)."""
+        from calls.read import is_call_id
+        from calls.repository import DynamoDBRecordings
+
+        if not is_call_id(call_id):
+            raise NotFound(f"no call {call_id} in app {app_id}")
+        found = self.client.get_item(
+            TableName=self.names.calls, Key={"callId": {"S": call_id}}, ConsistentRead=True
+        ).get("Item")
+        recordings = DynamoDBRecordings(self.client, self.names.recordings).of_call(call_id)
+        owner = found["appId"]["S"] if found else (recordings[0].app_id if recordings else None)
+        if owner != app_id:
+            raise NotFound(f"no call {call_id} in app {app_id}")
+        return sorted(recordings, key=lambda r: (r.started_at, r.recording_id), reverse=True)
+
+    def recording_json(self, recording: Any) -> dict[str, Any]:
+        from datetime import timedelta
+
+        from calls.recordings import URL_EXPIRY_SECONDS, file_name
+        from calls.repository import S3Recordings
+        from calls.view import READY, iso_timestamp, recording_view
+
+        view: dict[str, Any] = dict(recording_view(recording))
+        if recording.status == READY and self.recordings_bucket is not None:
+            bucket = S3Recordings(_recordings_s3(self.recordings_bucket), self.recordings_bucket.name)
+            view["downloadUrl"] = bucket.download_url(
+                recording.object_key, file_name(recording), URL_EXPIRY_SECONDS
+            )
+            view["downloadUrlExpiresAt"] = iso_timestamp(
+                datetime.now(UTC) + timedelta(seconds=URL_EXPIRY_SECONDS)
+            )
+        return view
+
+    def download_recording(self, recording: Any, directory: Any) -> Any:
+        """Save a ready recording's object as directory/{recordingId}.webm."""
+        from calls.recordings import file_name
+
+        if self.recordings_bucket is None:
+            raise StoreError("no recordings bucket: set RECORDINGS_BUCKET_NAME (and S3_ENDPOINT_URL locally)")
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / file_name(recording)
+        client = _recordings_s3(self.recordings_bucket)
+        answer = client.get_object(Bucket=self.recordings_bucket.name, Key=recording.object_key)
+        with open(path, "wb") as file:
+            for chunk in answer["Body"].iter_chunks(1024 * 1024):
+                file.write(chunk)
+        return path
+
 
 def _raise_if_contended(response: Any) -> None:
     """A transaction cancelled by a concurrent write says nothing about the items: ask for a retry."""
@@ -727,3 +798,13 @@ def _app_info(item: dict[str, Any]) -> AppInfo:
 def _preset_info(item: dict[str, Any]) -> PresetInfo:
     preset = items.stored_preset(item)
     return PresetInfo(preset.app_id, preset.preset_id, preset.settings, preset.updated_at)
+
+
+def _recordings_s3(bucket: RecordingsBucket) -> Any:
+    if bucket.client is not None:
+        return bucket.client
+    from calls.repository import create_s3_client
+    from calls.settings import get_settings
+
+    settings = get_settings.__wrapped__()
+    return create_s3_client(dataclasses.replace(settings, s3_endpoint_url=bucket.endpoint_url))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from calls.settings import Settings, get_settings
 
-from callsctl.store import AdminStore, StoreError, TableNames
+from callsctl.store import AdminStore, RecordingsBucket, StoreError, TableNames
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -20,7 +20,10 @@ STACK_OUTPUTS = {
     "calls": "CallsTableName",
     "idempotency": "IdempotencyTableName",
     "webhooks": "WebhooksTableName",
+    "recordings": "RecordingsTableName",
 }
+# The recordings bucket (`calls recordings --download`).
+RECORDINGS_BUCKET_OUTPUT = "RecordingsBucketName"
 # The function's JOIN_BASE_URL, for the guest links `calls` commands show.
 JOIN_BASE_URL_OUTPUT = "JoinBaseUrl"
 # Variables that say "the tables are configured here", as the Lambda reads them.
@@ -56,6 +59,8 @@ class Target:
     unreachable_hint: str = ""
     # The base of the guest links `calls` commands show, where the target says (the local run).
     join_base_url: str | None = None
+    # The local run's S3 server (recordings), where the target says.
+    s3_endpoint_url: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -117,6 +122,7 @@ def local_target(environ: Mapping[str, str], region: str | None, profile: str | 
         profile=profile,
         unreachable_hint=" (is `make run` running?)",
         join_base_url=running.join_base_url if running is not None else None,
+        s3_endpoint_url=running.s3_endpoint if running is not None else None,
     )
 
 
@@ -158,6 +164,7 @@ def table_names_from_outputs(stack: str, outputs: Mapping[str, str]) -> TableNam
         calls=outputs[STACK_OUTPUTS["calls"]],
         idempotency=outputs.get(STACK_OUTPUTS["idempotency"], ""),
         webhooks=outputs.get(STACK_OUTPUTS["webhooks"], ""),
+        recordings=outputs.get(STACK_OUTPUTS["recordings"], ""),
     )
 
 
@@ -192,10 +199,24 @@ def open_store(target: Target, environ: Mapping[str, str] | None = None) -> Admi
         names = table_names_from_outputs(target.stack, outputs)
         # A stack deployed before the output existed: the environment's (or the default) base.
         join_base_url = outputs.get(JOIN_BASE_URL_OUTPUT) or environment_settings().join_base_url
+        bucket_name = outputs.get(RECORDINGS_BUCKET_OUTPUT) or environment_settings().recordings_bucket_name
+        s3_endpoint = None
     else:
         names = table_names_from_environment()
         join_base_url = target.join_base_url or environment_settings().join_base_url
+        bucket_name = environment_settings().recordings_bucket_name
+        s3_endpoint = target.s3_endpoint_url or environment_settings().s3_endpoint_url
     client = cast(
         "DynamoDBClient", session.client("dynamodb", endpoint_url=target.endpoint_url, config=config)
     )
-    return AdminStore(client, names, join_base_url)
+    s3_config = Config(
+        connect_timeout=3,
+        read_timeout=30,
+        retries={"max_attempts": 3, "mode": "standard"},
+        signature_version="s3v4",
+        s3={"addressing_style": "path" if s3_endpoint else "virtual"},
+    )
+    bucket = RecordingsBucket(
+        bucket_name, s3_endpoint, session.client("s3", endpoint_url=s3_endpoint, config=s3_config)
+    )
+    return AdminStore(client, names, join_base_url, bucket)

@@ -20,7 +20,7 @@ from callevents.endpoints import (
     endpoints_from_item,
     new_webhook_id,
 )
-from callevents.envelope import CALL_EVENT_TYPES
+from callevents.envelope import EVENT_TYPES
 from callevents.sender import Answer
 from callevents.signing import new_secret
 
@@ -52,9 +52,9 @@ class NewSecret:
 
 
 def check_event_types(values: tuple[str, ...]) -> tuple[str, ...]:
-    unknown = [value for value in values if value not in CALL_EVENT_TYPES]
+    unknown = [value for value in values if value not in EVENT_TYPES]
     if unknown:
-        raise InvalidWebhook(f"unknown event type {unknown[0]!r}; one of {', '.join(CALL_EVENT_TYPES)}")
+        raise InvalidWebhook(f"unknown event type {unknown[0]!r}; one of {', '.join(EVENT_TYPES)}")
     return tuple(dict.fromkeys(values))
 
 

@@ -1,5 +1,6 @@
-"""`make run`: DynamoDB Local (or DYNAMODB_ENDPOINT_URL), tables, demo data, and on one port the API,
-the signaling WebSocket API and the pages, as the deployed stack serves them on one origin."""
+"""`make run`: DynamoDB Local (or DYNAMODB_ENDPOINT_URL), tables, demo data, a local S3 for the
+recordings (moto, or S3_ENDPOINT_URL), and on one port the API, the signaling WebSocket API and the
+pages, as the deployed stack serves them on one origin."""
 
 from __future__ import annotations
 
@@ -24,6 +25,14 @@ from localrun.runfile import (
     local_dir,
     recorded_local_run,
     refuse_a_second_run,
+)
+from localrun.s3_local import (
+    LocalS3Error,
+    RecordingCopies,
+    origin_of,
+    prepare_bucket,
+    running_s3_server,
+    s3_client,
 )
 from localrun.server import Handler, LocalServer
 from localrun.static import GENESYS_PAGE_PATH, Site
@@ -100,6 +109,36 @@ def database_endpoint(directory: Path | None = None) -> Iterator[str]:
         yield endpoint
 
 
+@contextlib.contextmanager
+def s3_endpoint(directory: Path) -> Iterator[str]:
+    """S3_ENDPOINT_URL when set (any S3-compatible server), else moto's server, started here."""
+    configured = os.environ.get("S3_ENDPOINT_URL", "").strip()
+    if configured:
+        print(f"Using the S3 endpoint {configured}")
+        yield configured
+        return
+    port = int(os.environ.get("S3_LOCAL_PORT", "0") or 0)
+    directory.mkdir(parents=True, exist_ok=True)
+    with running_s3_server(port or None, log_path=directory / "s3-local.log") as endpoint:
+        print(f"Local S3 (moto) on {endpoint}, recordings kept in {directory / 'recordings'}")
+        yield endpoint
+
+
+def prepare_recordings(endpoint: str, directory: Path, port: int) -> RecordingCopies:
+    """The bucket, open to the page's origins (the join links' and this server's own), and every
+    recording kept from earlier runs put back."""
+    from calls.settings import get_settings
+
+    settings = get_settings()
+    client = s3_client(endpoint)
+    origins = [origin_of(settings.join_base_url), f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+    prepare_bucket(client, settings.recordings_bucket_name, origins)
+    copies = RecordingCopies(directory / "recordings", client, settings.recordings_bucket_name)
+    for key in copies.restore():
+        print(f"Restored {key}")
+    return copies
+
+
 def _stop_on_sigterm(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -114,19 +153,21 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         refuse_a_second_run(directory)
-        with database_endpoint(directory) as endpoint:
+        with database_endpoint(directory) as endpoint, s3_endpoint(directory) as s3:
             os.environ["DYNAMODB_ENDPOINT_URL"] = endpoint
+            os.environ["S3_ENDPOINT_URL"] = s3
             for made in prepare_database(admin_store(endpoint)):
                 print(f"Created {made}")
-            return asyncio.run(serve(port, endpoint, directory))
-    except (LocalRunError, DynamoDBLocalError, SignalingNotImportable) as error:
+            copies = prepare_recordings(s3, directory, port)
+            return asyncio.run(serve(port, endpoint, directory, copies))
+    except (LocalRunError, DynamoDBLocalError, LocalS3Error, SignalingNotImportable) as error:
         print(f"make run: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
 
 
-async def serve(port: int, endpoint: str, directory: Path) -> int:
+async def serve(port: int, endpoint: str, directory: Path, copies: RecordingCopies | None = None) -> int:
     from calls.handler import lambda_handler
     from calls.settings import get_settings
 
@@ -141,6 +182,8 @@ async def serve(port: int, endpoint: str, directory: Path) -> int:
         endpoint,
         get_settings().calls_table_name,
         signaling=server.signaling.invoke_from_thread if server.signaling is not None else None,
+        recordings_table_name=get_settings().recordings_table_name,
+        recording_copies=copies,
     )
     events.start()
     try:
@@ -153,7 +196,13 @@ async def serve(port: int, endpoint: str, directory: Path) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        run = LocalRun(os.getpid(), server.url, endpoint, get_settings().join_base_url)
+        run = LocalRun(
+            os.getpid(),
+            server.url,
+            endpoint,
+            get_settings().join_base_url,
+            s3_endpoint=os.environ.get("S3_ENDPOINT_URL") or None,
+        )
         with recorded_local_run(directory, run):
             print(banner(server, events.scale, signaling is not None), flush=True)
             await stop.wait()

@@ -9,8 +9,12 @@ own `handle` SQS-shaped batches, honours its batch item failures and its visibil
 one compressed, by default so that every attempt fits in about a minute.
 
 The signaling function has a trigger on the same stream (an end, from anywhere, tells the
-call's pages): a second follower hands it the same batches, with retries of its own, as a
-second event source mapping would.
+call's pages and completes the call's recordings): a second follower hands it the same batches,
+with retries of its own, as a second event source mapping would.
+
+The recordings table's stream is followed the same way: by the events code (`recording.ready`, the
+deployed events function's second event source mapping), and by the local run's own copier, which
+keeps each ready recording's object under `.local/recordings/` (localrun.s3_local).
 """
 
 from __future__ import annotations
@@ -25,11 +29,14 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from callevents import retry
 from callevents.envelope import Event
 from callevents.messages import Delivery
+
+if TYPE_CHECKING:
+    from localrun.s3_local import RecordingCopies
 
 Printer = Callable[[str], None]
 StreamHandler = Callable[[dict[str, Any]], Any]
@@ -180,6 +187,9 @@ class LocalEvents:
     workers: int = 4
     # The signaling function's handler, for the calls stream's batches (None: not in this checkout).
     signaling: StreamHandler | None = None
+    # The recordings table, whose stream gives `recording.ready` and the local copies (None: not followed).
+    recordings_table_name: str | None = None
+    recording_copies: RecordingCopies | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -222,8 +232,31 @@ class LocalEvents:
             self._threads.append(
                 threading.Thread(target=signaling.run, name="calls-stream-signaling", daemon=True)
             )
+        if self.recordings_table_name is not None:
+            self._follow(self.recordings_table_name, self._handle_stream, "recordings-stream")
+            if self.recording_copies is not None:
+                self._follow(self.recordings_table_name, self._keep_ready_recordings, "recordings-copies")
         for thread in self._threads:
             thread.start()
+
+    def _follow(self, table_name: str, handle: Callable[[dict[str, Any]], dict[str, Any]], name: str) -> None:
+        follower = StreamFollower(self.endpoint_url, table_name, handle, self._stop)
+        follower.prepare()
+        self._threads.append(threading.Thread(target=follower.run, name=name, daemon=True))
+
+    def _keep_ready_recordings(self, event: dict[str, Any]) -> dict[str, Any]:
+        from localrun.s3_local import ready_object_keys
+
+        assert self.recording_copies is not None
+        for key in ready_object_keys(event["Records"]):
+            try:
+                path = self.recording_copies.keep(key)
+            except Exception as error:  # retried, as a failed batch is
+                self.say(f"[recordings] copying {key} failed: {error.__class__.__name__}: {error}")
+                numbers = [record["dynamodb"]["SequenceNumber"] for record in event["Records"]]
+                return {"batchItemFailures": [{"itemIdentifier": number} for number in numbers]}
+            self.say(f"[recordings] {key} ready, kept in {path}")
+        return {}
 
     def stop(self) -> None:
         self._stop.set()
@@ -314,13 +347,19 @@ class StreamFollower:
                 try:
                     busy |= self._poll(shard_id, iterator)
                 except Exception as error:  # keep following; say what went wrong
-                    _say(f"[events] reading the calls stream failed: {error.__class__.__name__}: {error}")
+                    _say(
+                        f"[events] reading the stream of {self._table_name} failed: "
+                        f"{error.__class__.__name__}: {error}"
+                    )
                     self._stop.wait(1)
             if time.monotonic() - last_describe > 1:
                 try:
                     self._discover()
                 except Exception as error:
-                    _say(f"[events] describing the calls stream failed: {error.__class__.__name__}: {error}")
+                    _say(
+                        f"[events] describing the stream of {self._table_name} failed: "
+                        f"{error.__class__.__name__}: {error}"
+                    )
                 last_describe = time.monotonic()
             if not busy:
                 self._stop.wait(POLL_SECONDS)

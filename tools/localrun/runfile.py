@@ -34,6 +34,8 @@ class LocalRun:
     api_url: str
     dynamodb_endpoint: str
     join_base_url: str
+    # The local S3 server that keeps recordings (S3_ENDPOINT_URL), where it runs one.
+    s3_endpoint: str | None = None
 
 
 def _alive(pid: int) -> bool:
@@ -55,6 +57,7 @@ def read_local_run(directory: Path) -> LocalRun | None:
             api_url=str(recorded["apiUrl"]),
             dynamodb_endpoint=str(recorded["dynamodbEndpoint"]),
             join_base_url=str(recorded["joinBaseUrl"]),
+            s3_endpoint=str(recorded["s3Endpoint"]) if recorded.get("s3Endpoint") else None,
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -69,6 +72,7 @@ def _as_json(run: LocalRun) -> str:
             "apiUrl": fields["api_url"],
             "dynamodbEndpoint": fields["dynamodb_endpoint"],
             "joinBaseUrl": fields["join_base_url"],
+            "s3Endpoint": fields["s3_endpoint"],
         },
         indent=2,
     )

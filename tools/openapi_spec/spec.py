@@ -27,12 +27,25 @@ from calls.models import (
     MAX_BODY_BYTES,
     METADATA_MAX_BYTES,
     METADATA_MAX_DEPTH,
+    CompleteRecordingRequest,
     CreateCallRequest,
     GenesysContext,
     JoinCallRequest,
     ListCallsQuery,
+    RecordingPartsRequest,
+    StartRecordingRequest,
 )
-from calls.responses import CallCreated, CallPageResponse, CallViewResponse, ErrorEnvelope, JoinResponse
+from calls.responses import (
+    CallCreated,
+    CallPageResponse,
+    CallViewResponse,
+    ErrorEnvelope,
+    JoinResponse,
+    PartUploadUrlsResponse,
+    RecordingListResponse,
+    RecordingViewResponse,
+    StartedRecordingResponse,
+)
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +60,7 @@ Schema = dict[str, Any]
 
 CALLS_TAG = "Calls"
 JOIN_TAG = "Join"
+RECORDINGS_TAG = "Recordings"
 CORS_TAG = "CORS"
 TAGS = [
     {
@@ -57,6 +71,11 @@ TAGS = [
         "name": JOIN_TAG,
         "description": "For the page behind the join links: who may join a call, as agent or guest. A "
         "guest needs no app credentials, and any origin may call it.",
+    },
+    {
+        "name": RECORDINGS_TAG,
+        "description": "Record a call from the agent's page, straight to S3 in parts, and list a call's "
+        "recordings with download links.",
     },
     {
         "name": CORS_TAG,
@@ -151,6 +170,13 @@ def component_schemas() -> dict[str, Schema]:
         (CallViewResponse, "serialization"),
         (CallPageResponse, "serialization"),
         (JoinResponse, "serialization"),
+        (StartRecordingRequest, "validation"),
+        (RecordingPartsRequest, "validation"),
+        (CompleteRecordingRequest, "validation"),
+        (StartedRecordingResponse, "serialization"),
+        (PartUploadUrlsResponse, "serialization"),
+        (RecordingViewResponse, "serialization"),
+        (RecordingListResponse, "serialization"),
         (ErrorEnvelope, "serialization"),
     ]
     _, document = TypeAdapter.json_schemas(
@@ -315,6 +341,30 @@ ERROR_RESPONSES: dict[str, ErrorResponse] = {
         "The call has ended, or expired: it can no longer be joined.",
         errors.CallEnded,
         errors.CallExpiredGone,
+    ),
+    "RecordingCallGone": function_error(
+        "The call has ended, or expired: it can no longer be recorded.",
+        errors.CallEnded,
+        errors.CallExpiredGone,
+    ),
+    "RecordingNotFound": function_error(
+        "No such call for this caller (as `CALL_NOT_FOUND` elsewhere), or no recording with this "
+        "`recordingId` in this call.",
+        errors.CallNotFound,
+        errors.RecordingNotFound,
+    ),
+    "RecordingInProgress": function_error(
+        "The call is being recorded already: complete that recording first (one at a time per call).",
+        errors.RecordingInProgress,
+    ),
+    "RecordingNotInProgress": function_error(
+        "The recording was completed (by its page, or by the server when the agent's connection or "
+        "the call ended): it takes no more parts.",
+        errors.RecordingNotInProgress,
+    ),
+    "RecordingEmpty": function_error(
+        "No part of the recording had arrived: it was discarded (its upload aborted, the recording removed).",
+        errors.RecordingEmpty,
     ),
     "PayloadTooLarge": function_error(
         f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.", errors.PayloadTooLarge
@@ -696,12 +746,169 @@ def _join_call(path: str) -> Schema:
     }
 
 
+RECORDER_NOTE = (
+    "The call's agent may call it with the call's `hostKey` (query or body; any origin, as for the "
+    "join and the end), or the call's app with its credentials (`allowedOrigins` applies); the "
+    "guest, whose only credential is the call id, gets 401. A request that carries `appId` or "
+    "`widgetKey` is judged by them."
+)
+# The agent's host key, or the app's credentials.
+RECORDER_SECURITY: list[dict[str, list[str]]] = [*CREDENTIALS]
+
+
+def recording_host_key_parameter() -> Schema:
+    field_schema = JoinCallRequest.model_json_schema()["properties"]["hostKey"]
+    return _query_parameter(
+        "hostKey",
+        f"{field_schema['description']}: the call's agent, when the request carries no app credentials; "
+        "the body's `hostKey` when absent.",
+        field_schema,
+    )
+
+
+def _recording_parameters() -> list[Schema]:
+    return [*_parameter_refs("CallId", "Origin"), recording_host_key_parameter()]
+
+
+RECORDING_ID_PARAMETER: Schema = {
+    "name": "recordingId",
+    "in": "path",
+    "required": True,
+    "description": "The recording's id, as the start answered it. Another call's, or an unknown one, is "
+    "a 404 `RECORDING_NOT_FOUND`.",
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+
+def _request_body(model: str) -> Schema:
+    return {"required": False, "content": {JSON: {"schema": {"$ref": REF.format(model=model)}}}}
+
+
+def _start_recording(path: str) -> Schema:
+    return {
+        "tags": [RECORDINGS_TAG],
+        "operationId": "startRecording",
+        "summary": "Start a recording",
+        "description": "Starts a recording of a live call: an S3 multipart upload, whose parts the page "
+        "uploads with the URLs of `getRecordingPartUrls`. One recording at a time per call. "
+        f"{RECORDER_NOTE} Checks run in this order: size, JSON, credentials, origin, fields, the call, "
+        "whether it is still on, whether it records already.",
+        "security": RECORDER_SECURITY,
+        "parameters": _recording_parameters(),
+        "requestBody": _request_body("StartRecordingRequest"),
+        "responses": {
+            "201": _ok_response(
+                "The recording, started, with how to upload its parts.",
+                "StartedRecordingResponse",
+                links={
+                    "getRecordingPartUrls": {
+                        "operationId": "getRecordingPartUrls",
+                        "description": "Get URLs to upload the recording's parts.",
+                        "parameters": {
+                            "callId": "$request.path.callId",
+                            "recordingId": "$response.body#/data/recordingId",
+                        },
+                    }
+                },
+            ),
+            **_error_refs(
+                "UnreadableBody",
+                "CallNotFound",
+                "RecordingInProgress",
+                "RecordingCallGone",
+                "PayloadTooLarge",
+                "ValidationError",
+                *ADMITTED_ERRORS,
+            ),
+        },
+    }
+
+
+def _recording_part_urls(path: str) -> Schema:
+    return {
+        "tags": [RECORDINGS_TAG],
+        "operationId": "getRecordingPartUrls",
+        "summary": "Get part upload URLs",
+        "description": "Presigned S3 UploadPart URLs, valid 15 minutes, one per part number asked for. "
+        "`PUT` each part's bytes to its URL with no further headers; every part but the last must hold "
+        "at least `partSizeBytes`. A part uploaded again replaces the earlier one. Only while the "
+        f"recording is `recording`. {RECORDER_NOTE}",
+        "security": RECORDER_SECURITY,
+        "parameters": [*_recording_parameters(), RECORDING_ID_PARAMETER],
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": {"$ref": REF.format(model="RecordingPartsRequest")}}},
+        },
+        "responses": {
+            "200": _ok_response("One URL per part.", "PartUploadUrlsResponse"),
+            **_error_refs(
+                "UnreadableBody",
+                "RecordingNotFound",
+                "RecordingNotInProgress",
+                "PayloadTooLarge",
+                "ValidationError",
+                *ADMITTED_ERRORS,
+            ),
+        },
+    }
+
+
+def _complete_recording(path: str) -> Schema:
+    return {
+        "tags": [RECORDINGS_TAG],
+        "operationId": "completeRecording",
+        "summary": "Complete a recording",
+        "description": "Completes the upload from the parts S3 holds (no ETags needed): parts 1, 2, 3... "
+        "up to the first missing one, ending at the first one shorter than `partSizeBytes`. The recording "
+        "becomes `ready`, with `endedAt`, `sizeBytes` and `durationSeconds` (the body's, else from "
+        "`startedAt` to `endedAt`), and `recording.ready` is sent. Completing a ready recording again "
+        "answers it as it is; none of its parts had arrived: it is discarded, 409 `RECORDING_EMPTY`. The "
+        "server completes a recording by itself when the agent's signaling connection or the call ends. "
+        f"{RECORDER_NOTE}",
+        "security": RECORDER_SECURITY,
+        "parameters": [*_recording_parameters(), RECORDING_ID_PARAMETER],
+        "requestBody": _request_body("CompleteRecordingRequest"),
+        "responses": {
+            "200": _ok_response("The recording, ready.", "RecordingViewResponse"),
+            **_error_refs(
+                "UnreadableBody",
+                "RecordingNotFound",
+                "RecordingEmpty",
+                "PayloadTooLarge",
+                "ValidationError",
+                *ADMITTED_ERRORS,
+            ),
+        },
+    }
+
+
+def _list_recordings(path: str) -> Schema:
+    return {
+        "tags": [RECORDINGS_TAG],
+        "operationId": "listRecordings",
+        "summary": "List a call's recordings",
+        "description": "The call's recordings, newest first; each ready one with a `downloadUrl` valid 15 "
+        "minutes. The app's credentials only (`allowedOrigins` applies). Recordings are kept longer than "
+        "their call: once the call itself is removed, its recordings are still listed to its app. Checks "
+        "run in this order: credentials, origin, the call.",
+        "security": CREDENTIALS,
+        "parameters": _parameter_refs("CallId", "Origin"),
+        "responses": {
+            "200": _ok_response("The call's recordings.", "RecordingListResponse"),
+            **_error_refs("CallNotFound", *ADMITTED_ERRORS),
+        },
+    }
+
+
 # One preflight function serves every path; each path's preflight is an operation of its own.
 PREFLIGHT_OPERATION_IDS = {
     routes.CALLS: "preflightCalls",
     routes.CALL: "preflightCall",
     routes.END: "preflightEndCall",
     routes.JOIN: "preflightJoinCall",
+    routes.RECORDINGS: "preflightRecordings",
+    routes.RECORDING_PARTS: "preflightRecordingParts",
+    routes.RECORDING_COMPLETE: "preflightCompleteRecording",
 }
 
 
@@ -769,6 +976,10 @@ OPERATION_BUILDERS: dict[Callable[..., Any], Callable[[str], Schema]] = {
     handler.read_call: _get_call,
     handler.end_call: _end_call,
     handler.join_call: _join_call,
+    handler.start_recording: _start_recording,
+    handler.recording_part_urls: _recording_part_urls,
+    handler.complete_recording: _complete_recording,
+    handler.list_recordings: _list_recordings,
     handler.preflight: _preflight,
 }
 # OpenAPI's order of methods in a path item, so the document reads the same way every time.
