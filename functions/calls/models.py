@@ -148,8 +148,18 @@ def _json_number(value: Any) -> Any:
     return value
 
 
+def _json_integer(value: Any) -> Any:
+    """A body's whole number as an int, however it was written (`3` or `3.0`, as JSON Schema's
+    `integer` allows); a fraction stays a number for the strict check to refuse."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
 JsonNumber = BeforeValidator(_json_number)
-PartNumber = Annotated[int, Strict(), Ge(1), Le(MAX_PART_NUMBER), JsonNumber]
+PartNumber = Annotated[int, Strict(), Ge(1), Le(MAX_PART_NUMBER), BeforeValidator(_json_integer)]
 
 
 class StartRecordingRequest(BaseModel):

@@ -47,16 +47,27 @@ CALL_OPERATIONS = (
     "GET /api/calls/{callId}",
     "POST /api/calls/{callId}/end",
 )
+# The recording routes: the app's credentials (or the call's host key, which the fuzz never has).
+RECORDING_OPERATIONS = (
+    "POST /api/calls/{callId}/recordings",
+    "GET /api/calls/{callId}/recordings",
+    "POST /api/calls/{callId}/recordings/{recordingId}/parts",
+    "POST /api/calls/{callId}/recordings/{recordingId}/complete",
+)
 JOIN = "POST /api/calls/{callId}/join"
 PREFLIGHTS = (
     "OPTIONS /api/calls",
     "OPTIONS /api/calls/{callId}",
     "OPTIONS /api/calls/{callId}/end",
     "OPTIONS /api/calls/{callId}/join",
+    "OPTIONS /api/calls/{callId}/recordings",
+    "OPTIONS /api/calls/{callId}/recordings/{recordingId}/parts",
+    "OPTIONS /api/calls/{callId}/recordings/{recordingId}/complete",
 )
-OPERATIONS = (*CALL_OPERATIONS, JOIN, *PREFLIGHTS)
-# The operations that need credentials: the document's "Calls" tag. A guest joins without any.
-CALLS_TAG = "Calls"
+OPERATIONS = (*CALL_OPERATIONS, *RECORDING_OPERATIONS, JOIN, *PREFLIGHTS)
+# The operations that need credentials: the document's "Calls" and "Recordings" tags. A guest
+# joins without any.
+CREDENTIAL_TAGS = "^(Calls|Recordings)$"
 JOIN_TAG = "Join"
 # Schema-valid requests that only stored state can refuse, by status.
 STATE_DEPENDENT_REFUSALS = {
@@ -105,7 +116,7 @@ def header_credentials(app_id: str, widget_key: str) -> dict[str, str]:
 
 schema = load_schema(header_credentials(DEMO_APP_ID, DEMO_WIDGET_KEY))
 query_schema = load_schema({"appIdQuery": DEMO_APP_ID, "widgetKeyQuery": DEMO_WIDGET_KEY}).include(
-    tag=CALLS_TAG
+    tag_regex=CREDENTIAL_TAGS
 )
 BROKEN_CREDENTIALS: dict[str, tuple[dict[str, str] | None, int, str]] = {
     # name: (credentials, the status and code of every request that gets past the body checks)
@@ -118,7 +129,7 @@ BROKEN_CREDENTIALS: dict[str, tuple[dict[str, str] | None, int, str]] = {
 # Fewer examples each: past the body checks every one of them must answer the same 401 or 403.
 BROKEN_MAX_EXAMPLES = 15
 broken_schemas = {
-    name: load_schema(credentials, max_examples=BROKEN_MAX_EXAMPLES).include(tag=CALLS_TAG)
+    name: load_schema(credentials, max_examples=BROKEN_MAX_EXAMPLES).include(tag_regex=CREDENTIAL_TAGS)
     for name, (credentials, _, _) in BROKEN_CREDENTIALS.items()
 }
 # Refused before credentials are looked at, on the routes that read a body (docs/behaviour.md: size, then
@@ -148,6 +159,7 @@ MIN_VALID_REQUESTS = {
     "GET /api/calls/{callId}": 50,
     "POST /api/calls/{callId}/end": 55,
     JOIN: 55,
+    **dict.fromkeys(RECORDING_OPERATIONS, 25),
     **dict.fromkeys(PREFLIGHTS, 40),
 }
 MIN_REQUESTS_PER_TEST = {
@@ -159,6 +171,7 @@ MIN_REQUESTS_PER_TEST = {
         "GET /api/calls": 60,
         "GET /api/calls/{callId}": 20,
         "POST /api/calls/{callId}/end": 25,
+        **dict.fromkeys(RECORDING_OPERATIONS, 10),
     },
 }
 
@@ -222,9 +235,9 @@ def test_the_fuzz_tests_cover_every_documented_operation() -> None:
     schema.validate()
     assert labels(schema) == set(OPERATIONS)
     # Every operation with credentials, with credentials in the query and with broken ones.
-    assert labels(query_schema) == set(CALL_OPERATIONS)
+    assert labels(query_schema) == {*CALL_OPERATIONS, *RECORDING_OPERATIONS}
     for broken in broken_schemas.values():
-        assert labels(broken) == set(CALL_OPERATIONS)
+        assert labels(broken) == {*CALL_OPERATIONS, *RECORDING_OPERATIONS}
 
 
 @schema.parametrize()
@@ -275,7 +288,7 @@ def test_the_stateful_phase_follows_the_links_from_create_to_get_end_and_join(
     # An app of its own: scenarios also end calls they find by listing.
     app = make_app()
     credentials = header_credentials(app.app_id, app.widget_key)
-    workflow_schema = load_schema(credentials, stateful=True).include(tag=[CALLS_TAG, JOIN_TAG])
+    workflow_schema = load_schema(credentials, stateful=True).include(tag=["Calls", JOIN_TAG])
     # (source operation, target operation, inferred by schemathesis?), status: each step a link led to.
     followed: Counter[tuple[tuple[str, str, bool], int]] = Counter()
 

@@ -35,6 +35,7 @@ def fresh_names(tmp_path: Path) -> TableNames:
         idempotency=f"{prefix}-idem",
         webhooks=f"{prefix}-hooks",
         connections=f"{prefix}-conns",
+        recordings=f"{prefix}-recs",
     )
 
 

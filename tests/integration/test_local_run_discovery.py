@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,12 +79,17 @@ def local_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 def test_the_run_file_says_where_the_local_run_listens(local_run: Run) -> None:
     recorded = json.loads((local_run.directory / RUN_FILE_NAME).read_text(encoding="utf-8"))
 
+    s3_endpoint = recorded.pop("s3Endpoint")
     assert recorded == {
         "pid": local_run.process.pid,
         "apiUrl": local_run.api.base_url,
         "dynamodbEndpoint": f"http://127.0.0.1:{local_run.dynamodb_port}",
         "joinBaseUrl": local_run.api.base_url,
     }
+    # The recordings' local S3 (moto's server), on loopback, answering.
+    assert s3_endpoint.startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(s3_endpoint, timeout=5) as answer:
+        assert answer.status == 200
 
 
 def test_the_local_runs_join_links_lead_to_its_own_page(local_run: Run) -> None:

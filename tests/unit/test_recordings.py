@@ -353,3 +353,19 @@ def test_recording_ready_comes_from_the_change_that_made_it_ready_only() -> None
         assert (
             events_from_change(change_from_stream_record(stream_record(old, new, kind)), base_url="x") == []
         )
+
+
+def test_part_numbers_are_json_integers_however_written() -> None:
+    """JSON Schema's `integer` takes 3.0 as well as 3 (the fuzzer sends both); 3.5, "3" and true never."""
+    from decimal import Decimal
+
+    from calls.models import RecordingPartsRequest
+    from pydantic import ValidationError
+
+    asked = RecordingPartsRequest.model_validate(
+        {"partNumbers": [Decimal("3"), Decimal("3.0"), Decimal("1E+1")]}
+    )
+    assert asked.partNumbers == [3, 3, 10]
+    for bad in (Decimal("3.5"), "3", True):
+        with pytest.raises(ValidationError):
+            RecordingPartsRequest.model_validate({"partNumbers": [bad]})

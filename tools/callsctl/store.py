@@ -11,7 +11,7 @@ import functools
 import os
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -148,8 +148,9 @@ class RecordingsBucket:
 
     name: str
     endpoint_url: str | None = None
-    # A session's S3 client (the target's credentials); made from the endpoint when not given.
-    client: Any = None
+    # Makes a session's S3 client (the target's credentials), only for the commands that need
+    # one; without it, a client is made from the endpoint.
+    make_client: Callable[[], Any] | None = None
 
 
 class AdminStore:
@@ -801,8 +802,8 @@ def _preset_info(item: dict[str, Any]) -> PresetInfo:
 
 
 def _recordings_s3(bucket: RecordingsBucket) -> Any:
-    if bucket.client is not None:
-        return bucket.client
+    if bucket.make_client is not None:
+        return bucket.make_client()
     from calls.repository import create_s3_client
     from calls.settings import get_settings
 

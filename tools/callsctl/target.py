@@ -217,6 +217,6 @@ def open_store(target: Target, environ: Mapping[str, str] | None = None) -> Admi
         s3={"addressing_style": "path" if s3_endpoint else "virtual"},
     )
     bucket = RecordingsBucket(
-        bucket_name, s3_endpoint, session.client("s3", endpoint_url=s3_endpoint, config=s3_config)
+        bucket_name, s3_endpoint, lambda: session.client("s3", endpoint_url=s3_endpoint, config=s3_config)
     )
     return AdminStore(client, names, join_base_url, bucket)
