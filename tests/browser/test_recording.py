@@ -340,6 +340,65 @@ def test_a_part_that_fails_is_put_again_with_a_fresh_url(
     expect(agent.locator("#record-message")).to_have_text("")
 
 
+# The strictest autoplay rule, which headless Chromium does not apply: an AudioContext runs only
+# once the person has clicked or typed in this very document.
+AUDIO_NEEDS_A_GESTURE = """
+(() => {
+  let gesture = false;
+  for (const type of ["pointerdown", "keydown"]) addEventListener(type, () => { gesture = true; }, true);
+  const Native = window.AudioContext;
+  window.AudioContext = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.blocked = !gesture;
+      if (this.blocked) this.suspend();
+    }
+    get state() { return this.blocked ? "suspended" : super.state; }
+    resume() {
+      if (!gesture) return new Promise(() => {});
+      this.blocked = false;
+      return super.resume();
+    }
+  };
+})();
+"""
+
+
+def test_after_a_reload_the_recording_waits_for_a_click_before_it_mixes_the_sound(
+    open_tab: OpenTab, call_site: CallSite, service: FakeCallService, bucket: FakeBucket
+) -> None:
+    service.answer_join("agent", join_answer("agent", recordOnStart=True))
+    tab = open_tab()
+    tab.context.add_init_script(AUDIO_NEEDS_A_GESTURE)
+    agent = agent_with_a_guest(open_tab=lambda **_: tab, call_site=call_site, service=service)
+    expect(indicator(agent)).to_be_visible()  # the click on Join lets sound be mixed
+
+    agent.reload()  # back in the call without a click
+    service.server_completes()  # as the server does when the old page's connection closes
+    expect_state(agent, "in-call")
+    expect(agent.locator("#record-message")).to_have_text(
+        "The recording starts with your next click or key press: your browser waits for one before it "
+        "mixes the sound."
+    )
+    expect(agent.get_by_role("button", name="Starting the recording…")).to_have_attribute(
+        "aria-disabled", "true"
+    )
+    agent.wait_for_timeout(1000)
+    assert len(service.recording_requests("")) == 1  # nothing started that would record nothing
+
+    agent.keyboard.press("Shift")
+    expect(indicator(agent)).to_be_visible()
+    expect(agent.locator("#record-message")).to_have_text("")
+    assert len(service.recording_requests("")) == 2
+    agent.wait_for_timeout(2000)
+    agent.get_by_role("button", name="Stop recording").click()
+    recording = service.recordings[-1]
+    expect_completed(agent, recording)
+    media = read_media(recording.content)
+    assert (media.video_codecs, media.audio_codecs) == (["vp8"], ["opus"])
+    assert media.loudest > 0.05
+
+
 # Failures keep the call going
 
 

@@ -41,8 +41,8 @@ export class CallComposer {
     this.ticks = 0;
 
     this.audio = new AudioContext();
-    // A context made without a recent click (a reload that resumed the call) starts suspended:
-    // the next click or key resumes it.
+    // A context made without a click in this page (a reload that resumed the call, in a browser
+    // that asks for one) starts suspended: the next click or key resumes it.
     this.resume = () => this.audio.resume().catch(() => {});
     for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, this.resume);
     this.mix = this.audio.createMediaStreamDestination();
@@ -55,6 +55,31 @@ export class CallComposer {
       ...this.mix.stream.getAudioTracks(),
     ]);
     this.startClock();
+  }
+
+  /**
+   * Resolves true once the mix runs: a recorder given a suspended context's mix records
+   * nothing at all, not even the picture, until it runs. `waitMs`: how long to wait for it
+   * (Infinity: until it runs, or the composer stops).
+   */
+  audioRunning(waitMs) {
+    if (this.audio.state === "running") return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const settle = () => {
+        if (this.audio.state !== "running" && !this.stopped) return;
+        this.audio.removeEventListener("statechange", settle);
+        clearTimeout(timer);
+        resolve(this.audio.state === "running");
+      };
+      const timer = Number.isFinite(waitMs)
+        ? setTimeout(() => {
+          this.audio.removeEventListener("statechange", settle);
+          resolve(this.audio.state === "running");
+        }, waitMs)
+        : null;
+      this.audio.addEventListener("statechange", settle);
+      this.resume();
+    });
   }
 
   /** Show `stream` under `name` in tile `index` (0 left, 1 right). */

@@ -7,8 +7,9 @@
 //
 // `problem` after a recording that could not start or went wrong: unsupported (no WebM
 // recorder in this browser), busy (409 RECORDING_IN_PROGRESS), ended (410), refused (401/403),
-// network, unexpected, uploadFailed, uploadRefused; "interrupted" when the server completed the recording
-// itself (the agent's connection closed): the page may start a new one.
+// network, unexpected, uploadFailed, uploadRefused; "interrupted" when the server completed the
+// recording itself (the agent's connection closed): the page may start a new one. While starting,
+// "needsGesture": the browser lets the sound be mixed only after a click or key in this page.
 
 import { ApiProblem } from "./api.js";
 import { CallComposer } from "./composer.js";
@@ -27,6 +28,8 @@ const AUDIO_BITS_PER_SECOND = 128000;
 // A start refused as busy is tried again: right after a reload the previous page's recording may
 // still be being completed by the server. No answer is tried again too.
 const START_RETRY_DELAYS_MS = [2000, 4000];
+// How long the mix's AudioContext may take to run by itself before the page asks for a click.
+const AUDIO_START_MS = 500;
 const COMPLETE_RETRY_DELAYS_MS = [1000, 3000];
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -85,6 +88,29 @@ export class CallRecorder {
       return;
     }
     this.set(STARTING, null);
+    let composer;
+    try {
+      composer = new CallComposer(scene);
+    } catch (error) {
+      console.warn("call page: the recording could not be composed:", error);
+      this.set(IDLE, "unsupported");
+      return;
+    }
+    const given = () => {
+      composer.stop();
+      this.set(IDLE, null);
+    };
+    if (!(await composer.audioRunning(AUDIO_START_MS))) {
+      this.set(STARTING, "needsGesture");
+      const stopped = new Promise((resolve) => {
+        this.stopStarting = resolve;
+      });
+      await Promise.race([composer.audioRunning(Infinity), stopped]);
+      this.stopStarting = null;
+      if (this.stopWanted) return given();
+      this.set(STARTING, null);
+    }
+    if (this.stopWanted) return given();
     let started = null;
     for (let attempt = 0; !started; attempt += 1) {
       try {
@@ -92,6 +118,7 @@ export class CallRecorder {
       } catch (error) {
         const again = error instanceof ApiProblem && (error.passing || error.kind === "recordingBusy");
         if (!again || attempt >= START_RETRY_DELAYS_MS.length || this.stopWanted) {
+          composer.stop();
           this.set(IDLE, this.stopWanted ? null : problemOf(error));
           return;
         }
@@ -101,24 +128,23 @@ export class CallRecorder {
     if (this.stopWanted) {
       // Stopped (or left) while it started: an upload without parts is removed by the server.
       this.api.complete(started.recordingId, 0).catch(() => {});
-      this.set(IDLE, null);
-      return;
+      return given();
     }
     try {
-      this.record(started, mimeType);
+      this.record(started, mimeType, composer);
     } catch (error) {
       console.warn("call page: the recording could not start:", error);
-      if (this.run) this.run.composer.stop();
       this.run = null;
       this.api.complete(started.recordingId, 0).catch(() => {});
+      composer.stop();
       this.set(IDLE, "unsupported");
       return;
     }
     this.set(RECORDING, null);
   }
 
-  record(started, mimeType) {
-    const composer = new CallComposer(this.scene);
+  record(started, mimeType, composer) {
+    this.scene.tiles.forEach((tile, index) => composer.setTile(index, tile)); // changed while it started
     const run = { recordingId: started.recordingId, composer, startedAt: performance.now(), media: null };
     this.run = run;
     run.upload = new PartUpload({
@@ -169,6 +195,7 @@ export class CallRecorder {
   async stop(problem = null) {
     if (this.state === STARTING) {
       this.stopWanted = true;
+      if (this.stopStarting) this.stopStarting();
       return;
     }
     if (this.state === STOPPING) {

@@ -70,6 +70,8 @@ export const TEXTS = {
     recordStop: "Stop recording",
     recordStarting: "Starting the recording…",
     recordSaving: "Saving the recording…",
+    recordProblem_needsGesture:
+      "The recording starts with your next click or key press: your browser waits for one before it mixes the sound.",
     recordProblem_unsupported: "This browser cannot record the call. The call goes on.",
     recordProblem_busy:
       "The recording could not start: this call is already being recorded, perhaps in another tab. " +
@@ -169,6 +171,9 @@ export const TEXTS = {
     recordStop: "Aufnahme beenden",
     recordStarting: "Die Aufnahme wird gestartet…",
     recordSaving: "Die Aufnahme wird gespeichert…",
+    recordProblem_needsGesture:
+      "Die Aufnahme beginnt mit Ihrem nächsten Klick oder Tastendruck: Erst dann lässt Ihr Browser den " +
+      "Ton mischen.",
     recordProblem_unsupported: "Dieser Browser kann den Anruf nicht aufzeichnen. Der Anruf geht weiter.",
     recordProblem_busy:
       "Die Aufnahme konnte nicht starten: Dieser Anruf wird bereits aufgezeichnet, vielleicht in einem " +
