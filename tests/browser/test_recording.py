@@ -208,6 +208,7 @@ def test_the_record_control_records_from_the_keyboard_and_the_guest_sees_it(
     expect(indicator(agent)).to_be_hidden()
     expect(indicator(guest)).to_be_hidden()
 
+    agent.get_by_role("button", name="Mute microphone").click()  # what is heard is the guest's
     button = agent.get_by_role("button", name="Record", exact=True)
     button.focus()
     agent.keyboard.press("Enter")
@@ -228,6 +229,7 @@ def test_the_record_control_records_from_the_keyboard_and_the_guest_sees_it(
     expect_completed(agent, recording)
     media = read_media(recording.content)
     assert (media.video_codecs, media.audio_codecs) == (["vp8"], ["opus"])
+    assert media.loudest > 0.05  # the guest's beep, mixed in (the agent's microphone is muted)
     expect_state(agent, "in-call")
     expect_state(guest, "in-call")
 
