@@ -31,6 +31,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tests.browser.fake_call_service import FakeCallService
 from tests.conftest import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -53,6 +54,7 @@ MEDIA_ARGS = ["--use-fake-device-for-media-stream"]
 CALL_PAGE_DIR = ROOT / "widget" / "call"
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 WAIT_MS = 15_000
+DESKTOP = {"width": 1024, "height": 768}
 
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
@@ -247,3 +249,51 @@ def wait_until(page: Page, condition: Callable[[], bool], what: str) -> None:
             return
         page.wait_for_timeout(100)
     pytest.fail(f"timed out waiting for {what}")
+
+
+# The call page's tabs, each in a browser of its own, served by the test's FakeCallService
+
+
+@pytest.fixture
+def service() -> FakeCallService:
+    return FakeCallService()
+
+
+OpenTab = Callable[..., BrowserTab]
+
+
+@pytest.fixture
+def open_tab(
+    media_chromium: Browser, call_site: CallSite, service: FakeCallService, request: pytest.FixtureRequest
+) -> Iterator[OpenTab]:
+    """Open a browser (a context of its own: its own storage, locale and permissions; of
+    `media_chromium` unless another is given) served by `service`. If the test fails, each
+    page's screenshot and HTML go to test-artifacts/browser/."""
+    tabs: list[BrowserTab] = []
+
+    def open_(
+        *,
+        locale: str = "en-US",
+        media: bool = True,
+        viewport: dict[str, int] = DESKTOP,
+        browser: Browser | None = None,
+    ) -> BrowserTab:
+        context = (browser or media_chromium).new_context(locale=locale, viewport=viewport)
+        context.set_default_timeout(WAIT_MS)
+        if media:
+            context.grant_permissions(["camera", "microphone"], origin=call_site.origin)
+        service.attach(context)
+        page = context.new_page()
+        tab = BrowserTab(page, context)
+        page.on("console", lambda message: tab.console.append(_console_text(message)))
+        page.on("pageerror", lambda error: tab.console.append(f"pageerror: {error}"))
+        tabs.append(tab)
+        return tab
+
+    yield open_
+    report = request.node.stash.get(_REPORTS, {}).get("call")
+    for index, tab in enumerate(tabs):
+        if report is not None and report.failed:
+            _save_artifacts(tab.page, f"{request.node.nodeid}-{index}")
+            print(f"console of page {index}:", *tab.console, sep="\n  ")
+        tab.context.close()

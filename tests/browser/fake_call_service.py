@@ -1,18 +1,26 @@
-"""The call page's backend, played by the test: the join and end routes (Playwright's `route`) and
-the signaling protocol, version 1 (Playwright's `route_web_socket`), relaying between the pages of
-one test as the real server relays between two browsers.
+"""The call page's backend, played by the test: the join, end and recording routes (Playwright's
+`route`), the signaling protocol, version 1 (Playwright's `route_web_socket`), relaying between the
+pages of one test as the real server relays between two browsers, and a bucket that takes a
+recording's parts as S3 takes them from presigned URLs (a real HTTP server on loopback, with CORS).
 
 The real backend and its local run are tested elsewhere; these let the page's own logic (its
-states, what it sends, its WebRTC) be tested on its own, every answer at the test's command.
+states, what it sends, its WebRTC, its recording) be tested on its own, every answer at the test's
+command.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
-from collections.abc import Callable
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,6 +31,9 @@ HOST_KEY = "hk_9Qm2-xY7"
 APP_ID = "demo-app"
 WIDGET_KEY = "demo-widget-key"
 SIGNALING_URL = "ws://127.0.0.1:9/ws"  # never dialled: route_web_socket answers it
+PART_SIZE_BYTES = 5 * 1024 * 1024  # the API's partSizeBytes: S3's smallest part but the last
+MAX_PART_NUMBER = 10_000
+RECORDING_ROUTES = re.compile(r"/api/calls/[^/?]+/recordings(/[^/?]+/(parts|complete))?(\?.*)?$")
 
 # Recorded in the page before its own scripts run: every peer connection and every stream from
 # getUserMedia, so that a test can read getStats() and see that the tracks were stopped.
@@ -115,12 +126,181 @@ class Socket:
 Answer = dict[str, Any] | Reply | str | Callable[[Sent], Any]
 
 
-class FakeCallService:
-    """One call: its join and end routes and its signaling server, for any number of pages."""
+@dataclass
+class PartPut:
+    """A PUT the bucket received: which upload and part, how many bytes, its headers, and when."""
+
+    upload_id: str
+    part_number: int
+    size: int
+    headers: dict[str, str]
+    at: float
+    status: int
+
+
+class FakeBucket:
+    """S3's side of a multipart upload, as the page sees it through presigned part URLs: PUT
+    `/{key}?uploadId=...&partNumber=N` stores the part (a part sent again replaces it) and answers
+    its ETag, readable cross-origin (the bucket's CORS exposes it); OPTIONS answers the preflight.
+    A completed or aborted upload refuses parts (404 NoSuchUpload), as S3 does."""
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.parts: dict[str, dict[int, bytes]] = {}
+        self.closed: set[str] = set()
+        self.puts: list[PartPut] = []
+        self.preflights = 0
+        self.failures = 0  # the next PUTs answered 503 SlowDown
+        self.origin = ""
+        self._server: ThreadingHTTPServer | None = None
+
+    @contextmanager
+    def serving(self) -> Iterator[FakeBucket]:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _bucket_handler(self))
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        self.origin = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            yield self
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    def open_upload(self) -> str:
+        upload_id = uuid.uuid4().hex
+        with self.lock:
+            self.parts[upload_id] = {}
+        return upload_id
+
+    def part_url(self, key: str, upload_id: str, part_number: int) -> str:
+        return (
+            f"{self.origin}/{key}?partNumber={part_number}&uploadId={upload_id}"
+            "&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-SignedHeaders=host&X-Amz-Signature=f00d"
+        )
+
+    def received(self, upload_id: str) -> dict[int, bytes]:
+        """The parts that arrived, by number (what S3's ListParts would list)."""
+        with self.lock:
+            return dict(self.parts.get(upload_id, {}))
+
+    def close_upload(self, upload_id: str) -> bytes:
+        """Complete (or abort) the upload: the object is its parts in order."""
+        with self.lock:
+            self.closed.add(upload_id)
+            parts = self.parts.get(upload_id, {})
+            return b"".join(parts[number] for number in sorted(parts))
+
+    def put(self, upload_id: str, part_number: int, body: bytes, headers: dict[str, str]) -> int:
+        with self.lock:
+            if self.failures > 0:
+                self.failures -= 1
+                status = 503
+            elif upload_id not in self.parts or upload_id in self.closed:
+                status = 404
+            else:
+                self.parts[upload_id][part_number] = body
+                status = 200
+            self.puts.append(PartPut(upload_id, part_number, len(body), headers, time.monotonic(), status))
+            return status
+
+    def puts_of(self, upload_id: str) -> list[PartPut]:
+        with self.lock:
+            return [put for put in self.puts if put.upload_id == upload_id]
+
+
+def _bucket_handler(bucket: FakeBucket) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def cors(self) -> None:
+            self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin") or "*")
+            self.send_header("Vary", "Origin")
+
+        def do_OPTIONS(self) -> None:
+            with bucket.lock:
+                bucket.preflights += 1
+            self.send_response(200)
+            self.cors()
+            self.send_header("Access-Control-Allow-Methods", "PUT")
+            requested = self.headers.get("Access-Control-Request-Headers")
+            if requested:
+                self.send_header("Access-Control-Allow-Headers", requested)
+            self.send_header("Access-Control-Max-Age", "3000")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_PUT(self) -> None:
+            url = urlsplit(self.path)
+            query = parse_qs(url.query)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            if len(body) < length:
+                return  # the page went away mid-part: S3 keeps nothing of it
+            status = bucket.put(
+                query.get("uploadId", [""])[0],
+                int(query.get("partNumber", ["0"])[0]),
+                body,
+                {name.lower(): value for name, value in self.headers.items()},
+            )
+            self.send_response(status)
+            self.cors()
+            if status == 200:
+                self.send_header("ETag", f'"{hashlib.md5(body).hexdigest()}"')
+                self.send_header("Access-Control-Expose-Headers", "ETag")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Handler
+
+
+@dataclass
+class Recording:
+    """A recording the page started: its upload, the part numbers it asked URLs for, and how it
+    was completed (by the page, with its body, or by the server)."""
+
+    recording_id: str
+    upload_id: str
+    mime_type: str
+    started_at: float
+    status: str = "recording"
+    part_numbers_asked: list[int] = field(default_factory=list)
+    completed_by: str = ""
+    completion: dict[str, Any] | None = None
+    content: bytes = b""
+
+    @property
+    def key(self) -> str:
+        return f"recordings/{CALL_ID}/{self.recording_id}.webm"
+
+    def view(self) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "recordingId": self.recording_id,
+            "callId": CALL_ID,
+            "status": self.status,
+            "startedAt": "2026-01-01T00:00:00Z",
+            "mimeType": self.mime_type,
+        }
+        if self.status == "ready":
+            view.update(endedAt="2026-01-01T00:01:00Z", sizeBytes=len(self.content))
+            if self.completion and "durationSeconds" in self.completion:
+                view["durationSeconds"] = self.completion["durationSeconds"]
+        return view
+
+
+class FakeCallService:
+    """One call: its join, end and recording routes and its signaling server, for any number of
+    pages, and the bucket its recordings go to (when given one)."""
+
+    def __init__(self, bucket: FakeBucket | None = None) -> None:
+        self.bucket = bucket
         self.join_answers: dict[str, list[Answer]] = {"agent": [], "guest": []}
         self.end_answers: list[Answer] = []
+        self.start_answers: list[Answer] = []  # none: the start succeeds
+        self.part_size = PART_SIZE_BYTES
+        self.recordings: list[Recording] = []
         self.requests: list[Sent] = []
         self.tokens: dict[str, str] = {}
         self.used_tokens: set[str] = set()
@@ -135,6 +315,7 @@ class FakeCallService:
         """Serve this call to every page of `context` (before its pages are opened)."""
         context.add_init_script(RECORDER)
         context.route(re.compile(r"/api/calls/[^/?]+/(join|end)(\?.*)?$"), self._rest)
+        context.route(RECORDING_ROUTES, self._rest)
         context.route_web_socket(lambda url: url.startswith(SIGNALING_URL), self._connected)
 
     def answer_join(self, role: str, *answers: Answer) -> None:
@@ -144,6 +325,10 @@ class FakeCallService:
 
     def answer_end(self, *answers: Answer) -> None:
         self.end_answers = list(answers)
+
+    def answer_start(self, *answers: Answer) -> None:
+        """The next recording starts get these, in turn; the last one stays."""
+        self.start_answers = list(answers)
 
     # -- REST --
 
@@ -157,6 +342,9 @@ class FakeCallService:
             request.post_data or "",
         )
         self.requests.append(sent)
+        if "/recordings" in url.path:
+            self._fulfill(route, self._recordings(sent))
+            return
         if url.path.endswith("/join"):
             role = "agent" if sent.query.get("role") == ["agent"] else "guest"
             queue = self.join_answers[role]
@@ -166,6 +354,18 @@ class FakeCallService:
             answer = queue.pop(0) if len(queue) > 1 else (queue[0] if queue else self._ended())
         if callable(answer):
             answer = answer(sent)
+        if isinstance(answer, dict) and url.path.endswith("/join") and "signaling" not in answer:
+            answer = {
+                **answer,
+                "signaling": {
+                    "url": SIGNALING_URL,
+                    "token": self.issue(answer["role"]),
+                    "expiresAt": "2099-01-01T00:00:00Z",
+                },
+            }
+        self._fulfill(route, answer)
+
+    def _fulfill(self, route: Route, answer: Any, status: int = 200) -> None:
         if answer == "abort":
             route.abort("failed")
             return
@@ -173,14 +373,84 @@ class FakeCallService:
             route.fulfill(status=answer.status, json=answer.body)
             return
         assert isinstance(answer, dict)
-        data = dict(answer)
-        if url.path.endswith("/join") and "signaling" not in data:
-            data["signaling"] = {
-                "url": SIGNALING_URL,
-                "token": self.issue(data["role"]),
-                "expiresAt": "2099-01-01T00:00:00Z",
-            }
-        route.fulfill(status=200, json={"ok": True, "data": data})
+        route.fulfill(status=status, json={"ok": True, "data": answer})
+
+    # -- Recording: start, part URLs, complete (the seams' routes and shapes) --
+
+    def _recordings(self, sent: Sent) -> Any:
+        path = sent.path.removeprefix(f"/api/calls/{CALL_ID}/recordings")
+        if not path:
+            queue = self.start_answers
+            answer = queue.pop(0) if len(queue) > 1 else (queue[0] if queue else None)
+            if callable(answer):
+                answer = answer(sent)
+            return answer if answer is not None else self._start(sent)
+        recording_id, action = path.strip("/").split("/")
+        found = [recording for recording in self.recordings if recording.recording_id == recording_id]
+        if not found:
+            return refusal(404, "RECORDING_NOT_FOUND")
+        recording = found[0]
+        if action == "parts":
+            numbers = sent.json()["partNumbers"]
+            if recording.status != "recording":
+                return refusal(409, "RECORDING_NOT_IN_PROGRESS")
+            recording.part_numbers_asked.extend(numbers)
+            assert self.bucket is not None
+            urls = [
+                {
+                    "partNumber": number,
+                    "url": self.bucket.part_url(recording.key, recording.upload_id, number),
+                    "expiresAt": "2099-01-01T00:15:00Z",
+                }
+                for number in numbers
+            ]
+            return {"parts": urls}
+        if recording.status == "recording":
+            recording.completion = sent.json()
+            if not self.complete(recording, "page"):
+                return refusal(409, "RECORDING_EMPTY")
+        return recording.view()
+
+    def _start(self, sent: Sent) -> Any:
+        if any(recording.status == "recording" for recording in self.recordings):
+            return refusal(409, "RECORDING_IN_PROGRESS")
+        assert self.bucket is not None, "a test that records gives the service a bucket"
+        recording = Recording(
+            recording_id=str(uuid.uuid4()),
+            upload_id=self.bucket.open_upload(),
+            mime_type=(sent.json() or {}).get("mimeType", "video/webm;codecs=vp8,opus"),
+            started_at=time.monotonic(),
+        )
+        self.recordings.append(recording)
+        data = {**recording.view(), "partSizeBytes": self.part_size, "maxPartNumber": MAX_PART_NUMBER}
+        return Reply(201, {"ok": True, "data": data})
+
+    def complete(self, recording: Recording, by: str) -> bool:
+        """Complete the upload from the parts that arrived; none: aborted and removed (False)."""
+        assert self.bucket is not None
+        recording.content = self.bucket.close_upload(recording.upload_id)
+        recording.completed_by = by
+        if not recording.content:
+            self.recordings.remove(recording)
+            return False
+        recording.status = "ready"
+        return True
+
+    def server_completes(self) -> None:
+        """What the server does when the agent's connection closes or the call ends: every
+        recording still open is completed from the parts that arrived."""
+        for recording in list(self.recordings):
+            if recording.status == "recording":
+                self.complete(recording, "server")
+
+    def recording_requests(self, action: str) -> list[Sent]:
+        """The page's requests to start (action ""), parts or complete."""
+        return [
+            sent
+            for sent in self.requests
+            if "/recordings" in sent.path
+            and (sent.path.endswith("/" + action) if action else sent.path.endswith("/recordings"))
+        ]
 
     def _ended(self) -> dict[str, Any]:
         return {"callId": CALL_ID, "status": "ended", "endedAt": "2026-01-01T00:00:00Z"}

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import _REPORTS, WAIT_MS, BrowserTab, CallSite, _save_artifacts, wait_until
+from tests.browser.conftest import DESKTOP, WAIT_MS, CallSite, OpenTab, wait_until
 from tests.browser.fake_call_service import (
     APP_ID,
     CALL_ID,
@@ -31,54 +30,11 @@ from tests.browser.fake_call_service import (
 
 pytestmark = [pytest.mark.browser]
 
-DESKTOP = {"width": 1024, "height": 768}
 NARROW = {"width": 320, "height": 640}
 AGENT_QUERY = f"role=agent&hostKey={HOST_KEY}"
 WIDGET_KEY_QUERY = f"role=agent&appId={APP_ID}&widgetKey={WIDGET_KEY}"
 
 # Fixtures and helpers
-
-
-@pytest.fixture
-def service() -> FakeCallService:
-    return FakeCallService()
-
-
-OpenTab = Callable[..., BrowserTab]
-
-
-@pytest.fixture
-def open_tab(
-    media_chromium: Browser, call_site: CallSite, service: FakeCallService, request: pytest.FixtureRequest
-) -> Iterator[OpenTab]:
-    """Open a browser (a context of its own: its own storage, locale and permissions) served by
-    `service`. If the test fails, each page's screenshot and HTML go to test-artifacts/browser/."""
-    tabs: list[BrowserTab] = []
-
-    def open_(*, locale: str = "en-US", media: bool = True, viewport: dict[str, int] = DESKTOP) -> BrowserTab:
-        context = media_chromium.new_context(locale=locale, viewport=viewport)
-        context.set_default_timeout(WAIT_MS)
-        if media:
-            context.grant_permissions(["camera", "microphone"], origin=call_site.origin)
-        service.attach(context)
-        page = context.new_page()
-        tab = BrowserTab(page, context)
-        page.on("console", lambda message: tab.console.append(_text(message)))
-        page.on("pageerror", lambda error: tab.console.append(f"pageerror: {error}"))
-        tabs.append(tab)
-        return tab
-
-    yield open_
-    report = request.node.stash.get(_REPORTS, {}).get("call")
-    for index, tab in enumerate(tabs):
-        if report is not None and report.failed:
-            _save_artifacts(tab.page, f"{request.node.nodeid}-{index}")
-            print(f"console of page {index}:", *tab.console, sep="\n  ")
-        tab.context.close()
-
-
-def _text(message: ConsoleMessage) -> str:
-    return f"{message.type}: {message.text}"
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
-// The call page's network: the join and end routes of the REST API (on the page's own origin),
-// and the signaling WebSocket (version 1 of the protocol), which reconnects by itself with a
-// fresh token from the join API.
+// The call page's network: the join, end and recording routes of the REST API (on the page's own
+// origin), and the signaling WebSocket (version 1 of the protocol), which reconnects by itself
+// with a fresh token from the join API.
 
 const CALLS_PATH = "/api/calls";
 const TIMEOUT_MS = 20000;
@@ -14,7 +14,10 @@ const RECONNECT_MAX_DELAY_MS = 10000;
 /**
  * Why a request failed. `kind`: unauthorized (401), disabled (403), notFound (404), ended and
  * expired (410, or 409 CALL_EXPIRED on end), invalidLink (400/422), network (no answer, a
- * timeout, 429, 5xx), unexpected (any other answer, or one this page cannot read).
+ * timeout, 429, 5xx), unexpected (any other answer, or one this page cannot read); and for the
+ * recording routes: recordingBusy (409 RECORDING_IN_PROGRESS), recordingOver (409
+ * RECORDING_NOT_IN_PROGRESS, 404 RECORDING_NOT_FOUND: the server completed it), recordingEmpty
+ * (409 RECORDING_EMPTY: nothing was uploaded).
  */
 export class ApiProblem extends Error {
   constructor(kind, { status = 0, code = "", requestId = "" } = {}) {
@@ -31,7 +34,15 @@ export class ApiProblem extends Error {
   }
 }
 
+const RECORDING_KINDS = {
+  RECORDING_IN_PROGRESS: "recordingBusy",
+  RECORDING_NOT_IN_PROGRESS: "recordingOver",
+  RECORDING_NOT_FOUND: "recordingOver",
+  RECORDING_EMPTY: "recordingEmpty",
+};
+
 function kindOf(status, code) {
+  if (Object.hasOwn(RECORDING_KINDS, code)) return RECORDING_KINDS[code];
   if (code === "CALL_ENDED") return "ended";
   if (code === "CALL_EXPIRED") return "expired";
   if (code === "CALL_NOT_FOUND") return "notFound";
@@ -47,8 +58,9 @@ function kindOf(status, code) {
   return "unexpected";
 }
 
-/** POST a text/plain JSON body (no CORS preflight, should the API ever be on another origin). */
-async function post(path, query, body) {
+/** POST a text/plain JSON body (no CORS preflight, should the API ever be on another origin).
+ * `keepalive`: the request outlives the page (a small body only: the browser's limit is 64 KiB). */
+async function post(path, query, body, { keepalive = false } = {}) {
   const url = path + (query ? "?" + query : "");
   let response;
   try {
@@ -59,6 +71,7 @@ async function post(path, query, body) {
       cache: "no-store",
       credentials: "omit",
       referrerPolicy: "no-referrer",
+      keepalive,
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (error) {
@@ -129,6 +142,49 @@ function protocolOf(url) {
 export async function endCall(callId, credential) {
   const query = new URLSearchParams(credential).toString();
   return post(callPath(callId) + "/end", query, credential);
+}
+
+// ---- Recording: the agent's credential in the query (as the link carried it); each body holds
+// only its route's own fields. ----
+
+function recordingsPath(callId, recordingId) {
+  return callPath(callId) + "/recordings" + (recordingId ? "/" + encodeURIComponent(recordingId) : "");
+}
+
+/**
+ * POST /api/calls/{callId}/recordings: a new recording of the call, uploaded in parts.
+ * The answer, checked: {recordingId, status, startedAt, mimeType, partSizeBytes, maxPartNumber}.
+ */
+export async function startRecording(callId, credential, mimeType) {
+  const query = new URLSearchParams(credential).toString();
+  const data = await post(recordingsPath(callId), query, { mimeType });
+  const partSize = data.partSizeBytes;
+  if (typeof data.recordingId !== "string" || !data.recordingId || !Number.isSafeInteger(partSize) || partSize < 1) {
+    throw new ApiProblem("unexpected", { status: 201 });
+  }
+  return {
+    ...data,
+    maxPartNumber: Number.isSafeInteger(data.maxPartNumber) && data.maxPartNumber > 0 ? data.maxPartNumber : 10000,
+  };
+}
+
+/** POST .../recordings/{recordingId}/parts: the presigned URL to PUT part `partNumber` to. */
+export async function recordingPartUrl(callId, credential, recordingId, partNumber) {
+  const query = new URLSearchParams(credential).toString();
+  const data = await post(recordingsPath(callId, recordingId) + "/parts", query, { partNumbers: [partNumber] });
+  const part = Array.isArray(data.parts) ? data.parts.find((found) => found && found.partNumber === partNumber) : null;
+  if (!part || typeof part.url !== "string" || !/^https?:$/.test(protocolOf(part.url))) {
+    throw new ApiProblem("unexpected", { status: 200 });
+  }
+  return part.url;
+}
+
+/** POST .../recordings/{recordingId}/complete: the server completes the upload from the parts
+ * that arrived. `keepalive` for a page that is going away. */
+export async function completeRecording(callId, credential, recordingId, durationSeconds, { keepalive = false } = {}) {
+  const query = new URLSearchParams(credential).toString();
+  const body = Number.isFinite(durationSeconds) && durationSeconds > 0 ? { durationSeconds } : {};
+  return post(recordingsPath(callId, recordingId) + "/complete", query, body, { keepalive });
 }
 
 /**

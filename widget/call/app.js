@@ -1,9 +1,18 @@
 // The call page's wiring: reads the link, asks the join API, and moves the state machine as the
 // person, the signaling socket and the peer connection act. docs/call-page.md tells the story.
 
-import { ApiProblem, Signaling, endCall, joinCall } from "./api.js";
+import {
+  ApiProblem,
+  Signaling,
+  completeRecording,
+  endCall,
+  joinCall,
+  recordingPartUrl,
+  startRecording,
+} from "./api.js";
 import { LevelMeter, LocalMedia } from "./media.js";
 import { PeerLink } from "./peer.js";
+import { CallRecorder, IDLE as NOT_RECORDING, RECORDING } from "./recorder.js";
 import { CallState, ENDED, ERROR, IN_CALL, LOADING, PREJOIN, RECONNECTING, WAITING } from "./states.js";
 import { pickLanguage } from "./texts.js";
 import { CallView } from "./view.js";
@@ -14,6 +23,9 @@ const SESSION_PREFIX = "videoCalls.call.";
 const TOKEN_FRESH_MS = 45000;
 const NAME_MAX_LENGTH = 100;
 const ABSENT_PEER_CHECK_MS = 1500;
+// The agent's End waits this long at most for the recording's last part, so that it is not
+// raced by the server completing the recording of an ended call.
+const RECORDING_LAST_PART_BEFORE_END_MS = 8000;
 
 // ---- The link: /c/{callId}?role=agent&hostKey=... (or appId + widgetKey) ----
 
@@ -126,12 +138,21 @@ const model = {
   ending: false,
   callMessage: "",
   busy: false,
+  // The agent's wish to record (recordOnStart, the Record control; kept across a reload), and
+  // where the recorder stands; for the guest, whether the agent says it records.
+  recordWanted: false,
+  recording: { state: NOT_RECORDING, problem: null },
+  peerRecording: false,
 };
 let meter = null;
 let peer = null;
 let signaling = null;
+let announcedRecording = false; // what the guest's page was last told
 
-const machine = new CallState((state, detail) => view.render(state, detail, model));
+const machine = new CallState((state, detail) => {
+  view.render(state, detail, model);
+  queueMicrotask(followRecordingWish);
+});
 const render = () => view.render(machine.state, machine.detail, model);
 
 view.setLanguage(pickLanguage(navigator.languages || [navigator.language]));
@@ -157,6 +178,8 @@ async function load({ direct = false } = {}) {
   model.role = answer.role;
   model.previewEnabled = answer.previewEnabled;
   model.recordOnStart = answer.recordOnStart;
+  const remembered = memory.read().recording;
+  model.recordWanted = model.role === "agent" && (typeof remembered === "boolean" ? remembered : answer.recordOnStart);
   view.setLanguage(pickLanguage([answer.language, ...(navigator.languages || [navigator.language])]));
   view.setBranding(answer.branding);
   view.setCallTitle(answer.title);
@@ -251,6 +274,7 @@ async function joinNow({ withoutMedia = false } = {}) {
   if (meter) meter.stop();
   meter = null;
   model.name = view.el.name.value.trim().slice(0, NAME_MAX_LENGTH) || model.answer.displayName;
+  recorder.forgetProblem();
   memory.write({ joined: true, name: model.name });
   model.peerPresent = false;
   model.mediaState = "new";
@@ -288,6 +312,7 @@ async function ticket() {
 }
 
 async function showRemote(stream) {
+  if (recorder.state !== NOT_RECORDING) recorder.update(recordingScene());
   const playing = await view.showRemote(stream);
   if (!playing && !model.soundBlocked) {
     model.soundBlocked = true;
@@ -296,6 +321,8 @@ async function showRemote(stream) {
 }
 
 function signalingStatus(status) {
+  // The server completes a recording when the agent's connection closes: still open?
+  if (status === "ready") recorder.check();
   if (status !== "down") return;
   // Before the first ready the page is still joining: it keeps saying so while it tries again.
   const joining = machine.state === WAITING && machine.detail.reason === "joining";
@@ -306,15 +333,20 @@ function signaled(message) {
   switch (message.type) {
     case "ready":
       peerIs(Boolean(message.peer), message.peer);
+      announceRecording(true);
       break;
     case "peer-joined":
       peerIs(true, message.peer);
+      announceRecording(true);
       break;
     case "peer-left":
+      model.peerRecording = false; // the agent's page is gone, or will say so again
+      announcedRecording = false; // a guest who comes back knows nothing yet
       peerIs(false, null);
       break;
     case "signal":
-      if (peer) peer.receive(message.data);
+      if (message.data && message.data.type === "recording") recordingSignaled(message.data);
+      else if (peer) peer.receive(message.data);
       break;
     case "call-ended":
       finish("ended");
@@ -334,6 +366,7 @@ function peerIs(present, about) {
     model.peerName = about.displayName.trim();
   }
   if (peer) peer.setPeerPresent(present);
+  if (recorder.state !== NOT_RECORDING) recorder.update(recordingScene());
   settle();
   if (!present && machine.state === IN_CALL) watchAbsentPeer();
 }
@@ -371,9 +404,77 @@ function mediaStateChanged(state) {
   else settle();
 }
 
+// ---- Recording (the agent's page) ----
+
+const recorder = new CallRecorder({
+  api: {
+    start: (mimeType) => startRecording(callId, link.credential, mimeType),
+    partUrl: (recordingId, partNumber) => recordingPartUrl(callId, link.credential, recordingId, partNumber),
+    complete: (recordingId, seconds, options) =>
+      completeRecording(callId, link.credential, recordingId, seconds, options),
+  },
+  onChange: recordingChanged,
+});
+
+/** What is recorded: the agent left, the guest right, each with the name the page shows. */
+function recordingScene() {
+  return {
+    tiles: [
+      { stream: model.media.stream, name: model.name, noVideo: view.t("noCamera") },
+      { stream: peer ? peer.remoteStream : null, name: view.peerLabel(model), noVideo: "" },
+    ],
+    cameraOff: view.t("cameraOff"),
+  };
+}
+
+function recordingChanged() {
+  model.recording = { state: recorder.state, problem: recorder.problem };
+  announceRecording(false);
+  render();
+  followRecordingWish();
+}
+
+/** Recording starts by itself once both people are in the call, when the agent wants it (the
+ * call's recordOnStart, or Record before a reload), and again when the server closed it. */
+function followRecordingWish() {
+  if (model.role !== "agent" || !model.recordWanted || machine.state !== IN_CALL || model.ending) return;
+  if (recorder.state !== NOT_RECORDING) return;
+  if (recorder.problem && recorder.problem !== "interrupted") return; // the agent's Record tries again
+  recorder.start(recordingScene());
+}
+
+/** The agent's page tells the guest's whether it records, through the signaling relay:
+ * whenever that changes while the guest is there, and to a guest that (re)joins while it does. */
+function announceRecording(toNewcomer) {
+  if (model.role !== "agent" || !signaling || !model.peerPresent) return;
+  const active = recorder.active;
+  if (toNewcomer ? !active : active === announcedRecording) return;
+  if (signaling.signal({ type: "recording", active })) announcedRecording = active;
+}
+
+function recordingSignaled(data) {
+  if (model.role !== "guest") return;
+  model.peerRecording = data.active === true;
+  render();
+}
+
+function recordClicked() {
+  if (model.role !== "agent") return;
+  if (recorder.state === NOT_RECORDING) {
+    model.recordWanted = true;
+    memory.write({ recording: true });
+    recorder.start(recordingScene());
+  } else if (recorder.state === RECORDING) {
+    model.recordWanted = false;
+    memory.write({ recording: false });
+    recorder.stop();
+  }
+}
+
 // ---- Leaving and ending ----
 
 function stopEverything() {
+  recorder.stop(); // goes on uploading the last part while the page says the call is over
   if (signaling) signaling.stop();
   signaling = null;
   if (peer) peer.close();
@@ -389,6 +490,7 @@ function finish(reason) {
   model.ending = false;
   model.callMessage = "";
   model.soundBlocked = false;
+  model.peerRecording = false;
   if (reason === "left" || reason === "replaced") memory.write({ joined: false });
   else memory.forget();
   if (machine.state === LOADING || machine.state === PREJOIN || machine.joined) machine.go(ENDED, { reason });
@@ -398,11 +500,16 @@ async function endForEveryone() {
   model.ending = true;
   model.callMessage = "";
   render();
+  // The last part first: once the call has ended, the server completes the recording from the
+  // parts that arrived.
+  const patience = new Promise((resolve) => setTimeout(resolve, RECORDING_LAST_PART_BEFORE_END_MS));
+  await Promise.race([recorder.stop(), patience]);
   try {
     await endCall(callId, link.credential);
     finish("byYou");
   } catch (problem) {
     model.ending = false;
+    queueMicrotask(followRecordingWish); // the call goes on, and so does its recording (a new one)
     if (!(problem instanceof ApiProblem)) throw problem;
     if (problem.kind === "expired" || problem.kind === "ended" || problem.kind === "notFound") {
       finish(problem.kind === "expired" ? "expired" : "ended");
@@ -439,6 +546,7 @@ on("call-mic", () => toggle("audio"));
 on("call-camera", () => toggle("video"));
 on("leave", () => finish("left"));
 on("end", () => view.showEndConfirm(true));
+on("record", recordClicked);
 on("end-no", () => view.showEndConfirm(false));
 on("end-yes", () => endForEveryone());
 on("rejoin", () => load({ direct: true }));
@@ -460,6 +568,7 @@ navigator.mediaDevices?.addEventListener?.("devicechange", () => {
 
 // Leaving the page tells the other side at once (its socket closes); a reload resumes the call.
 window.addEventListener("pagehide", () => {
+  recorder.rescue(); // before the socket closes: its closing makes the server complete the recording
   if (signaling) signaling.stop();
   if (peer) peer.close();
 });

@@ -66,6 +66,26 @@ export const TEXTS = {
     endFailed_refused: "The call could not be ended: this page's agent link is no longer accepted.",
     endFailed_unexpected: "The call could not be ended. Please try again.",
     recordingNow: "This call is being recorded",
+    record: "Record",
+    recordStop: "Stop recording",
+    recordStarting: "Starting the recording…",
+    recordSaving: "Saving the recording…",
+    recordProblem_needsGesture:
+      "The recording starts with your next click or key press: your browser waits for one before it mixes the sound.",
+    recordProblem_unsupported: "This browser cannot record the call. The call goes on.",
+    recordProblem_busy:
+      "The recording could not start: this call is already being recorded, perhaps in another tab. " +
+      "The call goes on.",
+    recordProblem_ended: "The recording could not start: the call has ended.",
+    recordProblem_refused:
+      "The recording could not start: this page's agent link is no longer accepted. The call goes on.",
+    recordProblem_network:
+      "The recording could not start: the service did not answer. The call goes on; select Record to try again.",
+    recordProblem_unexpected: "The recording could not start. The call goes on; select Record to try again.",
+    recordProblem_uploadFailed:
+      "The recording stopped: its upload failed. What was uploaded is kept; select Record to start a new one.",
+    recordProblem_uploadRefused:
+      "The recording stopped: this page's agent link is no longer accepted. What was uploaded is kept.",
 
     ended_ended: "The call has ended.",
     ended_expired: "This call has expired.",
@@ -147,6 +167,33 @@ export const TEXTS = {
       "Der Anruf konnte nicht beendet werden: Der Agent-Link dieser Seite wird nicht mehr akzeptiert.",
     endFailed_unexpected: "Der Anruf konnte nicht beendet werden. Bitte versuchen Sie es erneut.",
     recordingNow: "Dieser Anruf wird aufgezeichnet",
+    record: "Aufnehmen",
+    recordStop: "Aufnahme beenden",
+    recordStarting: "Die Aufnahme wird gestartet…",
+    recordSaving: "Die Aufnahme wird gespeichert…",
+    recordProblem_needsGesture:
+      "Die Aufnahme beginnt mit Ihrem nächsten Klick oder Tastendruck: Erst dann lässt Ihr Browser den " +
+      "Ton mischen.",
+    recordProblem_unsupported: "Dieser Browser kann den Anruf nicht aufzeichnen. Der Anruf geht weiter.",
+    recordProblem_busy:
+      "Die Aufnahme konnte nicht starten: Dieser Anruf wird bereits aufgezeichnet, vielleicht in einem " +
+      "anderen Tab. Der Anruf geht weiter.",
+    recordProblem_ended: "Die Aufnahme konnte nicht starten: Der Anruf ist beendet.",
+    recordProblem_refused:
+      "Die Aufnahme konnte nicht starten: Der Agent-Link dieser Seite wird nicht mehr akzeptiert. " +
+      "Der Anruf geht weiter.",
+    recordProblem_network:
+      "Die Aufnahme konnte nicht starten: Der Dienst hat nicht geantwortet. Der Anruf geht weiter; " +
+      "wählen Sie „Aufnehmen“, um es erneut zu versuchen.",
+    recordProblem_unexpected:
+      "Die Aufnahme konnte nicht starten. Der Anruf geht weiter; wählen Sie „Aufnehmen“, um es erneut " +
+      "zu versuchen.",
+    recordProblem_uploadFailed:
+      "Die Aufnahme wurde beendet: Das Hochladen ist fehlgeschlagen. Was schon hochgeladen ist, bleibt " +
+      "erhalten; wählen Sie „Aufnehmen“ für eine neue Aufnahme.",
+    recordProblem_uploadRefused:
+      "Die Aufnahme wurde beendet: Der Agent-Link dieser Seite wird nicht mehr akzeptiert. Was schon " +
+      "hochgeladen ist, bleibt erhalten.",
 
     ended_ended: "Der Anruf ist beendet.",
     ended_expired: "Dieser Anruf ist abgelaufen.",

@@ -2,6 +2,7 @@
 // controls. Reads nothing from the network; app.js tells it what to show. Every value from
 // outside (names, title, branding) goes in as text or is checked first.
 
+import { RECORDING, STARTING, STOPPING } from "./recorder.js";
 import { ENDED, ERROR, IN_CALL, LOADING, PREJOIN, RECONNECTING, WAITING } from "./states.js";
 import { textsFor } from "./texts.js";
 
@@ -46,6 +47,7 @@ export class CallView {
       "preview-camera", "name", "record-notice", "media-problem", "media-retry", "join-without", "join",
       "remote-video", "remote-name", "stage-note", "self-video", "self-off", "sound-blocked", "sound-on",
       "call-mic", "call-camera", "leave", "end", "end-confirm", "end-yes", "end-no", "call-message", "rejoin",
+      "record", "recording-indicator", "record-message",
     ]) {
       this.el[id] = byId(id);
     }
@@ -104,6 +106,7 @@ export class CallView {
     if (state === ERROR) this.el.retry.hidden = !detail.retry;
     if (state === PREJOIN) this.renderPrejoin(model);
     if (inCall) this.renderCall(state, model, text);
+    this.renderRecording(inCall, model);
     if (state === ENDED) {
       this.el["end-confirm"].hidden = true;
       const again = { left: "rejoin", replaced: "continueHere" }[detail.reason];
@@ -190,6 +193,29 @@ export class CallView {
     this.el["sound-blocked"].hidden = !model.soundBlocked;
     this.el["call-message"].textContent = model.callMessage || "";
     this.el["call-message"].hidden = !model.callMessage;
+  }
+
+  /**
+   * Recording: the indicator on both pages while it runs (the agent's own recorder; for the
+   * guest, the agent's word), and for the agent the Record / Stop control and what went wrong.
+   * A control that is busy stays focusable (aria-disabled), so the keyboard keeps its place.
+   */
+  renderRecording(inCall, model) {
+    const agent = model.role === "agent";
+    const state = model.recording.state;
+    this.el["recording-indicator"].hidden = !(inCall && (agent ? state === RECORDING : model.peerRecording));
+    const button = this.el.record;
+    button.hidden = !(inCall && agent);
+    const label = { [STARTING]: "recordStarting", [RECORDING]: "recordStop", [STOPPING]: "recordSaving" }[state];
+    button.textContent = this.t(label || "record");
+    button.dataset.recording = String(state === RECORDING);
+    const busy = state === STARTING || state === STOPPING;
+    if (busy) button.setAttribute("aria-disabled", "true");
+    else button.removeAttribute("aria-disabled");
+    const problem = model.recording.problem;
+    const message = agent && problem && problem !== "interrupted" ? this.t("recordProblem_" + problem) : "";
+    const node = this.el["record-message"];
+    if (node.textContent !== message) node.textContent = message;
   }
 
   /** Mute buttons say what they do next; one without its device is disabled. */
