@@ -13,8 +13,11 @@ which are what the page reads, on `local_api.base_url`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -529,3 +532,123 @@ def test_without_preview_one_click_joins_and_the_names_come_from_the_call(
     for person in (agent, guest):
         assert person.page.evaluate("() => document.documentElement.scrollWidth") <= NARROW["width"]
         expect_name_clear_of_own_video(person.page)
+
+
+# An independent WebRTC peer
+
+
+@dataclass
+class IndependentGuest:
+    """What aiortc, as the guest, received from the page: frames by kind, and what it heard."""
+
+    frames: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
+    video_size: tuple[int, int] = (0, 0)
+    heard: list[str] = field(default_factory=list)
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    leave: threading.Event = field(default_factory=threading.Event)
+
+
+async def aiortc_guest(local_api: LocalApi, link: str, guest: IndependentGuest) -> None:
+    """The guest's side of protocol version 1, with aiortc's RTCPeerConnection: join, hello, answer
+    the agent's offer, take trickled candidates, and count the frames that arrive."""
+    import aiohttp
+    from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+    from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
+    from aiortc.sdp import candidate_from_sdp
+
+    split = urlsplit(link)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{local_api.base_url}/api/calls{split.path.removeprefix('/c')}/join"
+        ) as joined:
+            answer = (await joined.json())["data"]
+        url = f"{answer['signaling']['url']}?token={answer['signaling']['token']}"
+        # The join answer's ICE servers (the local run's: none), not aiortc's default public STUN.
+        servers = [RTCIceServer(**server) for server in answer["iceServers"]]
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        pc.addTrack(AudioStreamTrack())
+        pc.addTrack(VideoStreamTrack())
+        receiving: list[asyncio.Task[None]] = []
+
+        async def count(track: Any) -> None:
+            with contextlib.suppress(MediaStreamError):
+                while True:
+                    frame = await track.recv()
+                    guest.frames[track.kind] += 1
+                    if track.kind == "video":
+                        guest.video_size = (frame.width, frame.height)
+
+        pc.on("track", lambda track: receiving.append(asyncio.ensure_future(count(track))))
+        socket = await session.ws_connect(url)
+        await socket.send_json({"action": "hello", "displayName": "aiortc"})
+        pending: list[dict[str, Any]] = []
+        try:
+            while not guest.leave.is_set():
+                with contextlib.suppress(TimeoutError):
+                    message = await socket.receive_json(timeout=0.2)
+                    guest.heard.append(message["type"])
+                    data = message.get("data") or {}
+                    if data.get("type") == "offer":
+                        await pc.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
+                        await pc.setLocalDescription(await pc.createAnswer())
+                        local = pc.localDescription
+                        await socket.send_json(
+                            {"action": "signal", "data": {"type": "answer", "sdp": local.sdp}}
+                        )
+                        pending, waiting = [], pending
+                        for candidate in waiting:
+                            await pc.addIceCandidate(candidate)
+                    elif data.get("type") == "candidate" and data.get("candidate"):
+                        init = data["candidate"]
+                        candidate = candidate_from_sdp(init["candidate"].removeprefix("candidate:"))
+                        candidate.sdpMid = init.get("sdpMid")
+                        candidate.sdpMLineIndex = init.get("sdpMLineIndex")
+                        if pc.remoteDescription is None:
+                            pending.append(candidate)
+                        else:
+                            await pc.addIceCandidate(candidate)
+                if guest.frames["video"] >= 30 and guest.frames["audio"] >= 50:
+                    guest.done.set()
+        finally:
+            await socket.close()
+            await pc.close()
+            for task in receiving:
+                task.cancel()
+
+
+def test_an_independent_webrtc_peer_receives_the_pages_camera_and_microphone(
+    open_person: OpenPerson, local_api: LocalApi, make_app: Callable[..., TestApp]
+) -> None:
+    """aiortc, not a browser, as the guest: the page's offer, candidates and media are WebRTC that
+    another implementation understands, through the real signaling."""
+    call = create_call(local_api, make_app())
+    agent = open_person(call["hostJoinUrl"])
+    expect_state(agent.page, "prejoin")
+    join(agent)
+    expect_state(agent.page, "waiting", "peer")
+
+    guest = IndependentGuest()
+
+    def run_guest() -> None:
+        try:
+            asyncio.run(aiortc_guest(local_api, call["guestJoinUrl"], guest))
+        except BaseException as error:
+            guest.error = error
+            guest.done.set()
+
+    thread = threading.Thread(target=run_guest, daemon=True)
+    thread.start()
+    try:
+        expect_state(agent.page, "in-call")
+        expect(agent.page.locator("#remote-name")).to_have_text("aiortc")
+        wait_until(agent.page, guest.done.is_set, "frames in aiortc")
+        assert guest.error is None, guest.error
+        assert guest.video_size[0] > 0, guest.video_size
+        assert guest.heard[:2] == ["ready", "signal"], guest.heard  # the agent offers at once
+        # And the other way: the page decodes aiortc's own test pattern.
+        before = received(agent.page)
+        wait_until(agent.page, lambda: received(agent.page)["videoFrames"] > before["videoFrames"], "frames")
+    finally:
+        guest.leave.set()
+        thread.join(10)
