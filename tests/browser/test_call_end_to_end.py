@@ -19,7 +19,8 @@ import re
 import secrets
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -420,6 +421,53 @@ def test_media_goes_on_while_the_server_closes_a_socket_and_the_page_reconnects(
         gaps = [later - earlier for earlier, later in pairwise(rises)]
         assert rises, taken
         assert max(gaps) < 1000, taken
+
+
+async def guest_gone_before_answering(local_api: LocalApi, link: str) -> dict[str, Any]:
+    """A guest's page that joins, hears the agent's offer and is gone before it answers (its tab
+    closed, its phone lost the network): the offer it took with it."""
+    import aiohttp
+
+    split = urlsplit(link)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{local_api.base_url}/api/calls{split.path.removeprefix('/c')}/join"
+        ) as joined:
+            signaling = (await joined.json())["data"]["signaling"]
+        async with session.ws_connect(f"{signaling['url']}?token={signaling['token']}") as socket:
+            await socket.send_json({"action": "hello", "displayName": "John"})
+            while True:
+                message = await socket.receive_json(timeout=WAIT_MS / 1000)
+                if message["type"] == "signal" and message["data"]["type"] == "offer":
+                    offer: dict[str, Any] = message["data"]
+                    return offer
+
+
+def in_a_thread[T](scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run an asyncio scenario beside Playwright's own loop, and wait for it."""
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(lambda: asyncio.run(asyncio.wait_for(scenario(), 30))).result()
+
+
+def test_an_offer_left_unanswered_by_a_page_that_went_away_is_made_again_to_the_next(
+    open_person: OpenPerson, local_api: LocalApi, make_app: Callable[..., TestApp]
+) -> None:
+    call = create_call(local_api, make_app())
+    agent = open_person(call["hostJoinUrl"])
+    expect_state(agent.page, "prejoin")
+    join(agent)
+    expect_state(agent.page, "waiting", "peer")
+
+    offer = in_a_thread(lambda: guest_gone_before_answering(local_api, call["guestJoinUrl"]))
+    assert offer["sdp"].startswith("v=0")
+    expect_state(agent.page, "waiting", "peer")
+    guest = open_person(call["guestJoinUrl"])
+    expect_state(guest.page, "prejoin")
+    join(guest)
+
+    expect_state(agent.page, "in-call")
+    expect_state(guest.page, "in-call")
+    expect_receiving(agent, guest, what="the guest's second page")
 
 
 # What each link shows
