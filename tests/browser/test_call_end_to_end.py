@@ -415,12 +415,14 @@ def test_media_goes_on_while_the_server_closes_a_socket_and_the_page_reconnects(
     tokens = person.tokens()
     assert len(set(tokens)) == 2  # a fresh token
     assert len(person.joins) == 2  # from a new join
-    for taken in samples.values():
-        # Frames kept rising throughout: no stretch of a second without a new one.
+    for page, taken in samples.items():
+        # The same peer connection throughout: the socket came back, the media never left. And
+        # frames kept rising: no stretch without a new one longer than a busy machine's hiccup.
+        assert page.evaluate("() => window.__recorded.pcs.length") == 1
         rises = [sample["at"] for prior, sample in pairwise(taken) if sample["frames"] > prior["frames"]]
         gaps = [later - earlier for earlier, later in pairwise(rises)]
         assert rises, taken
-        assert max(gaps) < 1000, taken
+        assert max(gaps) < 1500, taken
 
 
 async def guest_gone_before_answering(local_api: LocalApi, link: str) -> dict[str, Any]:
