@@ -71,7 +71,18 @@ def on_route(event: dict[str, Any]) -> dict[str, Any]:
         # Only the authorizer's connections reach the routes: this event did not come through it.
         logger.error("Route event without the authorizer's call and role", extra={"routeKey": route})
         return {"statusCode": 403}
-    logger.append_keys(callId=identity.call_id, role=identity.role, routeKey=route)
+    # The connection names this event's log lines and no later event's: a warm container's next
+    # event (another connection's handshake, a stream batch) is not logged as this call. Kept
+    # per thread, as the local run serves the calls function beside this one in one process.
+    keys = {"callId": identity.call_id, "role": identity.role, "routeKey": route}
+    logger.thread_safe_append_keys(**keys)
+    try:
+        return on_connection_route(identity, str(route), event)
+    finally:
+        logger.thread_safe_remove_keys(keys)
+
+
+def on_connection_route(identity: Identity, route: str, event: dict[str, Any]) -> dict[str, Any]:
     if route == "$connect":
         return connect(identity)
     if route == "$disconnect":
@@ -84,7 +95,7 @@ def on_route(event: dict[str, Any]) -> dict[str, Any]:
         return OK
     if route in MESSAGE_ROUTES:
         return on_message(identity, route, event)
-    logger.error("Unknown route", extra={"routeKey": route})
+    logger.error("Unknown route")
     return {"statusCode": 404}
 
 

@@ -51,6 +51,9 @@ CHROMIUM_ARGS = [
 # context granted camera and microphone gets them, one without is refused, as a person who
 # clicks "Block" is.
 MEDIA_ARGS = ["--use-fake-device-for-media-stream"]
+# The end-to-end tests' people allow camera and microphone: no prompt at all, and their contexts are
+# granted both too.
+ALLOWING_MEDIA_ARGS = [*MEDIA_ARGS, "--use-fake-ui-for-media-stream"]
 CALL_PAGE_DIR = ROOT / "widget" / "call"
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 WAIT_MS = 15_000
@@ -97,6 +100,18 @@ def media_chromium(playwright_driver: Playwright) -> Iterator[Browser]:
     expect.set_options(timeout=WAIT_MS)
     browser = playwright_driver.chromium.launch(
         executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS + MEDIA_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="package")
+def allowing_media_chromium(playwright_driver: Playwright) -> Iterator[Browser]:
+    """A browser with the fake camera and microphone that never prompts for them, for the end-to-end
+    tests of the call page on the local run."""
+    expect.set_options(timeout=WAIT_MS)
+    browser = playwright_driver.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS + ALLOWING_MEDIA_ARGS
     )
     yield browser
     browser.close()

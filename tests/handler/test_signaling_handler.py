@@ -9,7 +9,9 @@ A call is created and joined through the calls function, so the token is the joi
 from __future__ import annotations
 
 import copy
+import io
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -443,3 +445,45 @@ def test_a_stream_record_that_ends_nothing_touches_nothing(world: World) -> None
     assert invoke(stream_batch(world, call["callId"], "MODIFY", item)) == {"batchItemFailures": []}
     assert world.sockets.sent == []
     assert world.take_requests() == Counter()
+
+
+# Logs
+
+
+@pytest.fixture
+def log_output(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """What the signaling function writes to its log (stdout in Lambda), from here on."""
+    written = io.StringIO()
+    stream_handler = handler.logger.registered_handler
+    assert isinstance(stream_handler, logging.StreamHandler)
+    monkeypatch.setattr(stream_handler, "stream", written)
+    return written
+
+
+def log_lines(written: io.StringIO, message: str) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in written.getvalue().splitlines() if '"level"' in line]
+    return [line for line in lines if line["message"] == message]
+
+
+def test_a_connections_call_and_role_stay_off_the_logs_of_later_events(
+    world: World, log_output: io.StringIO
+) -> None:
+    """A warm container's next event (another connection's handshake, a route event that came
+    without the authorizer's context) is not logged as the previous connection's call."""
+    call = new_call(world)
+    open_connection(world, call, "guest", "guest-1=")
+    invoke(frame(call["callId"], "guest", "guest-1=", '{"action": "dance"}', "$default"))
+    (own,) = log_lines(log_output, "Message refused")  # the connection's own lines name it
+    assert (own["callId"], own["role"], own["routeKey"]) == (call["callId"], "guest", "$default")
+
+    invoke(authorizer_event("nonsense", "other-1="))
+    stray = load_event("signaling/hello.json")
+    del stray["requestContext"]["authorizer"]
+    invoke(stray)
+
+    (refused,) = log_lines(log_output, "Signaling connection refused")
+    (without,) = log_lines(log_output, "Route event without the authorizer's call and role")
+    for line in (refused, without):
+        assert call["callId"] not in json.dumps(line), line
+        assert "role" not in line, line
+    assert "routeKey" not in refused

@@ -109,7 +109,7 @@ export class PeerLink {
    * offers as soon as they are (on ready with a peer, on peer-joined). */
   setPeerPresent(present) {
     this.peerPresent = present;
-    if (present && this.role === "agent") this.negotiate();
+    if (present && this.role === "agent") this.negotiate({ anew: true });
   }
 
   setIceServers(iceServers) {
@@ -126,10 +126,15 @@ export class PeerLink {
     return this.queue;
   }
 
-  negotiate() {
+  /** Offer, if the other person is there and no offer is under way. `anew`: they (re)joined,
+   * so an offer still unanswered went to a page that may be gone (closed or reloaded before it
+   * answered) and would never be answered: it is taken back and made again. */
+  negotiate({ anew = false } = {}) {
     return this.run(async () => {
       const pc = this.pc;
-      if (!this.peerPresent || pc.signalingState !== "stable") return;
+      if (!this.peerPresent) return;
+      if (anew && pc.signalingState === "have-local-offer") await pc.setLocalDescription({ type: "rollback" });
+      if (pc.signalingState !== "stable") return;
       this.makingOffer = true;
       try {
         await pc.setLocalDescription();
