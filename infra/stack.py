@@ -34,6 +34,7 @@ class VideoCallsStack(Stack):
         self.signaling = Signaling(
             self, "Signaling", config=config, data=self.data, defaults=self.lambda_defaults
         )
+        self.rest_api = RestApi(self, "RestApi", config=config, defaults=self.lambda_defaults)
         self.api_function = ApiFunction(
             self,
             "ApiFunction",
@@ -54,9 +55,7 @@ class VideoCallsStack(Stack):
             api_environment=self.api_function.environment,
             defaults=self.lambda_defaults,
         )
-        self.rest_api = RestApi(
-            self, "RestApi", config=config, handler=self.api_function.invoked, defaults=self.lambda_defaults
-        )
+        self.rest_api.route_to(self.api_function.invoked)
         self.edge = Edge(self, "Edge", config=config, stage=self.rest_api.api.deployment_stage)
         self.monitoring = Monitoring(
             self,
