@@ -7,6 +7,8 @@ Values given on the command line arrive as strings, so every reader here convert
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -47,7 +49,19 @@ CONTEXT_KEYS = (
     "appRateLimitPer5Min",
     "ipRateLimitPer5Min",
     "recordingRetentionDays",
+    "iceProvider",
+    "kinesisTurnChannels",
+    "turnUrls",
+    "turnSecretArn",
 )
+# Where the join answer's TURN servers come from (infra/ice.py, functions/calls/ice.py): Kinesis Video
+# Streams' managed TURN on channels the stack creates, a TURN server of the operator's that takes the
+# TURN REST API's shared secret (coturn use-auth-secret), or no TURN at all (STUN only).
+ICE_PROVIDERS = ("kinesis", "turn-rest", "none")
+# Channels the Kinesis Video TURN fetches are spread over; each container fetches about every four
+# minutes, so a few channels carry any realistic load (docs/deploy.md, TURN).
+KINESIS_TURN_CHANNELS_RANGE = (1, 10)
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 # AWS WAF's bounds for a rate-based rule's limit (requests per evaluation window).
 WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
 
@@ -100,6 +114,10 @@ class StackConfig:
     provisioned_concurrency: int
     app_rate_limit_per_5min: int
     ip_rate_limit_per_5min: int
+    ice_provider: str
+    kinesis_turn_channels: int
+    turn_urls: tuple[str, ...]
+    turn_secret_arn: str | None
     # Days a recording is kept (the bucket's lifecycle rule, the recordings table's TTL).
     recording_retention_days: int = 30
 
@@ -187,6 +205,52 @@ def _choice(node: ContextSource, key: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _text_list(node: ContextSource, key: str) -> tuple[str, ...]:
+    """A JSON list in cdk.json; on the command line, a JSON list or comma-separated words."""
+    raw = _raw(node, key)
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                raw = json.loads(text)
+            except ValueError:
+                raise ConfigError(f"{key} must be a list of strings, got {text!r}") from None
+        else:
+            raw = [word for word in (part.strip() for part in text.split(",")) if word]
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise ConfigError(f"{key} must be a list of strings, got {raw!r}")
+    return tuple(item.strip() for item in raw if item.strip())
+
+
+def _ice(node: ContextSource) -> dict[str, Any]:
+    provider = _choice(node, "iceProvider", ICE_PROVIDERS)
+    turn_urls = _text_list(node, "turnUrls")
+    turn_secret_arn = _text(node, "turnSecretArn")
+    if provider != "turn-rest" and (turn_urls or turn_secret_arn):
+        raise ConfigError(
+            f"turnUrls and turnSecretArn configure iceProvider turn-rest, not {provider}: set "
+            "iceProvider=turn-rest or leave them empty"
+        )
+    if provider == "turn-rest":
+        if not turn_urls:
+            raise ConfigError("iceProvider turn-rest needs turnUrls, the TURN server's turn: or turns: URLs")
+        wrong = [url for url in turn_urls if not url.startswith(("turn:", "turns:"))]
+        if wrong:
+            raise ConfigError(f"turnUrls must be turn: or turns: URLs, got {wrong[0]!r}")
+        if not _SECRET_ARN.match(turn_secret_arn):
+            raise ConfigError(
+                "iceProvider turn-rest needs turnSecretArn, the ARN of the Secrets Manager secret that "
+                f"holds the TURN server's shared secret, got {turn_secret_arn!r}"
+            )
+    low, high = KINESIS_TURN_CHANNELS_RANGE
+    return {
+        "ice_provider": provider,
+        "kinesis_turn_channels": _integer(node, "kinesisTurnChannels", minimum=low, maximum=high),
+        "turn_urls": turn_urls,
+        "turn_secret_arn": turn_secret_arn or None,
+    }
+
+
 def load_config(context: ContextSource) -> StackConfig:
     stage = _choice(context, "stage", STAGES)
     node = _StageContext(context, stage)
@@ -227,6 +291,7 @@ def load_config(context: ContextSource) -> StackConfig:
         ip_rate_limit_per_5min=_rate_limit(node, "ipRateLimitPer5Min"),
         # S3 expires objects after a whole number of days, one at least; ten years is past any use.
         recording_retention_days=_integer(node, "recordingRetentionDays", minimum=1, maximum=3650),
+        **_ice(node),
     )
     if config.snap_start and config.provisioned_concurrency:
         raise ConfigError(

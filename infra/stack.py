@@ -14,6 +14,7 @@ from infra.config import StackConfig
 from infra.data import Data
 from infra.edge import Edge
 from infra.events import CallEvents
+from infra.ice import IceServers
 from infra.lambda_defaults import LambdaDefaults
 from infra.monitoring import Monitoring
 from infra.parts import LogicalIds, NagAcknowledgement, Part, apply_acknowledgements
@@ -35,6 +36,7 @@ class VideoCallsStack(Stack):
             self, "Signaling", config=config, data=self.data, defaults=self.lambda_defaults
         )
         self.rest_api = RestApi(self, "RestApi", config=config, defaults=self.lambda_defaults)
+        self.ice = IceServers(self, "Ice", config=config)
         self.api_function = ApiFunction(
             self,
             "ApiFunction",
@@ -42,6 +44,7 @@ class VideoCallsStack(Stack):
             data=self.data,
             defaults=self.lambda_defaults,
             signaling_url=self.signaling.url,
+            ice=self.ice,
         )
         self.recordings = Recordings(self, "Recordings", config=config, table=self.data.recordings_table)
         self.recordings.grant_api(self.api_function.function)

@@ -15,6 +15,7 @@ from tests.conftest import ROOT
 # jsii prints a banner on every import under Node 20; the Makefile silences it the same way.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
+from aws_cdk import CfnElement
 from aws_cdk.assertions import Template
 
 from infra.app import build_app
@@ -74,7 +75,9 @@ class Synth:
         return next(iter(found.items()))
 
     def logical_id(self, construct: Any) -> str:
-        return str(self.stack.resolve(construct.node.default_child.logical_id))
+        """The logical id of a resource: an L1 itself, or an L2's own resource."""
+        element = construct if isinstance(construct, CfnElement) else construct.node.default_child
+        return str(self.stack.resolve(element.logical_id))
 
     @property
     def validation_report(self) -> dict[str, Any]:

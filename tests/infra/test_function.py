@@ -183,6 +183,9 @@ def test_environment_carries_every_setting_the_function_reads(synth: Synth) -> N
         "RECORDINGS_TABLE_NAME": {"Ref": synth.logical_id(synth.stack.data.recordings_table)},
         "RECORDINGS_BUCKET_NAME": {"Ref": synth.logical_id(synth.stack.recordings.bucket)},
         "RECORDING_RETENTION_DAYS": str(context.get("recordingRetentionDays", 30)),
+        # The TURN source (tests/infra/test_turn.py holds their values).
+        "ICE_PROVIDER": "kinesis",
+        "KINESIS_SIGNALING_CHANNEL_ARNS": variables["KINESIS_SIGNALING_CHANNEL_ARNS"],
     }
     assert "wss://" in json.dumps(variables["SIGNALING_URL"])
     assert synth.logical_id(synth.stack.signaling.api) in json.dumps(variables["SIGNALING_URL"])
@@ -351,6 +354,11 @@ def test_role_has_exactly_the_inline_permissions_of_the_issue(synth: Synth) -> N
                     }
                 ),
                 str(arn(stack.data.recordings_table)),
+            ),
+            # The join's TURN credentials: exactly these two calls, on the stack's own channels.
+            (
+                frozenset({"kinesisvideo:GetSignalingChannelEndpoint", "kinesisvideo:GetIceServerConfig"}),
+                str([arn(channel) for channel in stack.ice.channels]),
             ),
             (
                 frozenset({"logs:CreateLogStream", "logs:PutLogEvents"}),
