@@ -30,9 +30,12 @@ class ApiFunction(Part):
         config: StackConfig,
         data: Data,
         defaults: LambdaDefaults,
+        join_base_url: str,
         signaling_url: str,
         ice: IceServers,
     ) -> None:
+        """`join_base_url` and `signaling_url`: the site's origin and its /ws (infra/distribution.py),
+        unless cdk.json's joinBaseUrl names another base for the links."""
         super().__init__(scope, construct_id)
         self.config = config
         self.environment = {
@@ -45,7 +48,8 @@ class ApiFunction(Part):
             # {{resolve:secretsmanager:...}} dynamic references: see Data._cursor_signing_key.
             "CURSOR_SIGNING_KEY": data.cursor_signing_key.secret_value.unsafe_unwrap(),
             "SIGNALING_TOKEN_KEY": data.signaling_token_key.secret_value.unsafe_unwrap(),
-            # The socket the join answer names (infra/signaling.py).
+            "JOIN_BASE_URL": join_base_url,
+            # The socket the join answer names: the distribution's /ws in front of infra/signaling.py.
             "SIGNALING_URL": signaling_url,
             # The join answer's STUN and TURN servers (infra/ice.py).
             **ice.environment,
