@@ -4,7 +4,8 @@ distribution in front of the site's bucket, the REST API and the WebSocket API, 
 
 | path       | origin                         | cached                  | viewer-request function        |
 |------------|--------------------------------|-------------------------|--------------------------------|
-| `/api/*`   | the REST API, `/{stage}`       | never                   |                                |
+| `/api/*`   | the REST API, `/{stage}`       | never                   | the viewer's address, as the   |
+|            |                                |                         | header WAF counts (infra/edge) |
 | `/ws`      | the WebSocket API              | never                   | `/ws` becomes `/{stage}`       |
 | default    | the site's bucket (OAC)        | a day (files: 5 min in  | `/c/{callId}` is the call page,|
 |            |                                | browsers)               | `/genesys/` the panel          |
@@ -29,6 +30,7 @@ from aws_cdk import aws_cloudfront_origins as origins
 from constructs import Construct
 
 from infra.config import StackConfig
+from infra.edge import VIEWER_IP_HEADER
 from infra.parts import NagAcknowledgement
 from infra.site import Site
 
@@ -75,6 +77,16 @@ function queryString(querystring) {
 }
 """
 
+# The viewer's address, for WAF's per-address count (infra/edge.py): set here, over any value the
+# client sent, so that no client can choose the address it is counted under.
+API_REQUEST_CODE = r"""
+function handler(event) {
+  var request = event.request;
+  request.headers['__VIEWER_IP_HEADER__'] = { value: event.viewer.ip };
+  return request;
+}
+"""
+
 # API Gateway accepts a WebSocket connection on the stage's own path, `/{stage}`, and nothing below it:
 # /ws becomes that path (the query, with the token, stays as it is).
 SIGNALING_REQUEST_CODE = r"""
@@ -88,6 +100,10 @@ function handler(event) {
 
 def site_request_code() -> str:
     return SITE_REQUEST_CODE.replace("__CALL_PAGE__", CALL_PAGE).replace("__GENESYS_PAGE__", GENESYS_PAGE)
+
+
+def api_request_code() -> str:
+    return API_REQUEST_CODE.replace("__VIEWER_IP_HEADER__", VIEWER_IP_HEADER)
 
 
 def signaling_request_code(stage_name: str) -> str:
@@ -131,6 +147,9 @@ class Distribution(Construct):
 
         self.site_requests = function(
             "SiteRequests", site_request_code(), "/c/{callId} is the call page, /genesys/ the panel"
+        )
+        self.api_requests = function(
+            "ApiRequests", api_request_code(), "The viewer's address, for the web ACL's per-address limit"
         )
         self.signaling_requests = function(
             "SignalingRequests", signaling_request_code(stage_name), "/ws is the WebSocket API's stage"
@@ -178,6 +197,7 @@ class Distribution(Construct):
                 API_PATH_PATTERN: cloudfront.BehaviorOptions(
                     origin=self.api_origin,
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+                    function_associations=[self.api_requests],
                     **never_cached,  # type: ignore[arg-type]
                 ),
                 SIGNALING_PATH: cloudfront.BehaviorOptions(

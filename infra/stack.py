@@ -48,6 +48,7 @@ class VideoCallsStack(Stack):
             rest_api_id=self.rest_api.api.rest_api_id,
             websocket_api_id=self.signaling.api.api_id,
             stage_name=config.stage,
+            origin_headers=self.edge.origin_headers,
         )
         self.ice = IceServers(self, "Ice", config=config)
         self.api_function = ApiFunction(

@@ -340,3 +340,4 @@ def test_the_functions_code_is_the_modules(synth: Synth) -> None:
     """What the template deploys is what this module says (and what the tests above ran)."""
     assert function_code(synth, behaviours(synth)["default"]) == distribution.site_request_code()
     assert function_code(synth, behaviours(synth)["/ws"]) == distribution.signaling_request_code(synth.stage)
+    assert function_code(synth, behaviours(synth)["/api/*"]) == distribution.api_request_code()
