@@ -23,6 +23,7 @@ TABLE_NAMES = TableNames(
 REGION = "us-east-1"
 
 BENCH_CURSOR_SIGNING_KEY = "bench" * 12 + "0123"
+BENCH_JOIN_BASE_URL = "https://d111111abcdef8.cloudfront.net"
 
 # Measured processes run with `python -S`: no .pth files, so no editable-install finder (tens of
 # milliseconds that Lambda never pays); the libraries come from these directories instead, after
@@ -54,6 +55,8 @@ def stack_variables() -> dict[str, str]:
             calls_table=TABLE_NAMES.calls,
             idempotency_table=TABLE_NAMES.idempotency,
         ),
+        # infra/api_function.py adds the site's origin, unknown until deployed: a CloudFront-like host.
+        "JOIN_BASE_URL": config.join_base_url or BENCH_JOIN_BASE_URL,
         # infra/data.py adds the cursor key from Secrets Manager (64 letters and digits); without
         # one the function would make a random key of its own at each cold start.
         "CURSOR_SIGNING_KEY": BENCH_CURSOR_SIGNING_KEY,

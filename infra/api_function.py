@@ -12,6 +12,7 @@ from constructs import Construct
 from infra.config import StackConfig, function_environment
 from infra.data import INDEX_OPERATIONS, TABLE_OPERATIONS, Data
 from infra.function_asset import API_PACKAGES
+from infra.ice import IceServers
 from infra.lambda_defaults import LambdaDefaults
 from infra.parts import NagAcknowledgement, Part
 
@@ -29,8 +30,12 @@ class ApiFunction(Part):
         config: StackConfig,
         data: Data,
         defaults: LambdaDefaults,
+        join_base_url: str,
         signaling_url: str,
+        ice: IceServers,
     ) -> None:
+        """`join_base_url` and `signaling_url`: the site's origin and its /ws (infra/distribution.py),
+        unless cdk.json's joinBaseUrl names another base for the links."""
         super().__init__(scope, construct_id)
         self.config = config
         self.environment = {
@@ -43,8 +48,11 @@ class ApiFunction(Part):
             # {{resolve:secretsmanager:...}} dynamic references: see Data._cursor_signing_key.
             "CURSOR_SIGNING_KEY": data.cursor_signing_key.secret_value.unsafe_unwrap(),
             "SIGNALING_TOKEN_KEY": data.signaling_token_key.secret_value.unsafe_unwrap(),
-            # The socket the join answer names (infra/signaling.py).
+            "JOIN_BASE_URL": join_base_url,
+            # The socket the join answer names: the distribution's /ws in front of infra/signaling.py.
             "SIGNALING_URL": signaling_url,
+            # The join answer's STUN and TURN servers (infra/ice.py).
+            **ice.environment,
         }
         made = defaults.function(
             self,
@@ -68,7 +76,7 @@ class ApiFunction(Part):
             memory_size=config.lambda_memory_mb,
             timeout=Duration.seconds(config.lambda_timeout_seconds),
             environment=self.environment,
-            statements=self._table_statements(data),
+            statements=[*self._table_statements(data), *ice.statements],
             # Its name from the days of the create-call function; renaming it rewrites the role.
             inline_policy="CreateCall",
             # snapStart (cdk.json): Lambda runs init when a version is published and resumes new

@@ -7,6 +7,8 @@ Values given on the command line arrive as strings, so every reader here convert
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +31,8 @@ LOG_RETENTION_DAYS = (
 CONTEXT_KEYS = (
     "stage",
     "joinBaseUrl",
+    "domainName",
+    "certificateArn",
     "callTtlSeconds",
     "cacheTtlSeconds",
     "throttlingRateLimit",
@@ -47,7 +51,22 @@ CONTEXT_KEYS = (
     "appRateLimitPer5Min",
     "ipRateLimitPer5Min",
     "recordingRetentionDays",
+    "iceProvider",
+    "kinesisTurnChannels",
+    "turnUrls",
+    "turnSecretArn",
 )
+# Where the join answer's TURN servers come from (infra/ice.py, functions/calls/ice.py): Kinesis Video
+# Streams' managed TURN on channels the stack creates, a TURN server of the operator's that takes the
+# TURN REST API's shared secret (coturn use-auth-secret), or no TURN at all (STUN only).
+ICE_PROVIDERS = ("kinesis", "turn-rest", "none")
+# Channels the Kinesis Video TURN fetches are spread over; each container fetches about every four
+# minutes, so a few channels carry any realistic load (docs/deploy.md, TURN).
+KINESIS_TURN_CHANNELS_RANGE = (1, 10)
+# CloudFront takes a custom domain's certificate from ACM in us-east-1 only, whatever the stack's region.
+_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[A-Za-z0-9-]+$")
+_DOMAIN_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 # AWS WAF's bounds for a rate-based rule's limit (requests per evaluation window).
 WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
 
@@ -82,7 +101,11 @@ class _StageContext:
 @dataclass(frozen=True)
 class StackConfig:
     stage: str
-    join_base_url: str
+    # None: the site's own origin, the distribution's (or the custom domain's) https URL.
+    join_base_url: str | None
+    # A custom domain for the distribution, with its ACM certificate (us-east-1); None: CloudFront's.
+    domain_name: str | None
+    certificate_arn: str | None
     call_ttl_seconds: int
     cache_ttl_seconds: float
     throttling_rate_limit: float
@@ -100,6 +123,10 @@ class StackConfig:
     provisioned_concurrency: int
     app_rate_limit_per_5min: int
     ip_rate_limit_per_5min: int
+    ice_provider: str
+    kinesis_turn_channels: int
+    turn_urls: tuple[str, ...]
+    turn_secret_arn: str | None
     # Days a recording is kept (the bucket's lifecycle rule, the recordings table's TTL).
     recording_retention_days: int = 30
 
@@ -187,12 +214,81 @@ def _choice(node: ContextSource, key: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _text_list(node: ContextSource, key: str) -> tuple[str, ...]:
+    """A JSON list in cdk.json; on the command line, a JSON list or comma-separated words."""
+    raw = _raw(node, key)
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                raw = json.loads(text)
+            except ValueError:
+                raise ConfigError(f"{key} must be a list of strings, got {text!r}") from None
+        else:
+            raw = [word for word in (part.strip() for part in text.split(",")) if word]
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise ConfigError(f"{key} must be a list of strings, got {raw!r}")
+    return tuple(item.strip() for item in raw if item.strip())
+
+
+def _custom_domain(node: ContextSource) -> tuple[str | None, str | None]:
+    domain_name = _text(node, "domainName").lower().rstrip(".")
+    certificate_arn = _text(node, "certificateArn")
+    if bool(domain_name) != bool(certificate_arn):
+        raise ConfigError(
+            "domainName and certificateArn go together: a custom domain needs its certificate, and a "
+            "certificate is only used for a custom domain"
+        )
+    if not domain_name:
+        return None, None
+    if not _DOMAIN_NAME.match(domain_name):
+        raise ConfigError(f"domainName must be a host name such as video.example.com, got {domain_name!r}")
+    if not _CERTIFICATE_ARN.match(certificate_arn):
+        raise ConfigError(
+            "certificateArn must be the ARN of an ACM certificate in us-east-1 (CloudFront takes its "
+            f"certificates from there only), got {certificate_arn!r}"
+        )
+    return domain_name, certificate_arn
+
+
+def _ice(node: ContextSource) -> dict[str, Any]:
+    provider = _choice(node, "iceProvider", ICE_PROVIDERS)
+    turn_urls = _text_list(node, "turnUrls")
+    turn_secret_arn = _text(node, "turnSecretArn")
+    if provider != "turn-rest" and (turn_urls or turn_secret_arn):
+        raise ConfigError(
+            f"turnUrls and turnSecretArn configure iceProvider turn-rest, not {provider}: set "
+            "iceProvider=turn-rest or leave them empty"
+        )
+    if provider == "turn-rest":
+        if not turn_urls:
+            raise ConfigError("iceProvider turn-rest needs turnUrls, the TURN server's turn: or turns: URLs")
+        wrong = [url for url in turn_urls if not url.startswith(("turn:", "turns:"))]
+        if wrong:
+            raise ConfigError(f"turnUrls must be turn: or turns: URLs, got {wrong[0]!r}")
+        if not _SECRET_ARN.match(turn_secret_arn):
+            raise ConfigError(
+                "iceProvider turn-rest needs turnSecretArn, the ARN of the Secrets Manager secret that "
+                f"holds the TURN server's shared secret, got {turn_secret_arn!r}"
+            )
+    low, high = KINESIS_TURN_CHANNELS_RANGE
+    return {
+        "ice_provider": provider,
+        "kinesis_turn_channels": _integer(node, "kinesisTurnChannels", minimum=low, maximum=high),
+        "turn_urls": turn_urls,
+        "turn_secret_arn": turn_secret_arn or None,
+    }
+
+
 def load_config(context: ContextSource) -> StackConfig:
     stage = _choice(context, "stage", STAGES)
     node = _StageContext(context, stage)
     join_base_url = _text(node, "joinBaseUrl").rstrip("/")
-    if not join_base_url.startswith("https://"):
-        raise ConfigError(f"joinBaseUrl must be an https URL, got {join_base_url!r}")
+    if join_base_url and not join_base_url.startswith("https://"):
+        raise ConfigError(
+            f"joinBaseUrl must be an https URL or empty (the site's own), got {join_base_url!r}"
+        )
+    domain_name, certificate_arn = _custom_domain(node)
 
     retention = _integer(node, "logRetentionDays", minimum=1)
     if retention not in LOG_RETENTION_DAYS:
@@ -204,7 +300,9 @@ def load_config(context: ContextSource) -> StackConfig:
 
     config = StackConfig(
         stage=stage,
-        join_base_url=join_base_url,
+        join_base_url=join_base_url or None,
+        domain_name=domain_name,
+        certificate_arn=certificate_arn,
         # The same lower bound the Lambda's settings enforce: a call must live at least a minute.
         call_ttl_seconds=_integer(node, "callTtlSeconds", minimum=60),
         cache_ttl_seconds=_number(node, "cacheTtlSeconds", minimum=0),
@@ -227,6 +325,7 @@ def load_config(context: ContextSource) -> StackConfig:
         ip_rate_limit_per_5min=_rate_limit(node, "ipRateLimitPer5Min"),
         # S3 expires objects after a whole number of days, one at least; ten years is past any use.
         recording_retention_days=_integer(node, "recordingRetentionDays", minimum=1, maximum=3650),
+        **_ice(node),
     )
     if config.snap_start and config.provisioned_concurrency:
         raise ConfigError(
@@ -259,12 +358,12 @@ def metrics_namespace(config: StackConfig) -> str:
 def function_environment(
     config: StackConfig, *, apps_table: str, calls_table: str, idempotency_table: str
 ) -> dict[str, str]:
-    """The function's environment; the benchmark runs the handler with the same one."""
+    """The function's environment, but for the URLs that name the deployed site (infra/api_function.py
+    adds JOIN_BASE_URL and SIGNALING_URL); the benchmark runs the handler with the same one."""
     return {
         tables.APPS.name_variable: apps_table,
         tables.CALLS.name_variable: calls_table,
         tables.IDEMPOTENCY.name_variable: idempotency_table,
-        "JOIN_BASE_URL": config.join_base_url,
         "CALL_TTL_SECONDS": str(config.call_ttl_seconds),
         "CACHE_TTL_SECONDS": f"{config.cache_ttl_seconds:g}",
         "DYNAMODB_CONNECT_TIMEOUT_SECONDS": f"{config.dynamodb_connect_timeout_seconds:g}",

@@ -226,7 +226,7 @@ class Monitoring(Part):
         if web_acl is not None:
             dashboard.add_widgets(
                 cloudwatch.GraphWidget(
-                    title="Refused at the edge: 429 by rate-limit rule",
+                    title="Refused at the edge, by rule: 429 over a limit, 403 not through the site",
                     left=[
                         cloudwatch.Metric(
                             namespace="AWS/WAFV2",

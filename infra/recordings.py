@@ -54,7 +54,9 @@ class Recordings(Part):
         *,
         config: StackConfig,
         table: dynamodb.ITable,
+        page_origin: str,
     ) -> None:
+        """`page_origin`: where the call page runs (the join links' base), which uploads the parts."""
         super().__init__(scope, construct_id)
         self.config = config
         self.table = table
@@ -80,7 +82,7 @@ class Recordings(Part):
             ],
             cors=[
                 s3.CorsRule(
-                    allowed_origins=[config.join_base_url],
+                    allowed_origins=[page_origin],
                     allowed_methods=[s3.HttpMethods.PUT, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
                     allowed_headers=["*"],
                     exposed_headers=["ETag"],

@@ -101,9 +101,11 @@ class RestApi(Part):
         construct_id: str,
         *,
         config: StackConfig,
-        handler: lambda_.IFunction,
         defaults: LambdaDefaults,
     ) -> None:
+        """The API and its stage; `route_to` sends its routes to the function. Two steps, because the
+        function's environment names the distribution in front of this API (infra/distribution.py),
+        which needs the API's id first."""
         super().__init__(scope, construct_id)
         self.access_log_group = defaults.log_group(self, "ApiAccessLogs")
         self.api = apigateway.RestApi(
@@ -125,7 +127,10 @@ class RestApi(Part):
         )
         # RestApi adds an "Endpoint..." output of its own; the stack's ApiUrl is the stable one.
         self.api.node.try_remove_child("Endpoint")
+        self._gateway_responses()
 
+    def route_to(self, handler: lambda_.IFunction) -> None:
+        """Every route of calls.routes, and every other path and method, to `handler`."""
         # The handler answers everything itself (404, 405, CORS preflight), so every route
         # goes to it and even a wrong path or method gets the API's error envelope: each path
         # has its own methods, OPTIONS, and ANY for the rest (the handler's 405 with Allow).
@@ -139,7 +144,6 @@ class RestApi(Part):
                 resource.add_method(method, integration)
         self.api.root.add_method("ANY", integration)
         self.api.root.add_proxy(default_integration=integration, any_method=True)
-        self._gateway_responses()
 
     def _gateway_responses(self) -> None:
         """API Gateway's own answers (throttling, unknown route, timeouts) in the API's error envelope."""

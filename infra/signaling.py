@@ -110,7 +110,7 @@ class Signaling(Construct):
         self.callback_url = (
             f"https://{self.api.api_id}.execute-api.{region}.{stack.url_suffix}/{self.stage_name}"
         )
-        # What the join answer names as the socket (SIGNALING_URL), until a distribution fronts it.
+        # The API's own endpoint; the join answer names the distribution's /ws in front of it.
         self.url = f"wss://{self.api.api_id}.execute-api.{region}.{stack.url_suffix}/{self.stage_name}"
 
         # The API function's settings this function shares (calls.settings), and its own.

@@ -12,14 +12,17 @@ from constructs import Construct
 from infra.api_function import ApiFunction
 from infra.config import StackConfig
 from infra.data import Data
+from infra.distribution import Distribution
 from infra.edge import Edge
 from infra.events import CallEvents
+from infra.ice import IceServers
 from infra.lambda_defaults import LambdaDefaults
 from infra.monitoring import Monitoring
 from infra.parts import LogicalIds, NagAcknowledgement, Part, apply_acknowledgements
 from infra.recordings import Recordings
 from infra.rest_api import RestApi
 from infra.signaling import Signaling
+from infra.site import Site
 
 
 class VideoCallsStack(Stack):
@@ -34,15 +37,37 @@ class VideoCallsStack(Stack):
         self.signaling = Signaling(
             self, "Signaling", config=config, data=self.data, defaults=self.lambda_defaults
         )
+        self.rest_api = RestApi(self, "RestApi", config=config, defaults=self.lambda_defaults)
+        self.edge = Edge(self, "Edge", config=config, stage=self.rest_api.api.deployment_stage)
+        self.site = Site(self, "Site", config=config, defaults=self.lambda_defaults)
+        self.distribution = Distribution(
+            self,
+            "Distribution",
+            config=config,
+            site=self.site,
+            rest_api_id=self.rest_api.api.rest_api_id,
+            websocket_api_id=self.signaling.api.api_id,
+            stage_name=config.stage,
+            origin_headers=self.edge.origin_headers,
+        )
+        self.ice = IceServers(self, "Ice", config=config)
         self.api_function = ApiFunction(
             self,
             "ApiFunction",
             config=config,
             data=self.data,
             defaults=self.lambda_defaults,
-            signaling_url=self.signaling.url,
+            join_base_url=self.join_base_url,
+            signaling_url=self.distribution.signaling_url,
+            ice=self.ice,
         )
-        self.recordings = Recordings(self, "Recordings", config=config, table=self.data.recordings_table)
+        self.recordings = Recordings(
+            self,
+            "Recordings",
+            config=config,
+            table=self.data.recordings_table,
+            page_origin=self.join_base_url,
+        )
         self.recordings.grant_api(self.api_function.function)
         # Signaling completes what the agent's page left when its socket or the call ends.
         self.recordings.grant_signaling(self.signaling.function)
@@ -54,10 +79,8 @@ class VideoCallsStack(Stack):
             api_environment=self.api_function.environment,
             defaults=self.lambda_defaults,
         )
-        self.rest_api = RestApi(
-            self, "RestApi", config=config, handler=self.api_function.invoked, defaults=self.lambda_defaults
-        )
-        self.edge = Edge(self, "Edge", config=config, stage=self.rest_api.api.deployment_stage)
+        self.rest_api.route_to(self.api_function.invoked)
+        self.site.publish(self.distribution.distribution)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -71,13 +94,23 @@ class VideoCallsStack(Stack):
         self._outputs()
         self._acknowledge_nag_findings()
 
+    @property
+    def join_base_url(self) -> str:
+        """The join links' base: cdk.json's joinBaseUrl, else the site's own origin."""
+        return self.config.join_base_url or self.distribution.url
+
     def _outputs(self) -> None:
         # Stable keys: the operator CLI (`callsctl --stack`) reads the table names and the join
         # links' base from these.
-        data, events, api = self.data, self.call_events, self.rest_api.api
+        data, events, api, site = self.data, self.call_events, self.rest_api.api, self.distribution
         outputs = {
-            "ApiUrl": (api.url, "Base URL of the API stage"),
-            "CreateCallUrl": (api.url_for_path(CALLS), "POST here to create a call"),
+            "SiteUrl": (site.url, "The one origin of the call page, the API and signaling"),
+            "DistributionDomainName": (
+                site.distribution.distribution_domain_name,
+                "The CloudFront distribution's own host: a custom domain's DNS record points here",
+            ),
+            "ApiUrl": (api.url, "The API stage's own endpoint (execute-api), behind the distribution"),
+            "CreateCallUrl": (f"{site.url}{CALLS}", "POST here to create a call"),
             "AppsTableName": (data.apps_table.table_name, "DynamoDB table of apps and presets"),
             "CallsTableName": (data.calls_table.table_name, "DynamoDB table of created calls"),
             "IdempotencyTableName": (
@@ -92,8 +125,8 @@ class VideoCallsStack(Stack):
                 events.dead_letter_queue.queue_url,
                 "Webhook deliveries that failed every attempt",
             ),
-            "JoinBaseUrl": (self.config.join_base_url, "Base of the join links (JOIN_BASE_URL)"),
-            "SignalingUrl": (self.signaling.url, "The call pages' WebSocket (SIGNALING_URL)"),
+            "JoinBaseUrl": (self.join_base_url, "Base of the join links (JOIN_BASE_URL)"),
+            "SignalingUrl": (site.signaling_url, "The call pages' WebSocket (SIGNALING_URL)"),
             "ConnectionsTableName": (
                 data.connections_table.table_name,
                 "DynamoDB table of signaling connections",
@@ -106,10 +139,10 @@ class VideoCallsStack(Stack):
 
     def nag_acknowledgements(self) -> list[NagAcknowledgement]:
         """Each cdk-nag finding this stack accepts, collected from the construct it concerns."""
-        owners: list[Part | CallEvents | Signaling] = [
+        owners: list[Part | CallEvents | Signaling | Site | Distribution] = [
             child for child in self.node.children if isinstance(child, Part)
         ]
-        owners += [self.call_events, self.signaling]
+        owners += [self.call_events, self.signaling, self.site, self.distribution]
         return [found for owner in owners for found in owner.nag_acknowledgements()]
 
     def _acknowledge_nag_findings(self) -> None:

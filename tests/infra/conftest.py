@@ -15,6 +15,7 @@ from tests.conftest import ROOT
 # jsii prints a banner on every import under Node 20; the Makefile silences it the same way.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
+from aws_cdk import CfnElement
 from aws_cdk.assertions import Template
 
 from infra.app import build_app
@@ -29,6 +30,9 @@ CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text(encoding=
 PROD_OVERRIDES: dict[str, Any] = {
     "stage": "prod",
     "joinBaseUrl": "https://calls.example.com/",
+    "domainName": "video.example.com",
+    "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789",
+    "kinesisTurnChannels": "3",
     "callTtlSeconds": "3600",  # strings, as `-c key=value` passes them
     "cacheTtlSeconds": "12.5",
     "throttlingRateLimit": "25",
@@ -74,7 +78,22 @@ class Synth:
         return next(iter(found.items()))
 
     def logical_id(self, construct: Any) -> str:
-        return str(self.stack.resolve(construct.node.default_child.logical_id))
+        """The logical id of a resource: an L1 itself, or an L2's own resource."""
+        element = construct if isinstance(construct, CfnElement) else construct.node.default_child
+        return str(self.stack.resolve(element.logical_id))
+
+    @property
+    def site_url(self) -> Any:
+        """The distribution's origin as the template gives it: the custom domain, else CloudFront's."""
+        if self.context.get("domainName"):
+            return f"https://{self.context['domainName']}"
+        distribution_id = self.logical_id(self.stack.distribution.distribution)
+        return {"Fn::Join": ["", ["https://", {"Fn::GetAtt": [distribution_id, "DomainName"]}]]}
+
+    @property
+    def join_base_url(self) -> Any:
+        """JOIN_BASE_URL as the template gives it: cdk.json's joinBaseUrl, else the site's origin."""
+        return str(self.context["joinBaseUrl"]).rstrip("/") or self.site_url
 
     @property
     def validation_report(self) -> dict[str, Any]:

@@ -35,7 +35,11 @@ def test_defaults_are_the_documented_ones() -> None:
     config = load_config(FakeNode(CDK_CONTEXT))
     assert config.stage == "dev"
     assert config.stack_name == "VideoCallsApi-dev"
-    assert config.join_base_url == "https://video.apifycloud.io"
+    # The join links' base: the site's own origin, known once the distribution exists.
+    assert config.join_base_url is None
+    assert (config.domain_name, config.certificate_arn) == (None, None)
+    assert (config.ice_provider, config.kinesis_turn_channels) == ("kinesis", 2)
+    assert (config.turn_urls, config.turn_secret_arn) == ((), None)
     assert config.call_ttl_seconds == 86_400
     assert config.cache_ttl_seconds == 30
     assert (config.throttling_rate_limit, config.throttling_burst_limit) == (50, 100)

@@ -64,7 +64,7 @@ def test_both_functions_run_like_the_api_function_with_their_own_log_groups(synt
         variables = properties["Environment"]["Variables"]
         assert variables["WEBHOOKS_TABLE_NAME"] == ref(synth, synth.stack.data.webhooks_table)
         assert variables["DELIVERY_QUEUE_URL"] == ref(synth, events.delivery_queue)
-        assert variables["JOIN_BASE_URL"] == str(synth.context["joinBaseUrl"]).rstrip("/")
+        assert variables["JOIN_BASE_URL"] == synth.join_base_url
     assert sorted(handlers.values()) == [
         "callevents.delivery_handler.lambda_handler",
         "callevents.stream_handler.lambda_handler",

@@ -16,6 +16,8 @@ from infra.data import (
 from tests.infra.conftest import Synth
 
 OUTPUT_KEYS = {
+    "SiteUrl",
+    "DistributionDomainName",
     "ApiUrl",
     "CreateCallUrl",
     "AppsTableName",
@@ -157,19 +159,25 @@ def test_outputs_have_stable_keys(synth: Synth) -> None:
     # The function's own JOIN_BASE_URL: what `callsctl --stack` builds guest links with.
     function = synth.json["Resources"][synth.logical_id(stack.api_function.function)]
     join_base_url = function["Properties"]["Environment"]["Variables"]["JOIN_BASE_URL"]
-    assert outputs["JoinBaseUrl"]["Value"] == join_base_url == str(synth.context["joinBaseUrl"]).rstrip("/")
+    assert outputs["JoinBaseUrl"]["Value"] == join_base_url == synth.join_base_url
+    assert outputs["SiteUrl"]["Value"] == synth.site_url
 
 
 def test_urls_point_at_the_stage_and_the_create_call_route(synth: Synth) -> None:
     outputs = synth.json["Outputs"]
     api_url = json.dumps(outputs["ApiUrl"]["Value"])
-    create_url = json.dumps(outputs["CreateCallUrl"]["Value"])
     api_id, _ = synth.one("AWS::ApiGateway::RestApi")
     stage_id, stage = synth.one("AWS::ApiGateway::Stage")
     assert stage["Properties"]["StageName"] == synth.stage
     assert api_id in api_url
     assert json.dumps({"Ref": stage_id}) in api_url
-    assert create_url.endswith('"/api/calls"]]}')
+    # Clients create calls on the site's origin, through the distribution.
+    site_url = synth.site_url
+    create_url = outputs["CreateCallUrl"]["Value"]
+    if isinstance(site_url, str):
+        assert create_url == f"{site_url}/api/calls"
+    else:
+        assert create_url == {"Fn::Join": ["", [*site_url["Fn::Join"][1], "/api/calls"]]}
 
 
 def test_stack_name_carries_the_stage_and_prod_is_termination_protected(

@@ -16,6 +16,7 @@ from tests.conftest import ROOT
 from tests.infra.conftest import CDK_CONTEXT, Synth
 from tests.infra.test_config import FakeNode
 
+ORIGIN_RULE = "ViaDistributionOnly"  # tests/infra/test_origin_check.py
 APP_RULES = ("AppRateByHeader", "AppRateByQuery")
 IP_RULE = "IpRateWithoutAppId"
 
@@ -72,8 +73,9 @@ def test_the_web_acl_lets_everything_else_through(synth_prod: Synth) -> None:
     properties = web_acl(synth_prod)
     assert properties["Scope"] == "REGIONAL"
     assert properties["DefaultAction"] == {"Allow": {}}
-    assert [rule["Name"] for rule in properties["Rules"]] == [*APP_RULES, IP_RULE]
-    assert [rule["Priority"] for rule in properties["Rules"]] == [0, 1, 2]
+    # First, what did not come through the distribution; then the limits.
+    assert [rule["Name"] for rule in properties["Rules"]] == [ORIGIN_RULE, *APP_RULES, IP_RULE]
+    assert [rule["Priority"] for rule in properties["Rules"]] == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize(
@@ -100,9 +102,14 @@ def test_apps_are_counted_by_the_app_id_in_the_header_and_in_the_query(
     assert "ScopeDownStatement" not in statement
 
 
-def test_requests_naming_no_app_outside_the_body_are_counted_per_ip(synth_prod: Synth) -> None:
+def test_requests_naming_no_app_outside_the_body_are_counted_per_viewer_address(synth_prod: Synth) -> None:
     statement = rules(synth_prod)[IP_RULE]["Statement"]["RateBasedStatement"]
-    assert statement["AggregateKeyType"] == "IP"
+    # The stage sees CloudFront's addresses: the viewer's is in the header the distribution sets.
+    assert statement["AggregateKeyType"] == "FORWARDED_IP"
+    assert statement["ForwardedIPConfig"] == {
+        "HeaderName": edge.VIEWER_IP_HEADER,
+        "FallbackBehavior": "NO_MATCH",
+    }
     assert statement["Limit"] == int(synth_prod.context["ipRateLimitPer5Min"])
     assert statement["EvaluationWindowSec"] == 300
     either = statement["ScopeDownStatement"]["NotStatement"]["Statement"]["OrStatement"]["Statements"]
@@ -150,7 +157,7 @@ def test_the_dashboard_shows_what_each_rule_refused(synth_prod: Synth, synth_dev
 
 @pytest.mark.parametrize(
     ("app_limit", "ip_limit", "expected"),
-    [("500", "0", list(APP_RULES)), ("0", "200", [IP_RULE]), ("0", "0", [])],
+    [("500", "0", [ORIGIN_RULE, *APP_RULES]), ("0", "200", [ORIGIN_RULE, IP_RULE]), ("0", "0", [])],
 )
 def test_each_limit_set_to_0_drops_its_rules(app_limit: str, ip_limit: str, expected: list[str]) -> None:
     from infra.app import build_app

@@ -70,7 +70,8 @@ def test_recordings_expire_after_the_retention_and_unfinished_uploads_after_a_da
 
 def test_cors_lets_the_join_links_origin_put_parts_and_read_their_etag(synth: Synth) -> None:
     (rule,) = bucket(synth)["Properties"]["CorsConfiguration"]["CorsRules"]
-    assert rule["AllowedOrigins"] == [str(synth.context["joinBaseUrl"]).rstrip("/")]
+    # The join links' base: cdk.json's joinBaseUrl, else the site's own origin (the distribution).
+    assert rule["AllowedOrigins"] == [synth.join_base_url]
     assert sorted(rule["AllowedMethods"]) == ["GET", "HEAD", "PUT"]
     assert rule["ExposedHeaders"] == ["ETag"]
 
@@ -131,7 +132,9 @@ def test_grant_signaling_gives_a_function_the_objects_and_the_table() -> None:
         stack, "Table", partition_key=dynamodb.Attribute(name="callId", type=dynamodb.AttributeType.STRING)
     )
     config = load_config(_Context(CDK_CONTEXT))
-    recordings = Recordings(stack, "Recordings", config=config, table=table)
+    recordings = Recordings(
+        stack, "Recordings", config=config, table=table, page_origin="https://video.example"
+    )
     function = lambda_.Function(
         stack,
         "Signaling",

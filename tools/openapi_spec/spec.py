@@ -1066,22 +1066,17 @@ def info_description(items: dict[str, Schema]) -> str:
     return INFO_DESCRIPTION.format(credentials=CREDENTIALS_NOTE, bodiless=exceptions)
 
 
-# Where the API answers: the local run, and a deployed stage (the stack's output ApiUrl).
+# Where the API answers: the local run, and a deployed stack's one origin (its output SiteUrl), the
+# CloudFront distribution in front of the stage (infra/distribution.py).
 SERVERS: list[Schema] = [
     {"url": "http://127.0.0.1:3000", "description": "The local run (`make run`; `PORT` moves it)"},
     {
-        "url": "https://{apiId}.execute-api.{region}.amazonaws.com/{stage}",
-        "description": "A deployed stage: the stack's output `ApiUrl`",
+        "url": "https://{host}",
+        "description": "A deployed stack: its output `SiteUrl`, the page's, the API's and signaling's origin",
         "variables": {
-            "apiId": {
-                "default": "abc123defg",
-                "description": "The REST API's id, the first label of `ApiUrl`",
-            },
-            "region": {"default": "eu-central-1", "description": "The stack's region"},
-            "stage": {
-                "default": "prod",
-                "enum": ["dev", "prod"],
-                "description": "The stage (`make deploy STAGE=`)",
+            "host": {
+                "default": "d111111abcdef8.cloudfront.net",
+                "description": "The distribution's name (`DistributionDomainName`) or the `domainName`",
             },
         },
     },
