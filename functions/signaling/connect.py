@@ -11,6 +11,11 @@ connection of a role replaces the older (a reload, a second device): the older i
 nothing and tells nobody. The call is read again after the write: an end committed before that
 read refuses the connection, and one committed after it finds the connection in the table when
 the calls stream is handled (signaling.call_ended). Either way no socket outlives its call.
+
+A recording belongs to the agent's live connection (signaling.disconnect). An agent's page that
+is told `replaced` stops and completes its own recording, the last part included. One already
+gone (the post finds no socket: a tab closed while its network was down) never will, so the
+newer connection completes it from the parts that arrived, and the newer page can record anew.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from datetime import UTC, datetime
 from calls.signaling_tokens import InvalidSignalingToken, verify_token
 
 from signaling import messages
-from signaling.models import Connection, ConnectionGone, Identity
+from signaling.models import AGENT, Connection, ConnectionGone, Identity
 from signaling.ports import CallsTable, ConnectionsTable, Ports
 
 # API Gateway closes a WebSocket after two hours: an item older than this is a lost $disconnect's.
@@ -40,6 +45,15 @@ class Refused(Exception):
 class Admitted:
     call_id: str
     role: str
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What $connect did: `live` False when the call is over (refuse the connection), and how many
+    recordings of a replaced agent connection already gone it completed."""
+
+    live: bool
+    recordings_finished: int = 0
 
 
 def authorize(
@@ -62,8 +76,8 @@ def authorize(
     return Admitted(call_id=granted.call_id, role=granted.role)
 
 
-def connect(identity: Identity, *, ports: Ports, now: float) -> bool:
-    """Make the connection its role's live one; False when the call is over (refuse it)."""
+def connect(identity: Identity, *, ports: Ports, now: float) -> Opened:
+    """Make the connection its role's live one, unless the call is over."""
     connection = Connection(
         call_id=identity.call_id,
         role=identity.role,
@@ -74,20 +88,25 @@ def connect(identity: Identity, *, ports: Ports, now: float) -> bool:
     replaced = ports.connections.put(connection)
     state = ports.calls.call_state(identity.call_id)
     live = state is not None and state.live_at(now)
+    finished = 0
     if replaced is not None and not replaced.is_of(identity):
-        _close(ports, replaced.connection_id, messages.REPLACED if live else messages.CALL_ENDED)
+        reached = _close(ports, replaced.connection_id, messages.REPLACED if live else messages.CALL_ENDED)
+        if live and not reached and identity.role == AGENT:
+            finished = ports.recordings.finish(identity.call_id)
     if not live:
         ports.connections.remove(identity.call_id, identity.role, identity.connection_id)
-    return live
+    return Opened(live=live, recordings_finished=finished)
 
 
-def _close(ports: Ports, connection_id: str, farewell: bytes) -> None:
-    """Say why, then close. Its item is no longer its own: nothing to remove if it is gone."""
+def _close(ports: Ports, connection_id: str, farewell: bytes) -> bool:
+    """Say why, then close; False when the socket was gone already. Its item is no longer its
+    own: nothing to remove either way."""
     try:
         ports.sockets.post(connection_id, farewell)
     except ConnectionGone:
-        return
+        return False
     ports.sockets.close(connection_id)
+    return True
 
 
 def _timestamp(now: float) -> str:

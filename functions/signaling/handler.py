@@ -88,10 +88,7 @@ def on_connection_route(identity: Identity, route: str, event: dict[str, Any]) -
     if route == "$disconnect":
         from signaling.disconnect import disconnect
 
-        finished = disconnect(identity, ports=ports())
-        if finished:
-            logger.info("Agent gone: recordings completed", extra={"recordings": finished})
-            metrics.add_metric(name="RecordingsFinishedOnDisconnect", unit=MetricUnit.Count, value=finished)
+        completed_for_a_gone_agent(disconnect(identity, ports=ports()))
         return OK
     if route in MESSAGE_ROUTES:
         return on_message(identity, route, event)
@@ -171,12 +168,21 @@ def policy(
 def connect(identity: Identity) -> dict[str, Any]:
     from signaling.connect import connect as open_connection
 
-    if not open_connection(identity, ports=ports(), now=time.time()):
+    opened = open_connection(identity, ports=ports(), now=time.time())
+    if not opened.live:
         logger.info("Signaling connection refused: the call is over")
         metrics.add_metric(name="SignalingRefused", unit=MetricUnit.Count, value=1)
         return {"statusCode": 403}
     metrics.add_metric(name="SignalingConnected", unit=MetricUnit.Count, value=1)
+    completed_for_a_gone_agent(opened.recordings_finished)
     return OK
+
+
+def completed_for_a_gone_agent(finished: int) -> None:
+    """Recordings the server completed because the agent's page that made them is gone."""
+    if finished:
+        logger.info("Agent gone: recordings completed", extra={"recordings": finished})
+        metrics.add_metric(name="RecordingsFinishedForGoneAgent", unit=MetricUnit.Count, value=finished)
 
 
 def on_message(identity: Identity, route: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -31,8 +31,9 @@ from calls.recordings import (
     StartRecording,
 )
 from calls.request import CallRequest
+from signaling.connect import connect
 from signaling.disconnect import disconnect
-from signaling.models import Connection, Identity
+from signaling.models import CallState, Connection, Identity
 
 from tests.signaling.fakes import Fakes
 
@@ -323,6 +324,33 @@ def test_only_the_agents_live_connection_closing_finishes_recordings(
     )
     disconnect(Identity(CALL_ID, role, "c-1"), ports=ports)
     assert recordings.finished == ([CALL_ID] if finishes else [])
+
+
+@pytest.mark.parametrize(
+    ("role", "older_gone", "finishes"),
+    [("agent", True, True), ("agent", False, False), ("guest", True, False)],
+)
+def test_a_newer_agent_connection_finishes_only_what_a_gone_page_left(
+    role: str, older_gone: bool, finishes: bool
+) -> None:
+    """An older agent page still there is told `replaced` and completes its own recording (its
+    last part included); one already gone never will, so the newer connection completes it."""
+    world = Fakes()
+    now = NOW.timestamp()
+    world.calls.states[CALL_ID] = CallState(ended=False, expires_at=int(now) + 3600)
+    recordings = FakeRecordings()
+    ports = dataclasses.replace(world.ports, recordings=recordings)
+    world.connections.items[CALL_ID, role] = Connection(
+        call_id=CALL_ID, role=role, connection_id="older", connected_at="x", expires_at=0
+    )
+    if older_gone:
+        world.sockets.gone.add("older")
+
+    opened = connect(Identity(CALL_ID, role, "newer"), ports=ports, now=now)
+
+    assert opened.live
+    assert recordings.finished == ([CALL_ID] if finishes else [])
+    assert opened.recordings_finished == (1 if finishes else 0)
 
 
 def stream_record(

@@ -38,7 +38,7 @@ def new_call(fakes: Fakes, *, ended: bool = False, expires_at: float = NOW + 360
 def joined(fakes: Fakes, call_id: str, role: str, name: str | None = None) -> Identity:
     """A connection of `role` made through $connect, and through hello when a name is given."""
     identity = Identity(call_id, role, f"{role}-{uuid.uuid4().hex[:8]}=")
-    assert connect(identity, ports=fakes.ports, now=NOW)
+    assert connect(identity, ports=fakes.ports, now=NOW).live
     if name is not None:
         hello(identity, name, ports=fakes.ports, hello_at="2026-11-23T12:00:00.000Z")
     return identity
@@ -129,7 +129,7 @@ def test_a_connection_is_stored_as_its_roles_live_one() -> None:
     fakes = Fakes()
     call_id = new_call(fakes)
     identity = Identity(call_id, "guest", "conn-1=")
-    assert connect(identity, ports=fakes.ports, now=NOW)
+    assert connect(identity, ports=fakes.ports, now=NOW).live
     stored = fakes.connections.items[call_id, "guest"]
     assert (stored.connection_id, stored.ready) == ("conn-1=", False)
     assert stored.connected_at == "2026-11-23T23:30:00.000Z"
@@ -145,7 +145,7 @@ def test_a_newer_connection_replaces_the_older_which_is_told_and_closed() -> Non
     drain(fakes)
 
     newer = Identity(call_id, "guest", "guest-newer=")
-    assert connect(newer, ports=fakes.ports, now=NOW + 5)
+    assert connect(newer, ports=fakes.ports, now=NOW + 5).live
     assert fakes.connections.items[call_id, "guest"].connection_id == newer.connection_id
     assert fakes.sockets.take() == [(older.connection_id, {"type": "replaced"})]
     assert fakes.sockets.closed == [older.connection_id]
@@ -165,8 +165,8 @@ def test_two_guests_racing_leave_one_the_later() -> None:
     fakes = Fakes()
     call_id = new_call(fakes)
     first, second = Identity(call_id, "guest", "g1="), Identity(call_id, "guest", "g2=")
-    assert connect(first, ports=fakes.ports, now=NOW)
-    assert connect(second, ports=fakes.ports, now=NOW)
+    assert connect(first, ports=fakes.ports, now=NOW).live
+    assert connect(second, ports=fakes.ports, now=NOW).live
     assert fakes.connections.items[call_id, "guest"].connection_id == "g2="
     assert fakes.sockets.sent == [("g1=", {"type": "replaced"})]
     assert fakes.sockets.closed == ["g1="]
@@ -187,7 +187,7 @@ def test_a_replaced_connection_already_gone_is_no_error() -> None:
     call_id = new_call(fakes)
     older = joined(fakes, call_id, "agent")
     fakes.sockets.gone.add(older.connection_id)
-    assert connect(Identity(call_id, "agent", "newer="), ports=fakes.ports, now=NOW)
+    assert connect(Identity(call_id, "agent", "newer="), ports=fakes.ports, now=NOW).live
     assert fakes.connections.items[call_id, "agent"].connection_id == "newer="
 
 
@@ -199,7 +199,7 @@ def test_a_call_that_ended_before_the_connection_was_written_refuses_it() -> Non
     older = joined(fakes, call_id, "guest")
     fakes.calls.states[call_id] = CallState(ended=True, expires_at=int(NOW) + 3600)
     drain(fakes)
-    assert not connect(Identity(call_id, "guest", "late="), ports=fakes.ports, now=NOW)
+    assert not connect(Identity(call_id, "guest", "late="), ports=fakes.ports, now=NOW).live
     assert (call_id, "guest") not in fakes.connections.items
     assert fakes.sockets.sent == [(older.connection_id, {"type": "call-ended"})]
     assert fakes.sockets.closed == [older.connection_id]
