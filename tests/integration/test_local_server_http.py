@@ -21,7 +21,7 @@ from tests.services import LocalApi
 
 pytestmark = pytest.mark.integration
 
-MAX_BODY_BYTES = 32 * 1024  # the contract's limit, written out
+MAX_BODY_BYTES = 32 * 1024  # the documented limit (docs/behaviour.md), written out
 CREDENTIALS = f"X-App-Id: {DEMO_APP_ID}\r\nX-Widget-Key: {DEMO_WIDGET_KEY}\r\n"
 
 
