@@ -28,7 +28,7 @@ from constructs import Construct
 
 from infra.config import StackConfig
 
-# What the function calls on a channel (calls.repository.KinesisVideoSignaling), and nothing else.
+# What the function calls on a channel (calls.kinesis_video.KinesisVideoSignaling), and nothing else.
 CHANNEL_ACTIONS = ("kinesisvideo:GetSignalingChannelEndpoint", "kinesisvideo:GetIceServerConfig")
 # functions/calls/ice.py's names for the sources.
 KINESIS, TURN_REST, STATIC = "kinesis", "turn-rest", "static"

@@ -83,7 +83,7 @@ class TurnRestServers:
 
 
 class KinesisSignaling(Protocol):
-    """The two Kinesis Video calls a refresh makes (calls.repository.KinesisVideoSignaling)."""
+    """The two Kinesis Video calls a refresh makes (calls.kinesis_video.KinesisVideoSignaling)."""
 
     def https_endpoint(self, channel_arn: str) -> str: ...
 

@@ -62,7 +62,7 @@ _AGENT_REFUSED = "Recording needs the call's hostKey, or the appId and widgetKey
 
 
 class Recordings(Protocol):
-    """The recordings table as the routes use it (calls.repository.DynamoDBRecordings)."""
+    """The recordings table as the routes use it (calls.recording_storage.DynamoDBRecordings)."""
 
     def start(self, recording: RecordingRecord) -> None: ...
 
@@ -74,7 +74,7 @@ class Recordings(Protocol):
 
 
 class Bucket(Protocol):
-    """The recordings bucket as the routes use it (calls.repository.S3Recordings)."""
+    """The recordings bucket as the routes use it (calls.recording_storage.S3Recordings)."""
 
     def start_upload(self, object_key: str, content_type: str) -> str: ...
 

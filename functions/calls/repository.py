@@ -1,5 +1,7 @@
-"""Every DynamoDB and S3 call of the API lives here; nothing above this module sees botocore. How
-the records are stored as items is calls.items'.
+"""Every DynamoDB call of the calls, the apps and the idempotency records lives here; nothing
+above this module sees botocore. How the records are stored as items is calls.items'; the
+recordings' storage is calls.recording_storage, Kinesis Video's TURN calls.kinesis_video, and
+botocore's failures become domain errors in calls.aws_errors.
 
 The client comes from botocore directly: boto3's import pulls in s3transfer, which
 costs a cold start about 0.1 s for nothing this function uses.
@@ -11,56 +13,26 @@ import functools
 from typing import TYPE_CHECKING, Any, cast
 
 from calls import tables
-from calls.errors import InternalError, RecordingInProgress, ServiceUnavailable
+from calls.aws_errors import attempt, error_code, translate
+from calls.errors import ServiceUnavailable
 from calls.items import (
-    active_recording_item,
-    active_recording_key,
     app_from_items,
     call_from_item,
     call_to_item,
-    is_recording_item,
     previous_attempt,
-    recording_from_item,
-    recording_key,
-    recording_to_item,
 )
 from calls.models import (
     AppRecord,
     CallRecord,
     PageKey,
     PreviousAttempt,
-    RecordingRecord,
     RecordPage,
     StoredResponse,
-    UploadedPart,
 )
 from calls.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from mypy_boto3_dynamodb.client import DynamoDBClient
-    from mypy_boto3_s3.client import S3Client
-
-# DynamoDB's answers that mean "too busy right now, retry later".
-_RETRYABLE_ERROR_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "LimitExceededException",
-        # S3's
-        "SlowDown",
-        "InternalError",
-        "RequestTimeout",
-    }
-)
-
-
-class CallIdTaken(InternalError):
-    """A call with this id exists already; the write refused to overwrite it."""
 
 
 def create_dynamodb_client(settings: Settings) -> DynamoDBClient:
@@ -106,10 +78,10 @@ class Repository:
             try:
                 page = self.client.query(**request)
             except Exception as error:
-                if _error_code(error) == "ValidationException":
+                if error_code(error) == "ValidationException":
                     # The id is the caller's: one DynamoDB refuses as a key names no app (401).
                     return None
-                raise _translate(error) from error
+                raise translate(error) from error
             items.extend(page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 break
@@ -124,11 +96,11 @@ class Repository:
             "ConditionExpression": "attribute_not_exists(#pk)",
             "ExpressionAttributeNames": {"#pk": tables.CALLS.partition_key.name},
         }
-        _call(self.client.put_item, request)
+        attempt(self.client.put_item, request)
 
     def get_call(self, call_id: str) -> CallRecord | None:
         """One call by id, read consistently so that a call just created is found."""
-        found = _call(
+        found = attempt(
             self.client.get_item,
             {
                 "TableName": self._calls_table_name,
@@ -175,7 +147,7 @@ class Repository:
                 "createdAt": {"S": start.created_at},
                 tables.CALLS.partition_key.name: {"S": start.call_id},
             }
-        page = _call(self.client.query, request)
+        page = attempt(self.client.query, request)
         last = page.get("LastEvaluatedKey")
         next_key = PageKey(created_at=last["createdAt"]["S"], call_id=last["callId"]["S"]) if last else None
         return RecordPage(calls=[call_from_item(item) for item in page.get("Items", [])], next_key=next_key)
@@ -234,11 +206,11 @@ class Repository:
             updated = self.client.update_item(**request)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise _translate(error) from error
+                raise translate(error) from error
             old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
             return call_from_item(old) if old else None
         except Exception as error:
-            raise _translate(error) from error
+            raise translate(error) from error
         return call_from_item(updated["Attributes"])
 
 
@@ -300,10 +272,10 @@ class IdempotencyTable:
                 return None
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise _translate(error) from error
+                    raise translate(error) from error
                 item: dict[str, Any] | None = error.response.get("Item") or self._read(record_id)  # type: ignore[assignment]
             except Exception as error:
-                raise _translate(error) from error
+                raise translate(error) from error
             if item is not None:
                 return previous_attempt(item)
             # Released between our write and our read: try to take it again.
@@ -316,7 +288,7 @@ class IdempotencyTable:
             ":body": {"S": response.body},
         }
         update = "SET #status = :done, responseStatus = :code, responseBody = :body"
-        _call(
+        attempt(
             self._client.update_item,
             {
                 "TableName": self._table_name,
@@ -328,401 +300,15 @@ class IdempotencyTable:
         )
 
     def release(self, record_id: str) -> None:
-        _call(self._client.delete_item, {"TableName": self._table_name, "Key": {"id": {"S": record_id}}})
+        attempt(self._client.delete_item, {"TableName": self._table_name, "Key": {"id": {"S": record_id}}})
 
     def _read(self, record_id: str) -> dict[str, Any] | None:
-        found = _call(
+        found = attempt(
             self._client.get_item,
             {"TableName": self._table_name, "Key": {"id": {"S": record_id}}, "ConsistentRead": True},
         )
         item: dict[str, Any] | None = found.get("Item")
         return item
-
-
-def _call(operation: Any, request: dict[str, Any]) -> Any:
-    try:
-        return operation(**request)
-    except Exception as error:
-        raise _translate(error) from error
-
-
-def _error_code(error: Exception) -> str:
-    from botocore.exceptions import ClientError
-
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def _translate(error: Exception) -> Exception:
-    """botocore's failures as domain errors: busy or slow means 503, anything else 500."""
-    from botocore.exceptions import (
-        ClientError,
-        ConnectionClosedError,
-        ConnectTimeoutError,
-        EndpointConnectionError,
-        ReadTimeoutError,
-    )
-
-    if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        if code == "ConditionalCheckFailedException":
-            return CallIdTaken()
-        if code in _RETRYABLE_ERROR_CODES:
-            return ServiceUnavailable()
-        return InternalError()
-    if isinstance(
-        error,
-        ConnectTimeoutError | ReadTimeoutError | EndpointConnectionError | ConnectionClosedError,
-    ):
-        return ServiceUnavailable()
-    return error
-
-
-class KinesisVideoSignaling:
-    """The Kinesis Video Streams calls behind managed TURN (calls.ice): the channel's HTTPS
-    endpoint, then GetIceServerConfig on it. Short timeouts: a slow answer costs the page its
-    TURN servers, never the join."""
-
-    def __init__(self, region: str):
-        from botocore.config import Config
-
-        self._region = region
-        self._config = Config(
-            connect_timeout=0.5, read_timeout=1, retries={"total_max_attempts": 2, "mode": "standard"}
-        )
-        self._control: Any = None
-
-    def https_endpoint(self, channel_arn: str) -> str:
-        from botocore.session import get_session
-
-        if self._control is None:
-            self._control = get_session().create_client(
-                "kinesisvideo", region_name=self._region, config=self._config
-            )
-        answer = self._control.get_signaling_channel_endpoint(
-            ChannelARN=channel_arn,
-            SingleMasterChannelEndpointConfiguration={"Protocols": ["HTTPS"], "Role": "VIEWER"},
-        )
-        endpoint: str = next(
-            found["ResourceEndpoint"]
-            for found in answer["ResourceEndpointList"]
-            if found.get("Protocol") == "HTTPS"
-        )
-        return endpoint
-
-    def ice_server_config(self, channel_arn: str, endpoint: str) -> list[dict[str, Any]]:
-        from botocore.session import get_session
-
-        signaling: Any = get_session().create_client(
-            "kinesis-video-signaling", region_name=self._region, endpoint_url=endpoint, config=self._config
-        )
-        answer = signaling.get_ice_server_config(ChannelARN=channel_arn, Service="TURN")
-        servers: list[dict[str, Any]] = answer["IceServerList"]
-        return servers
-
-
-class DynamoDBRecordings:
-    """The recordings table (calls.tables.RECORDINGS): each recording, and the call's marker of the
-    one in progress, written and removed together in transactions."""
-
-    def __init__(self, client: DynamoDBClient, table_name: str):
-        self._client = client
-        self._table_name = table_name
-
-    def start(self, recording: RecordingRecord) -> None:
-        """The new recording and the marker that it is the call's one in progress, in one
-        transaction; RecordingInProgress when the call has one already."""
-        from botocore.exceptions import ClientError
-
-        new = "attribute_not_exists(recordingId)"
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table_name,
-                            "Item": active_recording_item(recording),
-                            "ConditionExpression": new,
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table_name,
-                            "Item": recording_to_item(recording),
-                            "ConditionExpression": new,
-                        }
-                    },
-                ]
-            )
-        except ClientError as error:
-            if _cancelled_by_condition(error, index=0):
-                raise RecordingInProgress() from None
-            raise _translate(error) from error
-        except Exception as error:
-            raise _translate(error) from error
-
-    def active_recording_id(self, call_id: str) -> str | None:
-        """The call's recording in progress, as its marker names it."""
-        found = _call(
-            self._client.get_item,
-            {"TableName": self._table_name, "Key": active_recording_key(call_id), "ConsistentRead": True},
-        )
-        item = found.get("Item")
-        return str(item["activeRecordingId"]["S"]) if item else None
-
-    def get(self, call_id: str, recording_id: str) -> RecordingRecord | None:
-        found = _call(
-            self._client.get_item,
-            {
-                "TableName": self._table_name,
-                "Key": recording_key(call_id, recording_id),
-                "ConsistentRead": True,
-            },
-        )
-        item = found.get("Item")
-        return recording_from_item(item) if item and is_recording_item(item) else None
-
-    def of_call(self, call_id: str) -> list[RecordingRecord]:
-        request: dict[str, Any] = {
-            "TableName": self._table_name,
-            "KeyConditionExpression": "#pk = :call",
-            "ExpressionAttributeNames": {"#pk": tables.RECORDINGS.partition_key.name},
-            "ExpressionAttributeValues": {":call": {"S": call_id}},
-            "ConsistentRead": True,
-        }
-        found: list[RecordingRecord] = []
-        while True:
-            page = _call(self._client.query, request)
-            found.extend(
-                recording_from_item(item) for item in page.get("Items", []) if is_recording_item(item)
-            )
-            if "LastEvaluatedKey" not in page:
-                return found
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def mark_ready(
-        self, recording: RecordingRecord, *, ended_at: str, size_bytes: int, duration_seconds: float
-    ) -> RecordingRecord | None:
-        import dataclasses
-
-        ready = dataclasses.replace(
-            recording,
-            status="ready",
-            ended_at=ended_at,
-            size_bytes=size_bytes,
-            duration_seconds=duration_seconds,
-        )
-        stored = recording_to_item(ready)
-        update = {
-            "TableName": self._table_name,
-            "Key": recording_key(recording.call_id, recording.recording_id),
-            "UpdateExpression": "SET #status = :ready, endedAt = :endedAt, sizeBytes = :size, "
-            "durationSeconds = :duration",
-            "ConditionExpression": "#status = :recording",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": {
-                ":ready": {"S": "ready"},
-                ":recording": {"S": "recording"},
-                ":endedAt": stored["endedAt"],
-                ":size": stored["sizeBytes"],
-                ":duration": stored["durationSeconds"],
-            },
-        }
-        if self._write_with_marker_gone(recording, {"Update": update}):
-            return recording_from_item(stored)
-        return self.get(recording.call_id, recording.recording_id)
-
-    def discard(self, recording: RecordingRecord) -> None:
-        delete = {
-            "TableName": self._table_name,
-            "Key": recording_key(recording.call_id, recording.recording_id),
-            "ConditionExpression": "#status = :recording",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": {":recording": {"S": "recording"}},
-        }
-        self._write_with_marker_gone(recording, {"Delete": delete})
-
-    def _write_with_marker_gone(self, recording: RecordingRecord, write: dict[str, Any]) -> bool:
-        """`write` (conditional on the recording still recording) and the removal of the call's
-        marker, when it names this recording, in one transaction; False when the condition refused."""
-        from botocore.exceptions import ClientError
-
-        marker = {
-            "Delete": {
-                "TableName": self._table_name,
-                "Key": active_recording_key(recording.call_id),
-                "ConditionExpression": "attribute_not_exists(activeRecordingId) OR activeRecordingId = :me",
-                "ExpressionAttributeValues": {":me": {"S": recording.recording_id}},
-            }
-        }
-        try:
-            self._client.transact_write_items(TransactItems=[write, marker])  # type: ignore[list-item]
-        except ClientError as error:
-            if _cancelled_by_condition(error, index=0):
-                return False
-            if _cancelled_by_condition(error, index=1):
-                # The marker names another recording: this one is no longer the call's in progress.
-                return self._write_alone(write)
-            raise _translate(error) from error
-        except Exception as error:
-            raise _translate(error) from error
-        return True
-
-    def _write_alone(self, write: dict[str, Any]) -> bool:
-        from botocore.exceptions import ClientError
-
-        ((kind, request),) = write.items()
-        operation: Any = self._client.update_item if kind == "Update" else self._client.delete_item
-        try:
-            operation(**request)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise _translate(error) from error
-            return False
-        except Exception as error:
-            raise _translate(error) from error
-        return True
-
-
-def _cancelled_by_condition(error: Exception, *, index: int) -> bool:
-    """Whether a cancelled transaction's item at `index` failed its condition."""
-    from botocore.exceptions import ClientError
-
-    if not isinstance(error, ClientError):
-        return False
-    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return False
-    reasons: list[dict[str, Any]] = error.response.get("CancellationReasons", [])  # type: ignore[assignment]
-    if not reasons:  # some servers only say so in the message
-        message = str(error.response.get("Error", {}).get("Message", ""))
-        codes = message.partition("[")[2].rstrip("]").split(",")
-        reasons = [{"Code": code.strip()} for code in codes]
-    return index < len(reasons) and reasons[index].get("Code") == "ConditionalCheckFailed"
-
-
-# S3 answers at once or is in trouble: a part URL costs no request at all, and completing an
-# upload of many parts is the slowest call, within a few seconds.
-S3_CONNECT_TIMEOUT_SECONDS = 1.0
-S3_READ_TIMEOUT_SECONDS = 5.0
-S3_MAX_ATTEMPTS = 2
-
-
-def create_s3_client(settings: Settings) -> S3Client:
-    from botocore.config import Config
-    from botocore.session import get_session
-
-    config = Config(
-        connect_timeout=S3_CONNECT_TIMEOUT_SECONDS,
-        read_timeout=S3_READ_TIMEOUT_SECONDS,
-        retries={"total_max_attempts": S3_MAX_ATTEMPTS, "mode": "standard"},
-        tcp_keepalive=True,
-        signature_version="s3v4",
-        # A local S3-compatible server has one host name: the bucket goes in the path.
-        s3={"addressing_style": "path" if settings.s3_endpoint_url else "virtual"},
-    )
-    client = get_session().create_client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
-    return cast("S3Client", client)
-
-
-class S3Recordings:
-    """The recordings bucket: multipart uploads, their presigned part URLs, presigned downloads."""
-
-    def __init__(self, client: S3Client, bucket: str):
-        self._client = client
-        self._bucket = bucket
-
-    def start_upload(self, object_key: str, content_type: str) -> str:
-        answer = _call(
-            self._client.create_multipart_upload,
-            {"Bucket": self._bucket, "Key": object_key, "ContentType": content_type},
-        )
-        return str(answer["UploadId"])
-
-    def part_upload_url(self, object_key: str, upload_id: str, part_number: int, expires_in: int) -> str:
-        """A presigned UploadPart: signed here, no request."""
-        return self._client.generate_presigned_url(
-            "upload_part",
-            Params={
-                "Bucket": self._bucket,
-                "Key": object_key,
-                "UploadId": upload_id,
-                "PartNumber": part_number,
-            },
-            ExpiresIn=expires_in,
-        )
-
-    def download_url(self, object_key: str, file_name: str, expires_in: int) -> str:
-        """A presigned GetObject that saves as `file_name`: signed here, no request."""
-        return self._client.generate_presigned_url(
-            "get_object",
-            Params={
-                "Bucket": self._bucket,
-                "Key": object_key,
-                "ResponseContentDisposition": f'attachment; filename="{file_name}"',
-            },
-            ExpiresIn=expires_in,
-        )
-
-    def list_parts(self, object_key: str, upload_id: str) -> list[UploadedPart] | None:
-        request: dict[str, Any] = {"Bucket": self._bucket, "Key": object_key, "UploadId": upload_id}
-        parts: list[UploadedPart] = []
-        while True:
-            try:
-                page = self._client.list_parts(**request)
-            except Exception as error:
-                if _error_code(error) == "NoSuchUpload":
-                    return None
-                raise _translate(error) from error
-            parts.extend(
-                UploadedPart(part_number=part["PartNumber"], etag=part["ETag"], size_bytes=part["Size"])
-                for part in page.get("Parts", [])
-            )
-            if not page.get("IsTruncated"):
-                return parts
-            request["PartNumberMarker"] = page["NextPartNumberMarker"]
-
-    def complete_upload(self, object_key: str, upload_id: str, parts: Sequence[UploadedPart]) -> bool:
-        try:
-            self._client.complete_multipart_upload(
-                Bucket=self._bucket,
-                Key=object_key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": [{"PartNumber": p.part_number, "ETag": p.etag} for p in parts]},
-            )
-        except Exception as error:
-            if _error_code(error) == "NoSuchUpload":
-                return False
-            raise _translate(error) from error
-        return True
-
-    def abort_upload(self, object_key: str, upload_id: str) -> None:
-        try:
-            self._client.abort_multipart_upload(Bucket=self._bucket, Key=object_key, UploadId=upload_id)
-        except Exception as error:
-            if _error_code(error) != "NoSuchUpload":
-                raise _translate(error) from error
-
-    def object_size(self, object_key: str) -> int | None:
-        try:
-            answer = self._client.head_object(Bucket=self._bucket, Key=object_key)
-        except Exception as error:
-            if _error_code(error) in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise _translate(error) from error
-        return int(answer["ContentLength"])
-
-
-@functools.cache
-def get_recordings_table() -> DynamoDBRecordings:
-    return DynamoDBRecordings(get_repository().client, get_settings().recordings_table_name)
-
-
-@functools.cache
-def get_recordings_bucket() -> S3Recordings:
-    """The S3 client is made on the first recording route: no other route loads S3's model."""
-    settings = get_settings()
-    return S3Recordings(create_s3_client(settings), settings.recordings_bucket_name)
 
 
 @functools.cache

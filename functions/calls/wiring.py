@@ -93,7 +93,8 @@ def get_end_call() -> EndCall:
 def get_join_call() -> JoinCall:
     from calls.ice import ice_servers_from, ice_settings
     from calls.join import JoinCall, SignalingOffer
-    from calls.repository import KinesisVideoSignaling, get_repository
+    from calls.kinesis_video import KinesisVideoSignaling
+    from calls.repository import get_repository
     from calls.settings import get_settings
 
     repository = get_repository()
@@ -109,16 +110,17 @@ def get_join_call() -> JoinCall:
 
 @functools.cache
 def get_recording_access() -> RecordingAccess:
+    from calls.recording_storage import get_recordings_table
     from calls.recordings import RecordingAccess
-    from calls.repository import get_recordings_table, get_repository
+    from calls.repository import get_repository
 
     return RecordingAccess(get_app_directory(), get_repository().get_call, get_recordings_table())
 
 
 @functools.cache
 def get_start_recording() -> StartRecording:
+    from calls.recording_storage import get_recordings_bucket
     from calls.recordings import StartRecording
-    from calls.repository import get_recordings_bucket
     from calls.settings import get_settings
 
     return StartRecording(
@@ -130,8 +132,8 @@ def get_start_recording() -> StartRecording:
 
 @functools.cache
 def get_recording_part_urls() -> RecordingPartUrls:
+    from calls.recording_storage import get_recordings_bucket
     from calls.recordings import RecordingPartUrls
-    from calls.repository import get_recordings_bucket
 
     return RecordingPartUrls(get_recording_access(), get_recordings_bucket())
 
@@ -139,8 +141,8 @@ def get_recording_part_urls() -> RecordingPartUrls:
 @functools.cache
 def get_complete_recording() -> CompleteRecording:
     from calls.finish_recording import RecordingFinisher
+    from calls.recording_storage import get_recordings_bucket, get_recordings_table
     from calls.recordings import CompleteRecording
-    from calls.repository import get_recordings_bucket, get_recordings_table
 
     finisher = RecordingFinisher(get_recordings_table(), get_recordings_bucket())
     return CompleteRecording(get_recording_access(), finisher)
@@ -148,8 +150,9 @@ def get_complete_recording() -> CompleteRecording:
 
 @functools.cache
 def get_list_recordings() -> ListRecordings:
+    from calls.recording_storage import get_recordings_bucket, get_recordings_table
     from calls.recordings import ListRecordings
-    from calls.repository import get_recordings_bucket, get_recordings_table, get_repository
+    from calls.repository import get_repository
 
     return ListRecordings(
         get_app_directory(), get_repository().get_call, get_recordings_table(), get_recordings_bucket()
@@ -198,12 +201,12 @@ def build_every_service() -> None:
 
 def reset() -> None:
     """Forget every built service, the configuration and the clients: a cold container again."""
-    from calls import repository, settings
+    from calls import recording_storage, repository, settings
 
     for factory in SERVICE_FACTORIES:
         factory.cache_clear()
     settings.get_settings.cache_clear()
     repository.get_repository.cache_clear()
     repository.get_idempotency_table.cache_clear()
-    repository.get_recordings_table.cache_clear()
-    repository.get_recordings_bucket.cache_clear()
+    recording_storage.get_recordings_table.cache_clear()
+    recording_storage.get_recordings_bucket.cache_clear()

@@ -233,7 +233,7 @@ class RecordingsFinisher:
         from datetime import UTC, datetime
 
         from calls.finish_recording import RecordingFinisher
-        from calls.repository import get_recordings_bucket, get_recordings_table
+        from calls.recording_storage import get_recordings_bucket, get_recordings_table
 
         finisher = RecordingFinisher(get_recordings_table(), get_recordings_bucket())
         return len(finisher.finish_call(call_id, now=datetime.now(UTC)))

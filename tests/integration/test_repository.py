@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from calls.aws_errors import CallIdTaken
 from calls.errors import InternalError
 from calls.models import DEFAULT_SETTINGS, CallRecord
-from calls.repository import CallIdTaken, get_repository
+from calls.repository import get_repository
 from callsctl.store import AdminStore
 from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY
 from localrun.server import LocalLambdaContext, build_event

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 from calls import ice
-from calls.repository import KinesisVideoSignaling
+from calls.kinesis_video import KinesisVideoSignaling
 
 CHANNELS = (
     "arn:aws:kinesisvideo:eu-central-1:123456789012:channel/video-calls-turn-1/1700000000001",

@@ -725,7 +725,7 @@ class AdminStore:
         """The call's recordings, newest first; NotFound for another app's call, as in the API
         (a removed call's recordings are still its app's, by their own appId)."""
         from calls.read import is_call_id
-        from calls.repository import DynamoDBRecordings
+        from calls.recording_storage import DynamoDBRecordings
 
         if not is_call_id(call_id):
             raise NotFound(f"no call {call_id} in app {app_id}")
@@ -741,8 +741,8 @@ class AdminStore:
     def recording_json(self, recording: Any) -> dict[str, Any]:
         from datetime import timedelta
 
+        from calls.recording_storage import S3Recordings
         from calls.recordings import URL_EXPIRY_SECONDS, file_name
-        from calls.repository import S3Recordings
         from calls.view import READY, iso_timestamp, recording_view
 
         view: dict[str, Any] = dict(recording_view(recording))
@@ -804,7 +804,7 @@ def _preset_info(item: dict[str, Any]) -> PresetInfo:
 def _recordings_s3(bucket: RecordingsBucket) -> Any:
     if bucket.make_client is not None:
         return bucket.make_client()
-    from calls.repository import create_s3_client
+    from calls.recording_storage import create_s3_client
     from calls.settings import get_settings
 
     settings = get_settings.__wrapped__()
