@@ -1,10 +1,16 @@
-"""`make run`'s preparation on a database kept from before a schema change (.local/)."""
+"""`make run`'s preparation on a database kept from before a schema change (.local/).
+
+These tests change tables' indexes, so they run on a DynamoDB Local of their own with its data in a
+folder, as `make run`'s is: on the session's shared one, after a thousand other tests' tables, an
+added index was seen to stay CREATING for ten minutes.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +22,19 @@ from calls.repository import Repository
 from callsctl.store import AdminStore, StoreError, TableNames
 from localrun.database import admin_store, prepare_database
 from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY
+from localrun.dynamodb_local import running_dynamodb_local
 from localrun.server import LocalLambdaContext, build_event
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def kept_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A DynamoDB Local keeping its data in a folder, as `make run` keeps `.local/`."""
+    folder = tmp_path_factory.mktemp("kept-database")
+    with running_dynamodb_local(data_dir=folder / "data", log_path=folder / "dynamodb-local.log") as endpoint:
+        yield endpoint
+
 
 # The calls table as made before the by-conversation index existed.
 CALLS_BEFORE_CONVERSATIONS = dataclasses.replace(
@@ -88,10 +104,10 @@ def list_by_conversation(
 
 
 def test_preparation_adds_the_conversation_index_to_an_old_calls_table(
-    prepared_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kept_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     names = fresh_names(tmp_path)
-    store = old_database(prepared_endpoint, names)
+    store = old_database(kept_endpoint, names)
     repository = Repository(store.client, names.apps, names.calls)
     conversation = f"conv-{uuid.uuid4()}"
     earlier = call_of_conversation(conversation)
@@ -119,24 +135,24 @@ def test_preparation_adds_the_conversation_index_to_an_old_calls_table(
     page = repository.list_calls(DEMO_APP_ID, limit=10, now=0, conversation_id=conversation)
     assert [call.call_id for call in page.calls] == [later.call_id, earlier.call_id]
 
-    response = list_by_conversation(prepared_endpoint, names, conversation, monkeypatch)
+    response = list_by_conversation(kept_endpoint, names, conversation, monkeypatch)
     assert response["statusCode"] == 200, response["body"]
     listed = json.loads(response["body"])["data"]["calls"]
     assert [call["callId"] for call in listed] == [later.call_id, earlier.call_id]
     assert all(call["genesys"] == {"conversationId": conversation} for call in listed)
 
 
-def test_preparation_is_idempotent_on_an_up_to_date_database(prepared_endpoint: str, tmp_path: Path) -> None:
-    store = admin_store(prepared_endpoint, fresh_names(tmp_path))
+def test_preparation_is_idempotent_on_an_up_to_date_database(kept_endpoint: str, tmp_path: Path) -> None:
+    store = admin_store(kept_endpoint, fresh_names(tmp_path))
     first = prepare_database(store)
     assert sorted(first) == sorted(store.names.for_schema(schema) for schema in tables.ALL_TABLES)
     assert prepare_database(store) == []
     assert set(indexes(store, store.names.calls)) == {index.name for index in tables.CALLS.indexes}
 
 
-def test_an_index_with_other_keys_is_reported_not_changed(prepared_endpoint: str, tmp_path: Path) -> None:
+def test_an_index_with_other_keys_is_reported_not_changed(kept_endpoint: str, tmp_path: Path) -> None:
     names = fresh_names(tmp_path)
-    store = admin_store(prepared_endpoint, names)
+    store = admin_store(kept_endpoint, names)
     odd = dataclasses.replace(
         tables.CALLS,
         indexes=(
