@@ -149,11 +149,17 @@ def _json_number(value: Any) -> Any:
 
 
 def _json_integer(value: Any) -> Any:
-    """A body's whole number as an int, however it was written (`3` or `3.0`, as JSON Schema's
-    `integer` allows); a fraction stays a number for the strict check to refuse."""
+    """A body's part number as an int, however it was written (`3` or `3.0`, as JSON Schema's
+    `integer` allows). A fraction, or a number past the parts' range, stays a Decimal for the
+    strict check to refuse: `1e1000000` is whole too, and making an int of it takes minutes."""
     from decimal import Decimal
 
-    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+    if (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and value.copy_abs() <= MAX_PART_NUMBER
+        and value == value.to_integral_value()
+    ):
         return int(value)
     return value
 

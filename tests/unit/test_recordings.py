@@ -397,3 +397,19 @@ def test_part_numbers_are_json_integers_however_written() -> None:
     for bad in (Decimal("3.5"), "3", True):
         with pytest.raises(ValidationError):
             RecordingPartsRequest.model_validate({"partNumbers": [bad]})
+
+
+def test_a_part_number_past_the_range_is_refused_without_being_made_an_int() -> None:
+    """`1e1000000` is a whole number in 26 bytes of body: making an int of it would hold the
+    function for minutes. Past the range it is refused as written, never converted."""
+    from decimal import Decimal
+
+    from calls.models import MAX_PART_NUMBER, RecordingPartsRequest
+    from pydantic import ValidationError
+
+    for far in (Decimal("1E+5"), Decimal("1e1000000"), Decimal(-MAX_PART_NUMBER - 1)):
+        with pytest.raises(ValidationError) as refused:
+            RecordingPartsRequest.model_validate({"partNumbers": [far]})
+        (error,) = refused.value.errors()
+        assert isinstance(error["input"], Decimal)
+        assert error["input"] == far
