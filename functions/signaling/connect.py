@@ -14,8 +14,10 @@ the calls stream is handled (signaling.call_ended). Either way no socket outlive
 
 A recording belongs to the agent's live connection (signaling.disconnect). An agent's page that
 is told `replaced` stops and completes its own recording, the last part included. One already
-gone (the post finds no socket: a tab closed while its network was down) never will, so the
-newer connection completes it from the parts that arrived, and the newer page can record anew.
+gone (the post finds no socket: a tab closed while its network was down) never will: $connect
+says so, and the handler completes them from the parts that arrived, so that the newer page can
+record anew. A failure there is logged and never refuses the connection (the call's end completes
+them anyway).
 """
 
 from __future__ import annotations
@@ -49,11 +51,12 @@ class Admitted:
 
 @dataclass(frozen=True)
 class Opened:
-    """What $connect did: `live` False when the call is over (refuse the connection), and how many
-    recordings of a replaced agent connection already gone it completed."""
+    """What $connect did: `live` False when the call is over (refuse the connection);
+    `recordings_left` when it replaced an agent connection already gone, whose recordings in
+    progress no page will complete."""
 
     live: bool
-    recordings_finished: int = 0
+    recordings_left: bool = False
 
 
 def authorize(
@@ -88,14 +91,13 @@ def connect(identity: Identity, *, ports: Ports, now: float) -> Opened:
     replaced = ports.connections.put(connection)
     state = ports.calls.call_state(identity.call_id)
     live = state is not None and state.live_at(now)
-    finished = 0
+    left = False
     if replaced is not None and not replaced.is_of(identity):
         reached = _close(ports, replaced.connection_id, messages.REPLACED if live else messages.CALL_ENDED)
-        if live and not reached and identity.role == AGENT:
-            finished = ports.recordings.finish(identity.call_id)
+        left = live and not reached and identity.role == AGENT
     if not live:
         ports.connections.remove(identity.call_id, identity.role, identity.connection_id)
-    return Opened(live=live, recordings_finished=finished)
+    return Opened(live=live, recordings_left=left)
 
 
 def _close(ports: Ports, connection_id: str, farewell: bytes) -> bool:

@@ -168,13 +168,20 @@ def policy(
 def connect(identity: Identity) -> dict[str, Any]:
     from signaling.connect import connect as open_connection
 
-    opened = open_connection(identity, ports=ports(), now=time.time())
+    signaling = ports()
+    opened = open_connection(identity, ports=signaling, now=time.time())
     if not opened.live:
         logger.info("Signaling connection refused: the call is over")
         metrics.add_metric(name="SignalingRefused", unit=MetricUnit.Count, value=1)
         return {"statusCode": 403}
     metrics.add_metric(name="SignalingConnected", unit=MetricUnit.Count, value=1)
-    completed_for_a_gone_agent(opened.recordings_finished)
+    if opened.recordings_left:
+        try:
+            completed_for_a_gone_agent(signaling.recordings.finish(identity.call_id))
+        except Exception:
+            # The connection stands: the call's end completes what is left.
+            logger.exception("Completing the recordings of a gone agent page failed")
+            metrics.add_metric(name="RecordingsFinishFailed", unit=MetricUnit.Count, value=1)
     return OK
 
 

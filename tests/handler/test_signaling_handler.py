@@ -9,6 +9,7 @@ A call is created and joined through the calls function, so the token is the joi
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 import logging
@@ -487,3 +488,36 @@ def test_a_connections_call_and_role_stay_off_the_logs_of_later_events(
         assert call["callId"] not in json.dumps(line), line
         assert "role" not in line, line
     assert "routeKey" not in refused
+
+
+# Recordings an agent page already gone left behind
+
+
+@dataclass
+class FailingRecordings:
+    """The recordings' storage in trouble: every completion raises, and is counted."""
+
+    attempts: list[str]
+
+    def finish(self, call_id: str) -> int:
+        self.attempts.append(call_id)
+        raise RuntimeError("S3 is unwell")
+
+
+def test_a_newer_agent_connects_even_when_completing_what_a_gone_page_left_fails(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts: list[str] = []
+    with_recordings = dataclasses.replace(handler.ports(), recordings=FailingRecordings(attempts))
+    monkeypatch.setattr(handler, "ports", lambda: with_recordings)
+    call = new_call(world)
+    open_connection(world, call, "agent", "agent-old=")
+    world.sockets.gone.add("agent-old=")  # its tab closed without a word
+
+    open_connection(world, call, "agent", "agent-new=")  # $connect answers 200 all the same
+
+    assert attempts == [call["callId"]]
+    item = world.store.client.get_item(
+        TableName=NAMES.connections, Key={"callId": {"S": call["callId"]}, "role": {"S": "agent"}}
+    )["Item"]
+    assert item["connectionId"]["S"] == "agent-new="
