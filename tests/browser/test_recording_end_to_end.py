@@ -38,6 +38,8 @@ pytestmark = [pytest.mark.browser]
 RECORDED_SECONDS = 10
 # A part fills in seconds from a camera that films noise, in a minute on a loaded machine.
 PART_WAIT_S = 90
+# An uplink on which four seconds of recording (about 1.3 MB) take seconds to go up.
+SLOW_UPLINK_BYTES = 400_000
 
 
 @pytest.fixture
@@ -167,3 +169,33 @@ def test_the_agents_page_closed_mid_recording_leaves_a_ready_recording_of_what_a
     finally:
         guest_context.close()
         agent_context.close()  # again, if the test stopped before it closed it
+
+
+def test_the_agent_leaving_a_short_recording_keeps_all_of_it(
+    open_person: OpenPerson,  # noqa: F811 (the fixture imported above)
+    local_api: LocalApi,
+    app: TestApp,
+) -> None:
+    """Shorter than one part, the whole recording is the last part: Leave sends it and completes
+    before its socket closes, which would have the server complete the upload without it (and,
+    with no part at all, discard the recording). A slow uplink makes the part take seconds."""
+    call = create_call(local_api, app, recordOnStart=True)
+    agent, guest = in_call(open_person, call)
+    expect(recording_indicator(agent)).to_be_visible()
+    began = time.monotonic()
+    agent.page.wait_for_timeout(4000)
+    uplink = agent.page.context.new_cdp_session(agent.page)
+    uplink.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": SLOW_UPLINK_BYTES},
+    )
+
+    agent.page.get_by_role("button", name="Leave").click()
+    expect_state(agent.page, "ended", "left")
+    recorded = time.monotonic() - began
+
+    recording = ready_recording(guest.page, local_api, app, call["callId"])
+    media = read_media(download(recording))
+    assert (media.video_codecs, media.audio_codecs) == (["vp8"], ["opus"])
+    assert media.seconds == pytest.approx(recorded, abs=3.0)
+    expect(recording_indicator(guest)).to_be_hidden()

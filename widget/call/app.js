@@ -23,8 +23,8 @@ const SESSION_PREFIX = "videoCalls.call.";
 const TOKEN_FRESH_MS = 45000;
 const NAME_MAX_LENGTH = 100;
 const ABSENT_PEER_CHECK_MS = 1500;
-// The agent's End waits this long at most for the recording's last part, so that it is not
-// raced by the server completing the recording of an ended call.
+// The agent's End and Leave wait this long at most for the recording's last part, so that it is
+// not raced by the server completing the recording of an ended call or a closed connection.
 const RECORDING_LAST_PART_BEFORE_END_MS = 8000;
 
 // ---- The link: /c/{callId}?role=agent&hostKey=... (or appId + widgetKey) ----
@@ -496,6 +496,20 @@ function finish(reason) {
   if (machine.state === LOADING || machine.state === PREJOIN || machine.joined) machine.go(ENDED, { reason });
 }
 
+/**
+ * Leaving: a recording's last part goes up and the recording is completed first. Once this
+ * agent's socket closes, the server completes it from the parts that arrived, the last one not
+ * among them. `ending` keeps a recording from starting again meanwhile.
+ */
+async function leave() {
+  if (model.ending) return;
+  model.ending = true;
+  render();
+  const patience = new Promise((resolve) => setTimeout(resolve, RECORDING_LAST_PART_BEFORE_END_MS));
+  await Promise.race([recorder.stop(), patience]);
+  finish("left");
+}
+
 async function endForEveryone() {
   model.ending = true;
   model.callMessage = "";
@@ -544,7 +558,7 @@ on("preview-mic", () => toggle("audio"));
 on("preview-camera", () => toggle("video"));
 on("call-mic", () => toggle("audio"));
 on("call-camera", () => toggle("video"));
-on("leave", () => finish("left"));
+on("leave", leave);
 on("end", () => view.showEndConfirm(true));
 on("record", recordClicked);
 on("end-no", () => view.showEndConfirm(false));

@@ -189,6 +189,7 @@ export class CallView {
     this.renderToggles(model, "call-mic", "call-camera", "self-off");
     this.el.end.hidden = model.role !== "agent";
     this.el.end.disabled = Boolean(model.ending);
+    this.el.leave.disabled = Boolean(model.ending);
     this.el["end-yes"].disabled = Boolean(model.ending);
     this.el["sound-blocked"].hidden = !model.soundBlocked;
     this.el["call-message"].textContent = model.callMessage || "";
