@@ -1024,3 +1024,33 @@ def test_a_page_that_leaves_is_waited_for_at_once(two_pages: tuple[Page, Page]) 
     guest.get_by_role("button", name="Join again").click()
     expect_state(agent, "in-call")
     expect_media_flowing(agent, "the agent after the guest came back")
+
+
+# What the page may talk to
+
+
+CONNECT_TRIES = """async (targets) => {
+  const blocked = [];
+  document.addEventListener("securitypolicyviolation", (event) => blocked.push(event.blockedURI));
+  for (const target of targets) {
+    try { await fetch(target, { method: "PUT", body: "x" }); } catch (refused) { /* offline, or refused */ }
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200)); // the reports are queued
+  return blocked;
+}"""
+
+
+def test_the_page_holding_an_agents_credential_connects_to_no_other_site(
+    open_tab: OpenTab, call_site: CallSite, service: FakeCallService
+) -> None:
+    """Its Content-Security-Policy: the API and signaling, S3's presigned URLs and the local
+    run's storage on loopback; any other https host is refused before a request leaves."""
+    page = open_tab().page
+    service.answer_join("agent", join_answer("agent"))
+    open_call(page, call_site, AGENT_QUERY)
+    expect_state(page, "prejoin")
+
+    storage = "https://video-calls-recordings.s3.eu-west-1.amazonaws.com/recordings/x.webm?partNumber=1"
+    elsewhere = "https://collector.example/keys"
+    blocked = page.evaluate(CONNECT_TRIES, [storage, elsewhere, "http://127.0.0.1:9/part"])
+    assert blocked == [elsewhere]
