@@ -22,7 +22,7 @@ import boto3
 import pytest
 from callsctl.store import AdminStore, TableNames
 from localrun.demo import DEMO_WIDGET_KEY, seed_demo_data
-from localrun.server import LocalLambdaContext
+from localrun.gateway import LocalLambdaContext
 from moto import mock_aws
 from signaling import adapters, handler
 from signaling.ports import Ports

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from callsctl.store import AdminStore
-from localrun.server import LocalLambdaContext, build_event
+from localrun.gateway import LocalLambdaContext
+from localrun.server import build_event
 
 from tests.integration.test_faults import DynamoDBTraffic, stored_calls, watch_traffic
 from tests.services import TABLE_NAMES, TestApp

@@ -25,7 +25,8 @@ from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from calls.settings import MAX_SEQUENTIAL_DYNAMODB_CALLS
 from callsctl.store import AdminStore
 from localrun.dynamodb_local import free_port
-from localrun.server import LocalLambdaContext, build_event
+from localrun.gateway import LocalLambdaContext
+from localrun.server import build_event
 
 from tests.conftest import ROOT
 from tests.services import TABLE_NAMES, TestApp

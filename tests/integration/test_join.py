@@ -14,7 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from callsctl.store import AdminStore
-from localrun.server import LocalLambdaContext, build_event
+from localrun.gateway import LocalLambdaContext
+from localrun.server import build_event
 
 from tests.integration.conftest import TABLE_NAMES, HttpResult, LocalApi, TestApp
 from tests.integration.test_lifecycle import assert_error, assert_ok, creds, expire

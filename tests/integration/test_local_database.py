@@ -23,7 +23,8 @@ from callsctl.store import AdminStore, StoreError, TableNames
 from localrun.database import admin_store, prepare_database
 from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY
 from localrun.dynamodb_local import running_dynamodb_local
-from localrun.server import LocalLambdaContext, build_event
+from localrun.gateway import LocalLambdaContext
+from localrun.server import build_event
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,8 @@ from calls.models import DEFAULT_SETTINGS, CallRecord
 from calls.repository import get_repository
 from callsctl.store import AdminStore
 from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY
-from localrun.server import LocalLambdaContext, build_event
+from localrun.gateway import LocalLambdaContext
+from localrun.server import build_event
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,8 @@ import pytest
 import snapshot_restore_py
 from calls import handler, repository, snapstart, wiring
 from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY
-from localrun.server import LocalLambdaContext, build_event
+from localrun.gateway import LocalLambdaContext
+from localrun.server import build_event
 
 pytestmark = pytest.mark.integration
 

@@ -38,7 +38,7 @@ def stubbed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
 
 def invoke(app_id: str, widget_key: str = KEY) -> dict[str, Any]:
     from calls.handler import lambda_handler
-    from localrun.server import LocalLambdaContext
+    from localrun.gateway import LocalLambdaContext
 
     event = load_event("minimal.json")
     event["headers"] = {**(event.get("headers") or {}), "X-App-Id": app_id, "X-Widget-Key": widget_key}

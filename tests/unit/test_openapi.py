@@ -20,7 +20,8 @@ from calls.models import (
     JoinCallRequest,
     ListCallsQuery,
 )
-from localrun.server import LocalLambdaContext, build_event, response_headers
+from localrun.gateway import LocalLambdaContext
+from localrun.server import build_event, response_headers
 from openapi_spec import __main__ as cli
 from openapi_spec import spec
 from openapi_spec.spec import REGENERATE_COMMAND, SPEC_PATH, build_spec, render

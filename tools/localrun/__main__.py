@@ -18,6 +18,7 @@ from typing import Any
 from localrun.database import admin_store, prepare_database
 from localrun.demo import DEMO_APP_ID, DEMO_WIDGET_KEY
 from localrun.dynamodb_local import DynamoDBLocalError, local_aws_environment, running_dynamodb_local
+from localrun.gateway import Handler
 from localrun.runfile import (
     PROJECT_ROOT,
     LocalRun,
@@ -34,7 +35,7 @@ from localrun.s3_local import (
     running_s3_server,
     s3_client,
 )
-from localrun.server import Handler, LocalServer
+from localrun.server import LocalServer
 from localrun.static import GENESYS_PAGE_PATH, Site
 
 # The deployed function caches apps for 30 s, which suits a fleet of Lambdas. A local run is one

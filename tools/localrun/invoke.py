@@ -19,8 +19,8 @@ from typing import Any, TextIO
 from localrun.__main__ import database_endpoint
 from localrun.database import admin_store, prepare_database
 from localrun.dynamodb_local import DynamoDBLocalError, local_aws_environment
+from localrun.gateway import LocalLambdaContext
 from localrun.runfile import local_dir, read_local_run
-from localrun.server import LocalLambdaContext
 
 
 class InvokeError(Exception):

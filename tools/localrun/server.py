@@ -24,11 +24,9 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.http_exceptions import LineTooLong
@@ -38,76 +36,29 @@ from calls.errors import InternalError, PayloadTooLarge
 from calls.models import MAX_BODY_BYTES
 from multidict import CIMultiDict
 
+from localrun.gateway import (
+    STAGE,
+    BodyTooLarge,
+    Handler,
+    LocalFunction,
+    header_maps,
+    own_headers,
+    query_maps,
+    read_bounded,
+    single_line,
+)
+
 if TYPE_CHECKING:
     from localrun.static import Site
     from localrun.websocket import WebSocketApi
 
-Handler = Callable[[dict[str, Any], Any], Any]
 
 # Content types API Gateway would pass base64-encoded if configured as binary media types.
 BINARY_CONTENT_TYPES = ("application/octet-stream",)
-STAGE = "local"
 # API Gateway's code for its own 4xx answers (the stack's Default4xx gateway response).
 BAD_REQUEST_CODE = "BAD_REQUEST"
 # A request line that starts like one: the parser's "line too long" is then the URL's, a 414.
 _REQUEST_LINE = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ ")
-# A header value the server may echo: one line of visible characters and spaces.
-_SINGLE_LINE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
-
-
-@dataclass
-class LocalLambdaContext:
-    """What Powertools reads from the Lambda context object."""
-
-    aws_request_id: str
-    function_name: str = "video-calls-local"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:video-calls-local"
-    log_group_name: str = "/aws/lambda/video-calls-local"
-    log_stream_name: str = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-class LocalFunction:
-    """A Lambda handler as one execution environment: one event at a time, in a worker thread."""
-
-    def __init__(self, handler: Handler, name: str):
-        self.handler = handler
-        self.name = name
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-
-    async def invoke(self, event: dict[str, Any]) -> Any:
-        """From the event loop, which goes on serving while the handler runs."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, event)
-
-    def invoke_from_thread(self, event: dict[str, Any]) -> Any:
-        """From another thread (the stream follower): waits for its turn and the result."""
-        return self._executor.submit(self._call, event).result()
-
-    def _call(self, event: dict[str, Any]) -> Any:
-        return self.handler(event, LocalLambdaContext(aws_request_id=str(uuid.uuid4())))
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def header_maps(headers: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """`headers` and `multiValueHeaders` as API Gateway builds them: the last value wins."""
-    single: dict[str, str] = {}
-    multi: dict[str, list[str]] = {}
-    for name, value in headers:
-        single[name] = value
-        multi.setdefault(name, []).append(value)
-    return single, multi
-
-
-def query_maps(query: str) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
-    multi = parse_qs(query, keep_blank_values=True) or None
-    single = {name: values[-1] for name, values in multi.items()} if multi else None
-    return single, multi
 
 
 def build_event(
@@ -182,49 +133,12 @@ def response_headers(result: dict[str, Any]) -> list[tuple[str, str]]:
 # What the server answers itself
 
 
-def single_line(value: str | None) -> str | None:
-    """The value if it is one line of visible text, else None: never echo a line break."""
-    if value and _SINGLE_LINE.fullmatch(value):
-        return value
-    return None
-
-
-def own_headers(origin: str | None = None) -> dict[str, str]:
-    """The headers of every answer the server writes itself: the API's, and the gateway's CORS."""
-    headers = {"Cache-Control": "no-store", "X-Request-Id": str(uuid.uuid4())}
-    origin = single_line(origin)
-    if origin:
-        headers.update({"Access-Control-Allow-Origin": origin, "Vary": "Origin"})
-    return headers
-
-
 def error_response(status: int, code: str, message: str, origin: str | None = None) -> web.Response:
     """The API's error envelope, as API Gateway's gateway responses write it."""
     headers = own_headers(origin)
     body = {"ok": False, "error": {"code": code, "message": message, "requestId": headers["X-Request-Id"]}}
     headers["Content-Type"] = "application/json"
     return web.Response(status=status, body=json.dumps(body).encode("utf-8"), headers=headers)
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_bounded(request: web.BaseRequest, limit: int) -> bytes:
-    """The body, chunked or not, refused from its Content-Length or as soon as it passes `limit`."""
-    if request.method == "CONNECT":
-        return b""  # what follows a CONNECT is a tunnel, not a body
-    if request.content_length is not None and request.content_length > limit:
-        raise BodyTooLarge
-    body = bytearray()
-    while len(body) <= limit:
-        chunk = await request.content.read(limit + 1 - len(body))
-        if not chunk:
-            break
-        body += chunk
-    if len(body) > limit:
-        raise BodyTooLarge
-    return bytes(body)
 
 
 class _LocalRequestHandler(RequestHandler):

@@ -32,10 +32,10 @@ from urllib.parse import unquote
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from localrun.server import STAGE, BodyTooLarge, header_maps, own_headers, query_maps, read_bounded
+from localrun.gateway import STAGE, BodyTooLarge, header_maps, own_headers, query_maps, read_bounded
 
 if TYPE_CHECKING:
-    from localrun.server import LocalFunction
+    from localrun.gateway import LocalFunction
 
 ACCOUNT_ID = "000000000000"
 REGION = "us-east-1"
