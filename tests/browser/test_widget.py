@@ -441,9 +441,11 @@ def test_a_retry_after_a_network_failure_reuses_the_idempotency_key(
 ) -> None:
     page = tab.page
     keys: list[str] = []
+    shown_while_sent: list[str] = []  # the status as each request left
 
     def first_attempt_lost(route: Route) -> None:
         keys.append(route.request.headers["idempotency-key"])
+        shown_while_sent.append(page.get_by_role("status").inner_text())
         if len(keys) == 1:
             route.abort("connectionreset")
         else:
@@ -459,12 +461,12 @@ def test_a_retry_after_a_network_failure_reuses_the_idempotency_key(
     expect(status).to_contain_text("Your video call is ready")
     first_link = status.get_by_role("link").get_attribute("href")
     click_start(page)
-    # The new call's link replaces the first (the "Creating" between them may pass too quickly
-    # to be seen).
+    # The new call's link replaces the first ("Creating" between them, seen as each request left).
     expect(status.get_by_role("link")).not_to_have_attribute("href", first_link or "")
     expect(status).to_contain_text("Your video call is ready")
 
     assert len(keys) == 3
+    assert shown_while_sent == ["Creating your video call…"] * 3
     assert keys[0] == keys[1], "a retry must replay, not create a second call"
     assert keys[2] != keys[1], "a new click after a success is a new call"
 
