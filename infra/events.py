@@ -23,7 +23,7 @@ from infra.config import StackConfig
 from infra.data import EVENTS_TABLE_OPERATIONS, Data
 from infra.function_asset import EVENTS_PACKAGES
 from infra.lambda_defaults import LambdaDefaults, PythonFunction
-from infra.monitoring import ALARM_PERIOD, alarm
+from infra.monitoring import ALARM_PERIOD, alarm, message_waiting_alarm
 from infra.parts import NagAcknowledgement
 
 EVENTS_HANDLER = "callevents.stream_handler.lambda_handler"
@@ -260,27 +260,21 @@ class CallEvents(Construct):
 
     def _alarms(self) -> list[cloudwatch.Alarm]:
         return [
-            alarm(
+            message_waiting_alarm(
                 self,
                 "DeliveryDeadLettersAlarm",
                 name="webhook-dead-letters",
                 description=(
                     "Webhook deliveries failed every attempt of the retry schedule: in the dead-letter queue"
                 ),
-                metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                    period=ALARM_PERIOD, statistic="Maximum"
-                ),
-                threshold=1,
+                queue=self.dead_letter_queue,
             ),
-            alarm(
+            message_waiting_alarm(
                 self,
                 "StreamFailuresAlarm",
                 name="events-stream-failures",
                 description="Calls-table stream records the events function gave up on: events not sent",
-                metric=self.stream_failures_queue.metric_approximate_number_of_messages_visible(
-                    period=ALARM_PERIOD, statistic="Maximum"
-                ),
-                threshold=1,
+                queue=self.stream_failures_queue,
             ),
             alarm(
                 self,

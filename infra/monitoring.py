@@ -11,6 +11,7 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.api_function import ApiFunction
@@ -55,6 +56,21 @@ def alarm(
         datapoints_to_alarm=datapoints_to_alarm,
         comparison_operator=comparison,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+
+
+def message_waiting_alarm(
+    scope: Construct, construct_id: str, *, name: str, description: str, queue: sqs.IQueue
+) -> cloudwatch.Alarm:
+    """An alarm on the first message left in a queue of failures (a dead-letter or stream-failure
+    queue): every message there is work given up on."""
+    return alarm(
+        scope,
+        construct_id,
+        name=name,
+        description=description,
+        metric=queue.metric_approximate_number_of_messages_visible(period=ALARM_PERIOD, statistic="Maximum"),
+        threshold=1,
     )
 
 

@@ -33,7 +33,7 @@ from infra.config import StackConfig, function_environment
 from infra.data import SIGNALING_TABLE_OPERATIONS, Data
 from infra.function_asset import SIGNALING_PACKAGES
 from infra.lambda_defaults import LambdaDefaults
-from infra.monitoring import ALARM_PERIOD, alarm
+from infra.monitoring import ALARM_PERIOD, alarm, message_waiting_alarm
 from infra.parts import NagAcknowledgement
 
 SIGNALING_HANDLER = "signaling.handler.lambda_handler"
@@ -251,15 +251,12 @@ class Signaling(Construct):
                 metric=api_metric("ClientError"),
                 threshold=CLIENT_ERROR_ALARM_THRESHOLD,
             ),
-            alarm(
+            message_waiting_alarm(
                 self,
                 "StreamFailuresAlarm",
                 name="signaling-stream-failures",
                 description="Ended calls the signaling function gave up on: their pages were not told",
-                metric=self.stream_failures_queue.metric_approximate_number_of_messages_visible(
-                    period=ALARM_PERIOD, statistic="Maximum"
-                ),
-                threshold=1,
+                queue=self.stream_failures_queue,
             ),
         ]
 
